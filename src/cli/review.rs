@@ -1,0 +1,154 @@
+//! `nectr review`: review a diff and print it in the chosen format.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+
+use super::ColorChoice;
+use crate::config::{LoadedConfig, RepoConfig};
+use crate::error::{EXIT_FINDINGS, InputError};
+use crate::review::finding::Severity;
+use crate::review::render::{self, Format, RenderOptions};
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The unified diff to review: a file, or `-` for standard input.
+    #[arg(long, value_name = "PATH|-")]
+    pub diff: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Repository config file [default: .nectr.yml or .nectr.yaml in the current directory].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Exit with code 1 when a finding is at least this severe.
+    #[arg(long, value_enum, default_value_t = FailOn::Never)]
+    pub fail_on: FailOn,
+
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Markdown,
+    Json,
+    Sarif,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(f: OutputFormat) -> Format {
+        match f {
+            OutputFormat::Text => Format::Text,
+            OutputFormat::Markdown => Format::Markdown,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Sarif => Format::Sarif,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Never,
+    Critical,
+    Major,
+    Minor,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Never => None,
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::Major => Some(Severity::Major),
+            FailOn::Minor => Some(Severity::Minor),
+        }
+    }
+}
+
+/// Load `--config`, or discover `.nectr.yml` in the current directory. Warnings go to
+/// stderr.
+pub fn load_config(path: Option<&std::path::Path>) -> Result<LoadedConfig> {
+    let loaded = match path {
+        Some(p) => RepoConfig::load(p)?,
+        None => RepoConfig::discover(std::path::Path::new("."))?,
+    };
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(loaded)
+}
+
+/// Read the diff text from a file or stdin. Bytes that are not UTF-8 (a Latin-1 source
+/// file in the diff) are replaced rather than refused: line numbers stay right.
+fn read_diff(path: &std::path::Path) -> Result<String> {
+    let mut bytes = Vec::new();
+    let shown = if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .context("cannot read the diff from standard input")?;
+        "standard input".to_owned()
+    } else {
+        bytes = std::fs::read(path).map_err(|e| {
+            InputError(format!(
+                "cannot read diff {}: {e} (pass a file written by `git diff`, or `-` to read standard input)",
+                path.display()
+            ))
+        })?;
+        path.display().to_string()
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            eprintln!(
+                "warning: {shown} is not valid UTF-8; invalid bytes are shown as U+FFFD in the review"
+            );
+            Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }
+    }
+}
+
+pub fn run(args: ReviewArgs) -> Result<u8> {
+    let config = load_config(args.config.as_deref())?;
+    let (rules, rule_warnings) = crate::pipeline::rule_set(&config)?;
+    for warning in &rule_warnings {
+        eprintln!("warning: {warning}");
+    }
+    let text = read_diff(&args.diff)?;
+    let shown = if args.diff.as_os_str() == "-" {
+        "standard input".to_owned()
+    } else {
+        args.diff.display().to_string()
+    };
+    let diff = crate::diff::parse(&text).with_context(|| format!("{shown} is not a usable diff"))?;
+    if diff.files.is_empty() {
+        eprintln!("nectr: {shown} contains no changes; nothing to review");
+    }
+    let review = crate::pipeline::review_diff(&diff, &rules, &config, None);
+
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    };
+    let output = render::render(&review, args.format.into(), RenderOptions { color });
+    super::print_stdout(&output)?;
+
+    let failed = args
+        .fail_on
+        .threshold()
+        .is_some_and(|t| review.has_findings_at_least(t));
+    Ok(if failed { EXIT_FINDINGS } else { 0 })
+}

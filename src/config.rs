@@ -1,0 +1,357 @@
+//! Repository configuration: `.nectr.yml`.
+//!
+//! The file is optional; every key has a default. Unknown keys are warnings (a typo should
+//! not stop a review), but malformed YAML and invalid values — a bad regex, an unknown
+//! severity, a broken glob — are errors that name the file, line and column.
+//!
+//! The schema is documented in `docs/config.md`; the keys `rules.disable`,
+//! `max_inline_comments`, `llm.provider`, `llm.model` and `context.mcp` are part of the
+//! public contract.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use regex::Regex;
+use serde::{Deserialize, Deserializer};
+
+use crate::review::finding::Severity;
+
+/// The names Nectr looks for when no `--config` is given, in order.
+pub const DEFAULT_FILE_NAMES: [&str; 2] = [".nectr.yml", ".nectr.yaml"];
+
+/// Default cap on inline comments per review; the rest are listed in the summary.
+pub const DEFAULT_MAX_INLINE_COMMENTS: usize = 30;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RepoConfig {
+    pub rules: RulesConfig,
+    pub paths: PathFilter,
+    /// Anchored findings beyond this many are listed in the summary instead of inline.
+    pub max_inline_comments: usize,
+    pub llm: LlmConfig,
+    pub context: ContextConfig,
+}
+
+impl Default for RepoConfig {
+    fn default() -> Self {
+        RepoConfig {
+            rules: RulesConfig::default(),
+            paths: PathFilter::default(),
+            max_inline_comments: DEFAULT_MAX_INLINE_COMMENTS,
+            llm: LlmConfig::default(),
+            context: ContextConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RulesConfig {
+    /// Built-in rule ids to turn off. A prefix ending in `.` or `*` (`debug.`, `secret.*`)
+    /// turns off a whole family.
+    pub disable: Vec<String>,
+    /// Severity overrides by rule id (built-in or custom).
+    pub severity: BTreeMap<String, Severity>,
+    pub custom: Vec<CustomRule>,
+}
+
+impl RulesConfig {
+    /// Is the rule `id` turned off by `rules.disable`?
+    pub fn is_disabled(&self, id: &str) -> bool {
+        self.disable.iter().any(|d| {
+            let d = d.trim();
+            if let Some(prefix) = d.strip_suffix('*') {
+                id.starts_with(prefix)
+            } else if d.ends_with('.') {
+                id.starts_with(d)
+            } else {
+                id == d
+            }
+        })
+    }
+}
+
+/// A rule written in the config: a regex matched against every added line of the files it
+/// applies to.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomRule {
+    pub id: String,
+    pub regex: Pattern,
+    /// Why it matters and what to do (markdown). Becomes the finding's body.
+    pub message: String,
+    /// One-line title; defaults to the id.
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default = "default_custom_severity")]
+    pub severity: Severity,
+    /// Only files matching one of these globs (all files when empty).
+    #[serde(default)]
+    pub paths: GlobList,
+    /// Never files matching one of these globs.
+    #[serde(default)]
+    pub exclude_paths: GlobList,
+}
+
+fn default_custom_severity() -> Severity {
+    Severity::Minor
+}
+
+/// Which files are reviewed at all.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PathFilter {
+    /// Review only files matching one of these globs (all files when empty).
+    pub include: GlobList,
+    /// Never review files matching one of these globs.
+    pub exclude: GlobList,
+}
+
+impl PathFilter {
+    pub fn allows(&self, path: &str) -> bool {
+        (self.include.is_empty() || self.include.is_match(path)) && !self.exclude.is_match(path)
+    }
+}
+
+/// The language-model reviewer (used when a provider is configured; see the LLM issue).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LlmConfig {
+    /// `none`, `openai` or `anthropic`; `NECTR_LLM_PROVIDER` wins over this.
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    /// Free-text review instructions for this repository.
+    pub instructions: Option<String>,
+}
+
+/// Outside context for reviews.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ContextConfig {
+    pub mcp: Vec<McpServer>,
+}
+
+/// One MCP server to ask for context.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServer {
+    pub name: String,
+    #[serde(default)]
+    pub kind: McpKind,
+    /// Streamable-HTTP endpoint …
+    #[serde(default)]
+    pub url: Option<String>,
+    /// … or a stdio child process.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Request headers; `${VAR}` is replaced from the environment when used.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tool: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<serde_yaml::Value>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum McpKind {
+    Linear,
+    Sentry,
+    #[default]
+    Generic,
+}
+
+/// A regex from the config, compiled when the file is read so that a bad one is reported
+/// with its line and column.
+#[derive(Clone, Debug)]
+pub struct Pattern(pub Regex);
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let source = String::deserialize(d)?;
+        regex::RegexBuilder::new(&source)
+            .size_limit(1 << 20)
+            .build()
+            .map(Pattern)
+            .map_err(|e| serde::de::Error::custom(format!("invalid regex {source:?}: {e}")))
+    }
+}
+
+/// A list of path globs, gitignore-style: a glob without `/` matches the file name in any
+/// directory (`*.lock`), one with `/` matches from the repository root (`src/**/*.rs`).
+#[derive(Clone, Debug)]
+pub struct GlobList {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl Default for GlobList {
+    fn default() -> Self {
+        GlobList {
+            patterns: Vec::new(),
+            set: GlobSet::empty(),
+        }
+    }
+}
+
+impl GlobList {
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Self, globset::Error> {
+        let mut builder = GlobSetBuilder::new();
+        for p in patterns {
+            builder.add(compile_glob(p.as_ref())?);
+        }
+        Ok(GlobList {
+            patterns: patterns.iter().map(|p| p.as_ref().to_owned()).collect(),
+            set: builder.build()?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn is_match(&self, path: &str) -> bool {
+        !self.is_empty() && self.set.is_match(path)
+    }
+
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+}
+
+fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    let trimmed = pattern.trim().trim_start_matches("./");
+    let anchored = trimmed.trim_start_matches('/');
+    let full = if trimmed.contains('/') {
+        anchored.to_owned()
+    } else {
+        format!("**/{anchored}")
+    };
+    // A trailing `/` (or a bare directory name with `/**`) means everything beneath it.
+    let full = match full.strip_suffix('/') {
+        Some(dir) => format!("{dir}/**"),
+        None => full,
+    };
+    GlobBuilder::new(&full).literal_separator(true).build()
+}
+
+impl<'de> Deserialize<'de> for GlobList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        let patterns = match OneOrMany::deserialize(d)? {
+            OneOrMany::One(p) => vec![p],
+            OneOrMany::Many(ps) => ps,
+        };
+        GlobList::new(&patterns).map_err(|e| serde::de::Error::custom(format!("invalid glob: {e}")))
+    }
+}
+
+/// The config file could not be used. Always names the file; YAML and value errors carry
+/// the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// A parsed config plus what was odd about it.
+#[derive(Clone, Debug, Default)]
+pub struct LoadedConfig {
+    pub config: RepoConfig,
+    /// Where it came from (`None`: built-in defaults).
+    pub origin: Option<String>,
+    /// Unknown keys and other things worth a warning, one line each.
+    pub warnings: Vec<String>,
+}
+
+impl RepoConfig {
+    /// Read and parse `path`.
+    pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Look for [`DEFAULT_FILE_NAMES`] in `dir`; built-in defaults when there is none.
+    pub fn discover(dir: &Path) -> Result<LoadedConfig, ConfigError> {
+        for name in DEFAULT_FILE_NAMES {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Self::load(&candidate);
+            }
+        }
+        Ok(LoadedConfig::default())
+    }
+
+    /// Parse config text; `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<LoadedConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.to_owned(),
+            message,
+        };
+        // An empty file (or one of only comments) is a valid, default config.
+        let has_content = text
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---");
+        if !has_content {
+            return Ok(LoadedConfig {
+                config: RepoConfig::default(),
+                origin: Some(origin.to_owned()),
+                warnings: Vec::new(),
+            });
+        }
+        let mut warnings = Vec::new();
+        let deserializer = serde_yaml::Deserializer::from_str(text);
+        let config: RepoConfig = serde_ignored::deserialize(deserializer, |path| {
+            warnings.push(format!("{origin}: unknown key `{path}` ignored"));
+        })
+        .map_err(|e| invalid(e.to_string()))?;
+        config.validate().map_err(invalid)?;
+        Ok(LoadedConfig {
+            config,
+            origin: Some(origin.to_owned()),
+            warnings,
+        })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for rule in &self.rules.custom {
+            let id = rule.id.trim();
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(format!(
+                    "custom rule id {id:?} must be non-empty and use only letters, digits, `-`, `_` and `.`"
+                ));
+            }
+            if !seen.insert(id) {
+                return Err(format!("custom rule id `{id}` is defined twice"));
+            }
+        }
+        for server in &self.context.mcp {
+            if server.url.is_some() == server.command.is_some() {
+                return Err(format!(
+                    "context.mcp `{}` needs exactly one of `url` (streamable HTTP) or `command` (stdio)",
+                    server.name
+                ));
+            }
+        }
+        Ok(())
+    }
+}

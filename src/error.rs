@@ -1,0 +1,38 @@
+//! Error classes that decide the process exit code (see `INTERFACE.md`).
+//!
+//! Code deep inside returns typed errors (`DiffError`, `ConfigError`) or wraps a message in
+//! [`InputError`] / [`RemoteError`]; `main` walks the error chain once and picks the code.
+
+use crate::config::ConfigError;
+use crate::diff::DiffError;
+
+/// Findings at or above `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Bad input or configuration.
+pub const EXIT_INPUT: u8 = 2;
+/// A remote service failed after retries.
+pub const EXIT_REMOTE: u8 = 3;
+
+/// Something the user can fix: an unreadable file, a malformed payload, a missing token.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+/// A remote service (GitHub, the LLM) failed after retries.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RemoteError(pub String);
+
+/// The exit code for an error: 3 when a remote service failed, otherwise 2 — every other
+/// failure is one of input or configuration as far as the user can act on it.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<RemoteError>() {
+            return EXIT_REMOTE;
+        }
+        if cause.is::<InputError>() || cause.is::<DiffError>() || cause.is::<ConfigError>() {
+            return EXIT_INPUT;
+        }
+    }
+    EXIT_INPUT
+}

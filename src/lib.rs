@@ -1,0 +1,12 @@
+//! Nectr reviews pull requests: built-in rules plus an optional language model, posted as
+//! one GitHub review whose inline comments always sit on real diff lines.
+//!
+//! See `ARCHITECTURE.md` for the map. The arrows point one way: `cli` calls `pipeline`;
+//! `pipeline` calls `diff`, `review` and `config`; nothing below `pipeline` knows about clap.
+
+pub mod cli;
+pub mod config;
+pub mod diff;
+pub mod error;
+pub mod pipeline;
+pub mod review;

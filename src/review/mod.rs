@@ -1,0 +1,97 @@
+//! The review core: findings, anchoring, the built-in rules and the output formats.
+//!
+//! Architecture invariant: nothing here does I/O. Inputs are a parsed diff and a config;
+//! outputs are a [`Review`] and rendered text.
+
+pub mod anchor;
+pub mod filter;
+pub mod finding;
+pub mod render;
+pub mod rules;
+
+use serde::Serialize;
+
+use finding::{Finding, Severity};
+use rules::RuleDescriptor;
+
+/// Which pull request a review is of (`None` for a bare diff).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PrRef {
+    pub repo: String,
+    pub number: u64,
+    pub head_sha: String,
+}
+
+/// A file that was not reviewed, and why. Nothing is dropped silently.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Counters for `--format json`'s `stats`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub files: usize,
+    pub changed_lines: usize,
+    pub llm_calls: u32,
+    pub github_calls: u32,
+    pub elapsed_ms: u64,
+    pub skipped_files: Vec<SkippedFile>,
+}
+
+/// The outcome of a review, before it is rendered or posted.
+#[derive(Clone, Debug, Default)]
+pub struct Review {
+    pub pr: Option<PrRef>,
+    /// Sorted most severe first; `anchored` decided and the inline cap applied.
+    pub findings: Vec<Finding>,
+    /// Indexes into `findings` that sit on the diff but were moved to the summary by the
+    /// inline-comment cap.
+    pub over_cap: Vec<usize>,
+    pub max_inline_comments: usize,
+    pub additions: usize,
+    pub deletions: usize,
+    /// Lines worth telling the reader in the summary (config warnings, unavailable parts).
+    pub notes: Vec<String>,
+    /// The rules that ran (for SARIF's rule list).
+    pub rules: Vec<RuleDescriptor>,
+    pub stats: Stats,
+}
+
+/// Where a finding ends up when posted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// An inline review comment on its line.
+    Inline,
+    /// In the summary: its line is not on the diff.
+    OffDiff,
+    /// In the summary: on the diff, but over the inline-comment cap.
+    OverCap,
+}
+
+impl Review {
+    pub fn placement(&self, index: usize) -> Placement {
+        if self.findings[index].anchored {
+            Placement::Inline
+        } else if self.over_cap.contains(&index) {
+            Placement::OverCap
+        } else {
+            Placement::OffDiff
+        }
+    }
+
+    /// Findings of each severity, most severe first.
+    pub fn counts(&self) -> [(Severity, usize); 4] {
+        Severity::ALL.map(|s| (s, self.findings.iter().filter(|f| f.severity == s).count()))
+    }
+
+    /// Is any finding at `threshold` or worse?
+    pub fn has_findings_at_least(&self, threshold: Severity) -> bool {
+        self.findings.iter().any(|f| f.severity.at_least(threshold))
+    }
+
+    pub fn inline(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.anchored)
+    }
+}

@@ -1,0 +1,46 @@
+//! `--format json`: the `nectr.review/v1` document of `INTERFACE.md`. Field names and
+//! shapes here are a public contract: add fields, never rename or remove them.
+
+use serde::Serialize;
+
+use crate::review::finding::Finding;
+use crate::review::{PrRef, Review, Stats};
+
+pub const SCHEMA: &str = "nectr.review/v1";
+
+/// What was posted to GitHub (`null` for `--diff` and `--dry-run`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Posted {
+    pub review_id: Option<u64>,
+    pub comment_id: Option<u64>,
+    pub inline_comments: usize,
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema: &'static str,
+    pr: Option<&'a PrRef>,
+    summary: String,
+    findings: &'a [Finding],
+    posted: Option<&'a Posted>,
+    stats: &'a Stats,
+}
+
+pub fn render(review: &Review) -> String {
+    render_with_posted(review, None)
+}
+
+pub fn render_with_posted(review: &Review, posted: Option<&Posted>) -> String {
+    let doc = Document {
+        schema: SCHEMA,
+        pr: review.pr.as_ref(),
+        summary: super::markdown::summary(review),
+        findings: &review.findings,
+        posted,
+        stats: &review.stats,
+    };
+    // Serialising plain structs of strings and numbers cannot fail.
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out.push('\n');
+    out
+}
