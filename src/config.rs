@@ -177,7 +177,14 @@ impl<'de> Deserialize<'de> for Pattern {
             .size_limit(1 << 20)
             .build()
             .map(Pattern)
-            .map_err(|e| serde::de::Error::custom(format!("invalid regex {source:?}: {e}")))
+            .map_err(|e| {
+                // regex's parse errors draw a caret diagram over several lines; keep the
+                // last line (the reason) so the message stays one line.
+                let text = e.to_string();
+                let reason = text.lines().last().unwrap_or_default().trim();
+                let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                serde::de::Error::custom(format!("invalid regex {source:?}: {reason}"))
+            })
     }
 }
 
@@ -335,7 +342,11 @@ impl RepoConfig {
         let mut seen = std::collections::HashSet::new();
         for rule in &self.rules.custom {
             let id = rule.id.trim();
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
                 return Err(format!(
                     "custom rule id {id:?} must be non-empty and use only letters, digits, `-`, `_` and `.`"
                 ));
@@ -353,5 +364,155 @@ impl RepoConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<LoadedConfig, ConfigError> {
+        RepoConfig::parse(text, ".nectr.yml")
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_defaults() {
+        for text in ["", "\n\n", "# nothing yet\n", "---\n# still nothing\n"] {
+            let loaded = parse(text).unwrap();
+            assert_eq!(loaded.config.max_inline_comments, 30);
+            assert!(loaded.warnings.is_empty());
+        }
+    }
+
+    #[test]
+    fn contract_keys_parse() {
+        let loaded = parse(
+            r#"
+rules:
+  disable: [todo.added, "debug.*"]
+  severity: {rust.unwrap: major}
+max_inline_comments: 5
+llm:
+  provider: openai
+  model: gpt-4o-mini
+context:
+  mcp:
+    - name: linear
+      kind: linear
+      url: https://mcp.linear.app/mcp
+      headers:
+        Authorization: "Bearer ${LINEAR_API_KEY}"
+    - name: local
+      command: ["npx", "-y", "some-mcp-server"]
+"#,
+        )
+        .unwrap();
+        let c = loaded.config;
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(c.max_inline_comments, 5);
+        assert!(c.rules.is_disabled("todo.added"));
+        assert!(c.rules.is_disabled("debug.console-log"));
+        assert!(!c.rules.is_disabled("todo.added-more"));
+        assert!(!c.rules.is_disabled("secret.github-token"));
+        assert_eq!(c.rules.severity["rust.unwrap"], Severity::Major);
+        assert_eq!(c.llm.provider.as_deref(), Some("openai"));
+        assert_eq!(c.context.mcp.len(), 2);
+        assert_eq!(c.context.mcp[0].kind, McpKind::Linear);
+        assert_eq!(c.context.mcp[1].kind, McpKind::Generic);
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_their_path() {
+        let loaded = parse("max_inline_coments: 3\nrules:\n  disabel: [x]\n").unwrap();
+        assert_eq!(loaded.config.max_inline_comments, 30);
+        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].contains("`max_inline_coments`"));
+        assert!(loaded.warnings[1].contains("`rules.disabel`"));
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn invalid_yaml_names_line_and_column() {
+        let e = error_of("rules:\n  disable: [a, b\nmax_inline_comments: 3\n");
+        assert!(e.starts_with("invalid config .nectr.yml: "), "{e}");
+        assert!(e.contains("line "), "{e}");
+        assert!(e.contains("column "), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_name_line_and_column() {
+        let e = error_of("max_inline_comments: lots\n");
+        assert!(e.contains("line 1 column"), "{e}");
+        let e = error_of("rules:\n  severity:\n    rust.unwrap: severe\n");
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("critical"), "lists the valid severities: {e}");
+        let e = error_of("rules:\n  custom:\n    - id: x\n      regex: 'a(b'\n      message: m\n");
+        assert!(e.contains("invalid regex \"a(b\": unclosed group"), "{e}");
+        assert!(e.contains("line 3"), "points at the custom rule: {e}");
+        assert_eq!(e.lines().count(), 1, "one line: {e}");
+        let e = error_of("paths:\n  exclude: ['a[']\n");
+        assert!(e.contains("invalid glob"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let e = error_of("rules:\n  custom:\n    - id: x\n      regex: a\n      mesage: m\n");
+        assert!(
+            e.contains("line 5"),
+            "typo inside a custom rule is an error: {e}"
+        );
+    }
+
+    #[test]
+    fn semantic_errors_are_reported() {
+        let e = error_of(
+            "rules:\n  custom:\n    - {id: dup, regex: a, message: m}\n    - {id: dup, regex: b, message: m}\n",
+        );
+        assert!(e.contains("defined twice"), "{e}");
+        let e = error_of("rules:\n  custom:\n    - {id: 'has space', regex: a, message: m}\n");
+        assert!(e.contains("letters, digits"), "{e}");
+        let e = error_of(
+            "context:\n  mcp:\n    - name: both\n      url: http://x\n      command: [x]\n",
+        );
+        assert!(e.contains("exactly one of"), "{e}");
+    }
+
+    #[test]
+    fn globs_are_gitignore_like() {
+        let list = GlobList::new(&["*.lock", "docs/", "src/**/*.rs", "/top.txt"]).unwrap();
+        assert!(list.is_match("Cargo.lock"));
+        assert!(list.is_match("a/b/yarn.lock"));
+        assert!(list.is_match("docs/x/y.md"));
+        assert!(list.is_match("src/a/b.rs"));
+        assert!(list.is_match("src/b.rs"));
+        assert!(list.is_match("top.txt"));
+        assert!(!list.is_match("lib/b.rs"));
+        assert!(!list.is_match("sub/top.txt"));
+        assert!(!list.is_match("mydocs/x.md"));
+        let one = GlobList::new(&["src/*.rs"]).unwrap();
+        assert!(!one.is_match("src/a/b.rs"), "`*` does not cross `/`");
+    }
+
+    #[test]
+    fn path_filter_include_and_exclude() {
+        let loaded = parse("paths:\n  include: ['src/**']\n  exclude: '*.gen.rs'\n").unwrap();
+        let f = &loaded.config.paths;
+        assert!(f.allows("src/main.rs"));
+        assert!(!f.allows("src/x.gen.rs"));
+        assert!(!f.allows("README.md"));
+        assert!(RepoConfig::default().paths.allows("anything/at/all"));
+    }
+
+    #[test]
+    fn discover_finds_the_file_or_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = RepoConfig::discover(dir.path()).unwrap();
+        assert!(none.origin.is_none());
+        std::fs::write(dir.path().join(".nectr.yaml"), "max_inline_comments: 7\n").unwrap();
+        let found = RepoConfig::discover(dir.path()).unwrap();
+        assert_eq!(found.config.max_inline_comments, 7);
+        assert!(found.origin.unwrap().ends_with(".nectr.yaml"));
+        let missing = RepoConfig::load(&dir.path().join("nope.yml")).unwrap_err();
+        assert!(missing.to_string().contains("cannot read config file"));
     }
 }

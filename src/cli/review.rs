@@ -128,7 +128,8 @@ pub fn run(args: ReviewArgs) -> Result<u8> {
     } else {
         args.diff.display().to_string()
     };
-    let diff = crate::diff::parse(&text).with_context(|| format!("{shown} is not a usable diff"))?;
+    let diff =
+        crate::diff::parse(&text).with_context(|| format!("{shown} is not a usable diff"))?;
     if diff.files.is_empty() {
         eprintln!("nectr: {shown} contains no changes; nothing to review");
     }

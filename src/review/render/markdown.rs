@@ -145,8 +145,13 @@ pub fn summary(review: &Review) -> String {
     if !over_cap.is_empty() {
         let _ = writeln!(
             out,
-            "\n<details>\n<summary>{} more (over the limit of {} inline comments)</summary>\n",
-            plural(over_cap.len(), "finding", "findings"),
+            "\n<details>\n<summary>{} more {} (over the limit of {} inline comments)</summary>\n",
+            over_cap.len(),
+            if over_cap.len() == 1 {
+                "finding"
+            } else {
+                "findings"
+            },
             review.max_inline_comments
         );
         for &i in &over_cap {

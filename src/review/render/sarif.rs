@@ -87,7 +87,11 @@ pub fn render(review: &Review) -> String {
                 severity: f.severity,
             });
     }
-    let index: BTreeMap<&str, usize> = rules.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = rules
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
 
     let results: Vec<Value> = review
         .findings

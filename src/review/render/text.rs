@@ -22,7 +22,13 @@ fn severity_color(severity: Severity) -> &'static str {
 /// Strip control characters (terminal escapes) from untrusted text.
 fn clean(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() && c != '\n' { '�' } else { c })
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '�'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
