@@ -167,8 +167,13 @@ fn not_a_diff_is_exit_2_with_one_line() {
     let o = run_in(dir.path(), &["review", "--diff", "-"], Some(b"hello, this is a README\nnot a diff\n"));
     let err = assert_input_error(&o);
     assert!(err.contains("standard input is not a usable diff"), "{err}");
+    // Bytes that are not UTF-8 get a warning first, then the same one-line error.
     let o = run_in(dir.path(), &["review", "--diff", "-"], Some(&[0xff, 0xfe, 0x00, 0x01, 0x02]));
-    assert_input_error(&o);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.lines().next().unwrap().starts_with("warning: standard input is not valid UTF-8"), "{err}");
+    assert!(err.lines().nth(1).unwrap().starts_with("error: standard input is not a usable diff"), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
 }
 
 #[test]

@@ -1,0 +1,869 @@
+//! The deterministic rules: committed secrets, conflict markers, debugging leftovers,
+//! disabled tests, security smells and new TODOs, plus the custom rules from `.nectr.yml`.
+//!
+//! Rules look only at ADDED lines. Each line is lexed (code / string / comment, see
+//! [`lang`]) and passed through one Aho-Corasick prefilter of every rule's trigger words;
+//! only the rules whose words occur run their (precompiled) checks, so a line that
+//! mentions nothing interesting costs one automaton pass.
+//!
+//! Noise control, beyond each rule's own conditions:
+//! - an added line that only moves or re-indents a removed line of the same file, and an
+//!   added line that replaces a removed line which triggered the same rule (a modified
+//!   `TODO`, an edited `console.log`), are not reported — the PR did not introduce them.
+//!   Secrets and conflict markers are exempt: they are reported wherever they appear;
+//! - generated, vendored and minified files (`dist/`, `vendor/`, `*.min.js`, lock files)
+//!   and lines over 2,000 bytes get only the secret checks;
+//! - `nectr:ignore [ids]` in a comment on the line or alone on the line above silences
+//!   it, as do the markers of the linters that check the same things (`no-console`,
+//!   `nosec`, `gitleaks:allow`, `clippy::unwrap_used`, …).
+//!
+//! Each submodule owns some bits of the prefilter mask (`P_*` constants, disjoint; a
+//! test checks) and the words that set them.
+//!
+//! The ids, severities and texts are documented in `docs/rules.md`; keep them in sync.
+
+mod custom;
+mod debug;
+mod hygiene;
+mod lang;
+mod secrets;
+mod security;
+
+use std::collections::HashSet;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::config::RulesConfig;
+use crate::diff::{FileDiff, LineKind};
+use crate::review::finding::{Finding, Severity, Side, Source};
+
+use lang::{Lang, Lexed, Lexer};
+
+/// A rule as users see it: for `rules.disable`, docs and SARIF's rule list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleDescriptor {
+    pub id: String,
+    pub title: String,
+    /// Why it matters and what to do (markdown).
+    pub help: String,
+    pub severity: Severity,
+}
+
+/// The built-in rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Rule {
+    SecretGithubToken,
+    SecretAwsAccessKeyId,
+    SecretPrivateKey,
+    SecretSlackToken,
+    SecretStripeKey,
+    SecretGoogleApiKey,
+    SecretGeneric,
+    ConflictMarker,
+    DebugConsoleLog,
+    DebugJsDebugger,
+    DebugRustDbg,
+    DebugPythonBreakpoint,
+    DebugRubyDebugger,
+    DebugPhpDump,
+    RustUnwrap,
+    TestDisabled,
+    TestFocused,
+    SecurityCurlPipeShell,
+    SecurityEval,
+    SecuritySqlConcat,
+    TodoAdded,
+}
+
+const RULE_COUNT: usize = 21;
+
+struct Spec {
+    id: &'static str,
+    title: &'static str,
+    severity: Severity,
+    help: &'static str,
+}
+
+impl Rule {
+    pub(crate) const ALL: [Rule; RULE_COUNT] = [
+        Rule::SecretGithubToken,
+        Rule::SecretAwsAccessKeyId,
+        Rule::SecretPrivateKey,
+        Rule::SecretSlackToken,
+        Rule::SecretStripeKey,
+        Rule::SecretGoogleApiKey,
+        Rule::SecretGeneric,
+        Rule::ConflictMarker,
+        Rule::DebugConsoleLog,
+        Rule::DebugJsDebugger,
+        Rule::DebugRustDbg,
+        Rule::DebugPythonBreakpoint,
+        Rule::DebugRubyDebugger,
+        Rule::DebugPhpDump,
+        Rule::RustUnwrap,
+        Rule::TestDisabled,
+        Rule::TestFocused,
+        Rule::SecurityCurlPipeShell,
+        Rule::SecurityEval,
+        Rule::SecuritySqlConcat,
+        Rule::TodoAdded,
+    ];
+
+    fn spec(self) -> Spec {
+        use Severity::*;
+        let (id, title, severity, help) = match self {
+            Rule::SecretGithubToken => (
+                "secret.github-token",
+                "GitHub token committed",
+                Critical,
+                secrets::HELP_GITHUB,
+            ),
+            Rule::SecretAwsAccessKeyId => (
+                "secret.aws-access-key-id",
+                "AWS access key id committed",
+                Critical,
+                secrets::HELP_AWS,
+            ),
+            Rule::SecretPrivateKey => (
+                "secret.private-key",
+                "Private key committed",
+                Critical,
+                secrets::HELP_PKEY,
+            ),
+            Rule::SecretSlackToken => (
+                "secret.slack-token",
+                "Slack token or webhook URL committed",
+                Critical,
+                secrets::HELP_SLACK,
+            ),
+            Rule::SecretStripeKey => (
+                "secret.stripe-key",
+                "Stripe live key committed",
+                Critical,
+                secrets::HELP_STRIPE,
+            ),
+            Rule::SecretGoogleApiKey => (
+                "secret.google-api-key",
+                "Google API key committed",
+                Critical,
+                secrets::HELP_GOOGLE,
+            ),
+            Rule::SecretGeneric => (
+                "secret.generic",
+                "Hard-coded secret assigned to a secret-looking name",
+                Critical,
+                secrets::HELP_GENERIC,
+            ),
+            Rule::ConflictMarker => (
+                "conflict.marker",
+                "Unresolved merge-conflict marker",
+                Critical,
+                hygiene::HELP_CONFLICT,
+            ),
+            Rule::DebugConsoleLog => (
+                "debug.console-log",
+                "console.log left in application code",
+                Minor,
+                debug::HELP_CONSOLE,
+            ),
+            Rule::DebugJsDebugger => (
+                "debug.js-debugger",
+                "debugger statement",
+                Major,
+                debug::HELP_JS_DEBUGGER,
+            ),
+            Rule::DebugRustDbg => (
+                "debug.rust-dbg",
+                "dbg! macro left in code",
+                Minor,
+                debug::HELP_RUST_DBG,
+            ),
+            Rule::DebugPythonBreakpoint => (
+                "debug.python-breakpoint",
+                "Python debugger hook (breakpoint, pdb)",
+                Major,
+                debug::HELP_PY_BREAKPOINT,
+            ),
+            Rule::DebugRubyDebugger => (
+                "debug.ruby-debugger",
+                "Ruby debugger hook (binding.pry, byebug)",
+                Major,
+                debug::HELP_RUBY_DEBUGGER,
+            ),
+            Rule::DebugPhpDump => (
+                "debug.php-dump",
+                "var_dump/print_r left in code",
+                Minor,
+                debug::HELP_PHP_DUMP,
+            ),
+            Rule::RustUnwrap => (
+                "rust.unwrap",
+                ".unwrap()/.expect() in non-test Rust code",
+                Minor,
+                hygiene::HELP_UNWRAP,
+            ),
+            Rule::TestDisabled => (
+                "test.disabled",
+                "Test disabled",
+                Minor,
+                hygiene::HELP_TEST_DISABLED,
+            ),
+            Rule::TestFocused => (
+                "test.focused",
+                "Focused test (.only) skips the rest of the suite",
+                Major,
+                hygiene::HELP_TEST_FOCUSED,
+            ),
+            Rule::SecurityCurlPipeShell => (
+                "security.curl-pipe-shell",
+                "Downloaded script piped into a shell",
+                Major,
+                security::HELP_CURL,
+            ),
+            Rule::SecurityEval => (
+                "security.eval",
+                "eval of a string",
+                Major,
+                security::HELP_EVAL,
+            ),
+            Rule::SecuritySqlConcat => (
+                "security.sql-concat",
+                "SQL built by string concatenation or interpolation",
+                Major,
+                security::HELP_SQL,
+            ),
+            Rule::TodoAdded => (
+                "todo.added",
+                "New TODO/FIXME comment",
+                Nit,
+                hygiene::HELP_TODO,
+            ),
+        };
+        Spec {
+            id,
+            title,
+            severity,
+            help,
+        }
+    }
+
+    pub(crate) fn id(self) -> &'static str {
+        self.spec().id
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Rules that an edit of an existing offending line does not re-trigger.
+    fn pairable(self) -> bool {
+        !matches!(
+            self,
+            Rule::SecretGithubToken
+                | Rule::SecretAwsAccessKeyId
+                | Rule::SecretPrivateKey
+                | Rule::SecretSlackToken
+                | Rule::SecretStripeKey
+                | Rule::SecretGoogleApiKey
+                | Rule::SecretGeneric
+                | Rule::ConflictMarker
+        )
+    }
+
+    fn descriptor(self, severity: Severity) -> RuleDescriptor {
+        let s = self.spec();
+        RuleDescriptor {
+            id: s.id.to_owned(),
+            title: s.title.to_owned(),
+            help: s.help.to_owned(),
+            severity,
+        }
+    }
+}
+
+/// All built-in rules with their default severities.
+pub fn builtin_rules() -> Vec<RuleDescriptor> {
+    Rule::ALL
+        .iter()
+        .map(|r| r.descriptor(r.spec().severity))
+        .collect()
+}
+
+/// What a check found on one line, before severities and enablement are applied.
+pub(crate) struct Hit {
+    pub rule: Rule,
+    /// One line, plain text.
+    pub title: String,
+    /// A line-specific body; the rule's help text when `None`.
+    pub body: Option<String>,
+}
+
+/// What the checks know about the file.
+pub(crate) struct FileCtx<'a> {
+    pub path: &'a str,
+    pub lang: Lang,
+    pub test: bool,
+    pub generated: bool,
+    /// `.env.example` and friends: values are placeholders by design.
+    pub template: bool,
+    /// Scripts and CLI entry points, which print by design.
+    pub script: bool,
+    pub rust_non_production: bool,
+    /// The file's unchanged lines already print with `console.log`.
+    pub console_in_context: bool,
+}
+
+/// What the checks know about the line.
+pub(crate) struct LineCtx<'a> {
+    pub text: &'a str,
+    pub lexed: &'a Lexed,
+    /// The previous and next lines of the same side in the hunk.
+    pub prev: Option<&'a str>,
+    pub next: Option<&'a str>,
+    /// Rust: the line is test code (after `#[cfg(test)]`/`#[test]`/`mod tests {` until
+    /// that item ends, or in a hunk whose section header is a test module).
+    pub rust_test: bool,
+}
+
+/// Compile a built-in pattern with ASCII-only `\b`, `\w`, `\s` and `\d`: smaller
+/// automata, faster to build, and word boundaries the lazy DFA can handle on any input.
+/// The patterns are constants exercised by every test, so a failure is a bug.
+pub(crate) fn builtin_regex(pattern: &str) -> regex::Regex {
+    let ascii = pattern
+        .replace("\\b", "(?-u:\\b)")
+        .replace("\\w", "[0-9A-Za-z_]")
+        .replace("\\s", "[\\t\\n\\x0B\\x0C\\r ]")
+        .replace("\\d", "[0-9]");
+    match regex::Regex::new(&ascii) {
+        Ok(re) => re,
+        Err(e) => panic!("built-in rule pattern {pattern:?}: {e}"),
+    }
+}
+
+/// Lines longer than this are minified or generated: only secrets are checked.
+const LONG_LINE: usize = 2000;
+
+struct Engine {
+    prefilter: AhoCorasick,
+    bits: Vec<u32>,
+    /// Only the well-known secret prefixes: for generated files and very long lines.
+    secret_prefilter: AhoCorasick,
+    secret_bits: Vec<u32>,
+    secrets: secrets::Secrets,
+    hygiene: hygiene::Hygiene,
+    debug: debug::Debug,
+    security: security::Security,
+}
+
+impl Engine {
+    fn new() -> Engine {
+        let table: Vec<(&str, u32)> = [
+            secrets::PREFILTER,
+            debug::PREFILTER,
+            hygiene::PREFILTER,
+            security::PREFILTER,
+        ]
+        .concat();
+        let prefilter = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(table.iter().map(|(p, _)| p))
+            .expect("prefilter automaton"); // nectr:ignore rust.unwrap (constant patterns)
+        let secret_table = secrets::EXACT_PREFIXES;
+        let secret_prefilter = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .build(secret_table.iter().map(|(p, _)| p))
+            .expect("secret prefilter automaton"); // nectr:ignore rust.unwrap (constant patterns)
+        Engine {
+            prefilter,
+            bits: table.iter().map(|(_, b)| *b).collect(),
+            secret_prefilter,
+            secret_bits: secret_table.iter().map(|(_, b)| *b).collect(),
+            secrets: secrets::Secrets::new(),
+            hygiene: hygiene::Hygiene::new(),
+            debug: debug::Debug::new(),
+            security: security::Security::new(),
+        }
+    }
+
+    fn mask(automaton: &AhoCorasick, bits: &[u32], text: &str) -> u32 {
+        let mut mask = 0;
+        for m in automaton.find_overlapping_iter(text) {
+            mask |= bits[m.pattern().as_usize()];
+        }
+        mask
+    }
+
+    /// Run the checks a line's prefilter mask calls for. `pairable_only`: only the rules
+    /// that an edit of an offending line does not re-trigger (for removed lines).
+    fn detect(
+        &self,
+        file: &FileCtx<'_>,
+        line: &LineCtx<'_>,
+        pairable_only: bool,
+        out: &mut Vec<Hit>,
+    ) {
+        if file.generated || line.text.len() > LONG_LINE {
+            // Generated code and minified lines: only the well-known secret shapes.
+            if !pairable_only {
+                let mask = Self::mask(&self.secret_prefilter, &self.secret_bits, line.text);
+                if mask != 0 {
+                    self.secrets.check_specific(mask, file, line, out);
+                }
+            }
+            return;
+        }
+        let mask = Self::mask(&self.prefilter, &self.bits, line.text);
+        if mask == 0 {
+            return;
+        }
+        if !pairable_only {
+            let before = out.len();
+            if mask & secrets::P_SPECIFIC != 0 {
+                self.secrets.check_specific(mask, file, line, out);
+            }
+            if mask & secrets::P_GENERIC != 0 && out.len() == before && !file.test && !file.template
+            {
+                self.secrets.check_generic(file, line, out);
+            }
+        }
+        if mask & debug::P_DEBUG != 0 {
+            self.debug.check(file, line, out);
+        }
+        self.hygiene.check(mask, file, line, out);
+        self.security.check(mask, file, line, out);
+    }
+}
+
+/// The compiled rules for one review: built-ins and custom rules, with `rules.disable` and
+/// `rules.severity` applied.
+pub struct RuleSet {
+    enabled: [bool; RULE_COUNT],
+    severity: [Severity; RULE_COUNT],
+    engine: Engine,
+    custom: custom::CustomRules,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field(
+                "rules",
+                &self
+                    .rules()
+                    .iter()
+                    .map(|r| r.id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl RuleSet {
+    /// Compile built-ins + custom rules with overrides applied. `Err(message)` for a config
+    /// that cannot work (a custom rule id that collides with a built-in one, or is defined
+    /// twice); `Ok((set, warnings))` where warnings are one-line strings, e.g. an unknown
+    /// rule id in `rules.disable` or `rules.severity`, with the closest id suggested.
+    pub fn new(cfg: &RulesConfig) -> Result<(RuleSet, Vec<String>), String> {
+        let mut warnings = Vec::new();
+        let mut seen = HashSet::new();
+        for c in &cfg.custom {
+            let id = c.id.trim();
+            if id.is_empty() {
+                return Err("a custom rule has an empty id".to_owned());
+            }
+            if Rule::ALL.iter().any(|r| r.id() == id) {
+                return Err(format!(
+                    "custom rule id `{id}` collides with the built-in rule of the same name; choose another id (to change the built-in rule's severity, use `rules.severity`)"
+                ));
+            }
+            if !seen.insert(id) {
+                return Err(format!("custom rule id `{id}` is defined twice"));
+            }
+        }
+        let all_ids: Vec<&str> = Rule::ALL
+            .iter()
+            .map(|r| r.id())
+            .chain(cfg.custom.iter().map(|c| c.id.trim()))
+            .collect();
+
+        for entry in &cfg.disable {
+            let d = entry.trim();
+            if d.is_empty() {
+                warnings.push("rules.disable: empty entry ignored".to_owned());
+                continue;
+            }
+            let probe = RulesConfig {
+                disable: vec![d.to_owned()],
+                ..RulesConfig::default()
+            };
+            if !all_ids.iter().any(|id| probe.is_disabled(id)) {
+                warnings.push(unknown_id_warning("rules.disable", d, &all_ids));
+            }
+        }
+        for id in cfg.severity.keys() {
+            if !all_ids.contains(&id.trim()) {
+                warnings.push(unknown_id_warning("rules.severity", id.trim(), &all_ids));
+            }
+        }
+
+        let mut enabled = [true; RULE_COUNT];
+        let mut severity = [Severity::Minor; RULE_COUNT];
+        for r in Rule::ALL {
+            enabled[r.index()] = !cfg.is_disabled(r.id());
+            severity[r.index()] = cfg
+                .severity
+                .get(r.id())
+                .copied()
+                .unwrap_or(r.spec().severity);
+        }
+        let custom = cfg
+            .custom
+            .iter()
+            .filter(|c| !cfg.is_disabled(c.id.trim()))
+            .map(|c| {
+                let sev = cfg.severity.get(c.id.trim()).copied().unwrap_or(c.severity);
+                custom::Custom::new(c, sev)
+            })
+            .collect();
+        Ok((
+            RuleSet {
+                enabled,
+                severity,
+                engine: Engine::new(),
+                custom: custom::CustomRules::new(custom),
+            },
+            warnings,
+        ))
+    }
+
+    /// The enabled rules, built-in and custom, with their effective severities (for SARIF
+    /// and docs).
+    pub fn rules(&self) -> Vec<RuleDescriptor> {
+        Rule::ALL
+            .iter()
+            .filter(|r| self.enabled[r.index()])
+            .map(|r| r.descriptor(self.severity[r.index()]))
+            .chain(self.custom.rules.iter().map(|c| RuleDescriptor {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                help: c.message.clone(),
+                severity: c.severity,
+            }))
+            .collect()
+    }
+
+    /// Check the added lines of one file. Findings are on the right side, from
+    /// [`Source::Rules`], not yet anchored, sorted by line.
+    pub fn check_file(&self, file: &FileDiff<'_>) -> Vec<Finding> {
+        if file.binary || file.new_path.is_none() || file.hunks.is_empty() {
+            return Vec::new();
+        }
+        let path = file.path();
+        let lang = Lang::detect(path);
+
+        // What the file as a whole says.
+        let mut conflict_start_added = false;
+        let mut console_in_context = false;
+        let mut removed: HashSet<&str> = HashSet::new();
+        for h in &file.hunks {
+            for l in &h.lines {
+                match l.kind {
+                    LineKind::Added => {
+                        conflict_start_added |=
+                            hygiene::conflict_marker(l.content) == Some(hygiene::Marker::Ours);
+                    }
+                    LineKind::Context => {
+                        console_in_context |=
+                            lang == Lang::JavaScript && l.content.contains("console.log(");
+                    }
+                    LineKind::Removed => {
+                        let t = l.content.trim();
+                        if !t.is_empty() {
+                            removed.insert(t);
+                        }
+                    }
+                }
+            }
+        }
+        let fctx = FileCtx {
+            path,
+            lang,
+            test: lang::is_test_path(path),
+            generated: lang::is_generated_path(path),
+            template: lang::is_template_path(path),
+            script: lang::is_script_path(path),
+            rust_non_production: lang::is_rust_non_production(path),
+            console_in_context,
+        };
+        let any_pairable = Rule::ALL
+            .iter()
+            .any(|r| r.pairable() && self.enabled[r.index()]);
+        let custom_here = self.custom.applicable(path);
+
+        let mut findings = Vec::new();
+        let mut hits = Vec::new();
+        let mut custom_hits = Vec::new();
+        let mut lexed = Lexed::default();
+        // Generated files and minified lines get only the secret checks, which need no
+        // lexing.
+        let lex = |lexer: &mut Lexer, text: &str, out: &mut Lexed| {
+            if fctx.generated || text.len() > LONG_LINE {
+                out.class.clear();
+                out.strings.clear();
+                out.has_comment = false;
+                lexer.reset();
+            } else {
+                lexer.lex(text, out);
+            }
+        };
+        let mut new_side = Lexer::new(lang);
+        let mut old_side = Lexer::new(lang);
+        let mut conflict_open = false;
+
+        for hunk in &file.hunks {
+            new_side.reset();
+            old_side.reset();
+            let mut scope = hygiene::TestScope::new(hunk.section);
+            let mut rust_test = false;
+            // Per change block (removed lines then added lines): how many removed lines
+            // triggered each pairable rule.
+            let mut replaced = [0u32; RULE_COUNT];
+            let mut prev_new: Option<&str> = None;
+            for (idx, hl) in hunk.lines.iter().enumerate() {
+                let text = hl.content;
+                match hl.kind {
+                    LineKind::Context => {
+                        lex(&mut new_side, text, &mut lexed);
+                        rust_test = lang == Lang::Rust && scope.line(text, &lexed);
+                        replaced = [0; RULE_COUNT];
+                        prev_new = Some(text);
+                    }
+                    LineKind::Removed => {
+                        if fctx.generated || text.len() > LONG_LINE {
+                            continue;
+                        }
+                        old_side.lex(text, &mut lexed);
+                        if any_pairable {
+                            let lctx = LineCtx {
+                                text,
+                                lexed: &lexed,
+                                prev: None,
+                                next: None,
+                                rust_test,
+                            };
+                            hits.clear();
+                            self.engine.detect(&fctx, &lctx, true, &mut hits);
+                            for h in &hits {
+                                replaced[h.rule.index()] += 1;
+                            }
+                        }
+                    }
+                    LineKind::Added => {
+                        let Some(line_no) = hl.new_line else {
+                            continue;
+                        };
+                        lex(&mut new_side, text, &mut lexed);
+                        rust_test = lang == Lang::Rust && scope.line(text, &lexed);
+                        hits.clear();
+                        let opened = !conflict_open && conflict_start_added;
+                        let marker = match hygiene::conflict_marker(text) {
+                            Some(hygiene::Marker::Ours) => {
+                                conflict_open = true;
+                                Some("<<<<<<<")
+                            }
+                            // The end of a conflict already reported at its start is not
+                            // reported again; an orphan end marker is.
+                            Some(hygiene::Marker::Theirs) => {
+                                (!std::mem::take(&mut conflict_open)).then_some(">>>>>>>")
+                            }
+                            Some(hygiene::Marker::Sep) => opened.then_some("======="),
+                            Some(hygiene::Marker::Base) => opened.then_some("|||||||"),
+                            None => None,
+                        };
+                        if let Some(m) = marker {
+                            hits.push(hygiene::conflict_hit(m));
+                        }
+                        let next = hunk.lines[idx + 1..]
+                            .iter()
+                            .find(|l| l.kind != LineKind::Removed)
+                            .map(|l| l.content);
+                        let lctx = LineCtx {
+                            text,
+                            lexed: &lexed,
+                            prev: prev_new,
+                            next,
+                            rust_test,
+                        };
+                        self.engine.detect(&fctx, &lctx, false, &mut hits);
+                        let moved = removed.contains(text.trim());
+                        for h in hits.drain(..) {
+                            let i = h.rule.index();
+                            if !self.enabled[i] || suppressed(h.rule, text, prev_new) {
+                                continue;
+                            }
+                            if h.rule.pairable() {
+                                if moved {
+                                    continue;
+                                }
+                                if replaced[i] > 0 {
+                                    replaced[i] -= 1;
+                                    continue;
+                                }
+                            }
+                            let spec = h.rule.spec();
+                            findings.push((
+                                line_no,
+                                i,
+                                Finding {
+                                    path: path.to_owned(),
+                                    line: line_no,
+                                    end_line: None,
+                                    side: Side::Right,
+                                    severity: self.severity[i],
+                                    source: Source::Rules,
+                                    rule: spec.id.to_owned(),
+                                    title: h.title,
+                                    body: h.body.unwrap_or_else(|| spec.help.to_owned()),
+                                    anchored: false,
+                                },
+                            ));
+                        }
+                        self.custom.matches(&custom_here, text, &mut custom_hits);
+                        for &ci in &custom_hits {
+                            let c = &self.custom.rules[ci];
+                            if ignore_comment_names(&c.id, text, prev_new) {
+                                continue;
+                            }
+                            findings.push((
+                                line_no,
+                                RULE_COUNT + ci,
+                                Finding {
+                                    path: path.to_owned(),
+                                    line: line_no,
+                                    end_line: None,
+                                    side: Side::Right,
+                                    severity: c.severity,
+                                    source: Source::Rules,
+                                    rule: c.id.clone(),
+                                    title: c.title.clone(),
+                                    body: c.message.clone(),
+                                    anchored: false,
+                                },
+                            ));
+                        }
+                        prev_new = Some(text);
+                    }
+                }
+            }
+        }
+        findings.sort_by_key(|(line, order, _)| (*line, *order));
+        findings.into_iter().map(|(_, _, f)| f).collect()
+    }
+}
+
+/// Is a finding of `rule` on `text` silenced by a comment on the line or the line above:
+/// `nectr:ignore [ids]`, or the usual marker of the linter that checks the same thing
+/// (`eslint-disable-next-line no-console`, `# nosec`, `gitleaks:allow`, …)?
+fn suppressed(rule: Rule, text: &str, prev: Option<&str>) -> bool {
+    if ignore_comment_names(rule.id(), text, prev) {
+        return true;
+    }
+    let markers: &[&str] = match rule {
+        Rule::SecretGithubToken
+        | Rule::SecretAwsAccessKeyId
+        | Rule::SecretPrivateKey
+        | Rule::SecretSlackToken
+        | Rule::SecretStripeKey
+        | Rule::SecretGoogleApiKey
+        | Rule::SecretGeneric => &["gitleaks:allow", "pragma: allowlist secret"],
+        Rule::DebugConsoleLog => &["no-console"],
+        Rule::DebugJsDebugger => &["no-debugger"],
+        Rule::DebugRustDbg => &["clippy::dbg_macro"],
+        Rule::DebugPythonBreakpoint => &["noqa: T100"],
+        Rule::RustUnwrap => &["clippy::unwrap_used", "clippy::expect_used"],
+        Rule::SecurityEval => &["no-eval", "nosec", "noqa: S307"],
+        Rule::SecuritySqlConcat => &["nosec", "noqa: S608"],
+        _ => &[],
+    };
+    markers.iter().any(|m| {
+        text.contains(m) || prev.is_some_and(|p| is_comment_or_attribute(p) && p.contains(m))
+    })
+}
+
+/// A line that is only a comment or an attribute (`#[allow(…)]`), so that what it says
+/// applies to the next line.
+fn is_comment_or_attribute(line: &str) -> bool {
+    let t = line.trim_start();
+    ["//", "#", "/*", "*", "--", "<!--", ";"]
+        .iter()
+        .any(|p| t.starts_with(p))
+}
+
+/// `nectr:ignore` (everything) or `nectr:ignore id, family.` naming `id`, on the line or
+/// in a comment line right above it.
+fn ignore_comment_names(id: &str, text: &str, prev: Option<&str>) -> bool {
+    let check = |line: &str| {
+        let Some(p) = line.find("nectr:ignore") else {
+            return false;
+        };
+        let rest = &line[p + "nectr:ignore".len()..];
+        // Rule ids and families named after the marker; none means every rule.
+        let names: Vec<&str> = rest
+            .split(|c: char| !(c.is_ascii_alphanumeric() || "._*-".contains(c)))
+            .filter(|w| w.contains('.') || w.ends_with('*'))
+            .collect();
+        names.is_empty()
+            || names.iter().any(|n| {
+                let n = n.trim_end_matches('*');
+                id == n || (n.ends_with('.') && id.starts_with(n))
+            })
+    };
+    (text.contains("nectr:ignore") && check(text))
+        || prev
+            .is_some_and(|p| is_comment_or_attribute(p) && p.contains("nectr:ignore") && check(p))
+}
+
+fn unknown_id_warning(key: &str, id: &str, known: &[&str]) -> String {
+    let families: Vec<String> = {
+        let mut f: Vec<String> = known
+            .iter()
+            .filter_map(|k| k.split_once('.').map(|(fam, _)| format!("{fam}.")))
+            .collect();
+        f.sort();
+        f.dedup();
+        f
+    };
+    let target = id.trim_end_matches('*');
+    let candidates = known
+        .iter()
+        .map(|k| (*k).to_owned())
+        .chain(families.iter().cloned());
+    let best = candidates
+        .map(|c| (levenshtein(target, &c), c))
+        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    match best {
+        Some((d, c)) if d <= (target.chars().count() / 3).max(2) => {
+            format!("{key}: unknown rule id `{id}` (did you mean `{c}`?)")
+        }
+        _ => format!("{key}: unknown rule id `{id}`; see docs/rules.md for the rule ids"),
+    }
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,723 @@
+//! The built-in rules on crafted diffs, through the real diff parser: every rule fires on
+//! a true positive, secrets are masked, tests/comments/placeholders stay quiet, and
+//! `rules.disable`, `rules.severity` and custom rules from `.nectr.yml` work.
+//!
+//! Secret-shaped tokens are generated at run time (prefix + pseudo-random body) so that
+//! this repository never contains a string a secret scanner would flag.
+
+use std::time::Instant;
+
+use nectr::config::{RepoConfig, RulesConfig};
+use nectr::diff::{Side, parse};
+use nectr::review::finding::{Finding, Severity, Source};
+use nectr::review::rules::{RuleSet, builtin_rules};
+
+const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const BASE32: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// A deterministic pseudo-random string over `alphabet`.
+fn fake(alphabet: &str, len: usize, seed: u64) -> String {
+    let chars: Vec<char> = alphabet.chars().collect();
+    let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            chars[((x >> 33) % chars.len() as u64) as usize]
+        })
+        .collect()
+}
+
+/// A diff adding `files` (path, lines) as new files.
+fn new_files(files: &[(&str, Vec<String>)]) -> String {
+    let mut d = String::new();
+    for (path, lines) in files {
+        d.push_str(&format!(
+            "diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{} @@\n",
+            lines.len()
+        ));
+        for l in lines {
+            d.push('+');
+            d.push_str(l);
+            d.push('\n');
+        }
+    }
+    d
+}
+
+fn check(set: &RuleSet, diff_text: &str) -> Vec<Finding> {
+    let diff = parse(diff_text).expect("test diff parses");
+    diff.files.iter().flat_map(|f| set.check_file(f)).collect()
+}
+
+fn default_set() -> RuleSet {
+    let (set, warnings) = RuleSet::new(&RulesConfig::default()).unwrap();
+    assert!(warnings.is_empty());
+    set
+}
+
+fn one(path: &str, line: &str) -> Vec<(String, u32)> {
+    check(&default_set(), &new_files(&[(path, vec![line.to_owned()])]))
+        .into_iter()
+        .map(|f| (f.rule, f.line))
+        .collect()
+}
+
+struct Secret {
+    path: &'static str,
+    line: String,
+    value: String,
+    rule: &'static str,
+    shown_prefix: Option<&'static str>,
+}
+
+fn secrets() -> Vec<Secret> {
+    let gh = format!("{}_{}", "ghp", fake(ALNUM, 36, 1));
+    let gh_fine = format!("{}_{}", "github_pat", fake(&format!("{ALNUM}_"), 82, 2));
+    let aws = format!("{}{}", "AKIA", fake(BASE32, 16, 3));
+    let slack = format!(
+        "{}-{}-{}-{}",
+        "xoxb",
+        fake("0123456789", 12, 4),
+        fake("0123456789", 13, 5),
+        fake(ALNUM, 24, 6)
+    );
+    let hook = format!(
+        "https://hooks.slack.com/services/T{}/B{}/{}",
+        fake(BASE32, 8, 7),
+        fake(BASE32, 10, 8),
+        fake(ALNUM, 24, 9)
+    );
+    let stripe = format!("{}_{}_{}", "sk", "live", fake(ALNUM, 24, 10));
+    let google = format!("{}{}", "AIza", fake(&format!("{ALNUM}-_"), 35, 11));
+    let generic = fake(ALNUM, 32, 12);
+    let generic_yaml = fake(ALNUM, 24, 13);
+    vec![
+        Secret {
+            path: "app/settings.py",
+            line: format!("GH = \"{gh}\""),
+            value: gh,
+            rule: "secret.github-token",
+            shown_prefix: Some("ghp_"),
+        },
+        Secret {
+            path: "deploy/env.sh",
+            line: format!("export GH={gh_fine}"),
+            value: gh_fine,
+            rule: "secret.github-token",
+            shown_prefix: Some("gith"),
+        },
+        Secret {
+            path: "infra/main.tf",
+            line: format!("  access_key_id = \"{aws}\""),
+            value: aws,
+            rule: "secret.aws-access-key-id",
+            shown_prefix: Some("AKIA"),
+        },
+        Secret {
+            path: "src/notify.js",
+            line: format!("const slack = '{slack}';"),
+            value: slack,
+            rule: "secret.slack-token",
+            shown_prefix: Some("xoxb"),
+        },
+        Secret {
+            path: "config/alerts.yml",
+            line: format!("webhook: {hook}"),
+            value: hook,
+            rule: "secret.slack-token",
+            shown_prefix: None,
+        },
+        Secret {
+            path: "src/billing.rb",
+            line: format!("Stripe.api_key = '{stripe}'"),
+            value: stripe,
+            rule: "secret.stripe-key",
+            shown_prefix: Some("sk_l"),
+        },
+        Secret {
+            path: "web/maps.ts",
+            line: format!("const MAPS = \"{google}\";"),
+            value: google,
+            rule: "secret.google-api-key",
+            shown_prefix: Some("AIza"),
+        },
+        Secret {
+            path: "src/client.go",
+            line: format!("\tclientSecret := \"{generic}\""),
+            value: generic,
+            rule: "secret.generic",
+            shown_prefix: None,
+        },
+        Secret {
+            path: "deploy/values.yaml",
+            line: format!("  db_password: {generic_yaml}"),
+            value: generic_yaml,
+            rule: "secret.generic",
+            shown_prefix: None,
+        },
+    ]
+}
+
+#[test]
+fn every_secret_rule_fires_and_never_shows_the_secret() {
+    let set = default_set();
+    for s in secrets() {
+        let found = check(&set, &new_files(&[(s.path, vec![s.line.clone()])]));
+        assert_eq!(found.len(), 1, "{}: {found:#?}", s.line);
+        let f = &found[0];
+        assert_eq!(f.rule, s.rule, "{}", s.line);
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!((f.path.as_str(), f.line, f.side), (s.path, 1, Side::Right));
+        assert_eq!(f.source, Source::Rules);
+        assert!(!f.anchored);
+        // No 8-character window of the secret part (after its public, well-known prefix)
+        // appears anywhere in the finding.
+        let public = [
+            "github_pat_",
+            "https://hooks.slack.com/services/",
+            "sk_live_",
+            "xoxb-",
+        ]
+        .iter()
+        .find(|p| s.value.starts_with(*p))
+        .map_or(4, |p| p.len());
+        let v: Vec<char> = s.value.chars().skip(public).collect();
+        for w in v.windows(8) {
+            let w: String = w.iter().collect();
+            assert!(
+                !f.title.contains(&w) && !f.body.contains(&w),
+                "{} leaks {w:?}: {} / {}",
+                s.rule,
+                f.title,
+                f.body
+            );
+        }
+        if let Some(p) = s.shown_prefix {
+            assert!(f.title.contains(&format!("{p}…")), "{}", f.title);
+        }
+        assert!(
+            f.title
+                .contains(&format!("{} characters", s.value.chars().count())),
+            "{}",
+            f.title
+        );
+        let lower = f.body.to_lowercase();
+        assert!(
+            lower.contains("revoke") || lower.contains("rotate") || lower.contains("roll"),
+            "{}",
+            f.body
+        );
+        assert!(lower.contains("history"), "{}", f.body);
+    }
+}
+
+#[test]
+fn private_key_blocks() {
+    let begin = format!("-----BEGIN OPENSSH {}-----", "PRIVATE KEY");
+    let body = fake(&format!("{ALNUM}+/"), 70, 20);
+    let end = format!("-----END OPENSSH {}-----", "PRIVATE KEY");
+    let lines = vec![begin.clone(), body.clone(), end.clone()];
+    let found = check(
+        &default_set(),
+        &new_files(&[("deploy/id_ed25519", lines.clone())]),
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].rule.as_str(), found[0].line),
+        ("secret.private-key", 1)
+    );
+    assert!(
+        found[0].title.contains("OPENSSH private key"),
+        "{}",
+        found[0].title
+    );
+    assert!(!found[0].body.contains(&body[..12]));
+    // The same block as a JSON string (a cloud service-account file).
+    let json = format!(
+        "  \"private_key\": \"{}\\n{}\\n{}\\n\",",
+        begin.replace("OPENSSH ", ""),
+        body,
+        end.replace("OPENSSH ", "")
+    );
+    assert_eq!(
+        one("keys/service-account.json", &json),
+        [("secret.private-key".to_owned(), 1)]
+    );
+    // Test fixtures and code that only names the marker are quiet.
+    assert!(
+        check(
+            &default_set(),
+            &new_files(&[("tests/certs/server.key", lines)])
+        )
+        .is_empty()
+    );
+    assert!(one("src/pem.rs", &format!("const HEADER: &str = \"{begin}\";")).is_empty());
+}
+
+#[test]
+fn non_secret_rules_fire_on_true_positives() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "src/app.ts",
+            "  console.log('user', user);",
+            "debug.console-log",
+        ),
+        ("src/app.ts", "  debugger;", "debug.js-debugger"),
+        (
+            "src/app.ts",
+            "  if (user.isAdmin) debugger;",
+            "debug.js-debugger",
+        ),
+        ("src/lib.rs", "    dbg!(&state);", "debug.rust-dbg"),
+        (
+            "app/views.py",
+            "    import pdb; pdb.set_trace()",
+            "debug.python-breakpoint",
+        ),
+        (
+            "app/views.py",
+            "    breakpoint()",
+            "debug.python-breakpoint",
+        ),
+        (
+            "app/controllers/a.rb",
+            "    binding.pry",
+            "debug.ruby-debugger",
+        ),
+        ("public/index.php", "var_dump($request);", "debug.php-dump"),
+        (
+            "src/lib.rs",
+            "    let cfg = load(path).unwrap();",
+            "rust.unwrap",
+        ),
+        (
+            "src/lib.rs",
+            "    let v = map.get(k).expect(\"present\");",
+            "rust.unwrap",
+        ),
+        (
+            "src/a.test.js",
+            "it.skip('handles errors', () => {",
+            "test.disabled",
+        ),
+        (
+            "src/a.test.js",
+            "xit('handles errors', () => {",
+            "test.disabled",
+        ),
+        (
+            "tests/test_api.py",
+            "@pytest.mark.skip(reason='flaky')",
+            "test.disabled",
+        ),
+        (
+            "tests/test_api.py",
+            "@unittest.skip('broken')",
+            "test.disabled",
+        ),
+        ("src/lib.rs", "    #[ignore]", "test.disabled"),
+        ("pkg/api_test.go", "\tt.Skip(\"broken\")", "test.disabled"),
+        (
+            "src/a.spec.ts",
+            "describe.only('api', () => {",
+            "test.focused",
+        ),
+        (
+            "Dockerfile",
+            "RUN curl -fsSL https://get.example.com/install.sh | sh",
+            "security.curl-pipe-shell",
+        ),
+        (
+            ".github/workflows/ci.yml",
+            "      - run: wget -qO- https://x.example/i | sudo bash",
+            "security.curl-pipe-shell",
+        ),
+        ("src/calc.js", "  return eval(expression);", "security.eval"),
+        (
+            "app/calc.py",
+            "    return eval(expression)",
+            "security.eval",
+        ),
+        (
+            "app/db.py",
+            "    cur.execute(f\"SELECT * FROM users WHERE name = '{name}'\")",
+            "security.sql-concat",
+        ),
+        (
+            "app/db.py",
+            "    cur.execute(\"DELETE FROM users WHERE id = \" + uid)",
+            "security.sql-concat",
+        ),
+        (
+            "src/db.ts",
+            "  await db.query(`UPDATE users SET name = '${name}' WHERE id = 1`);",
+            "security.sql-concat",
+        ),
+        (
+            "src/db.rs",
+            "    let q = format!(\"INSERT INTO logs (msg) VALUES ('{msg}')\");",
+            "security.sql-concat",
+        ),
+        (
+            "db/users.go",
+            "\tq := fmt.Sprintf(\"SELECT * FROM users WHERE id = %s\", id)",
+            "security.sql-concat",
+        ),
+        ("src/lib.rs", "// TODO: handle the error", "todo.added"),
+        (
+            "app/x.py",
+            "x = 1  # FIXME: wrong for negative numbers",
+            "todo.added",
+        ),
+    ];
+    let set = default_set();
+    for (path, line, rule) in cases {
+        let found = check(&set, &new_files(&[(path, vec![(*line).to_owned()])]));
+        let got: Vec<&str> = found.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(got, [*rule], "{path}: {line}");
+        let expected = builtin_rules()
+            .into_iter()
+            .find(|r| r.id == *rule)
+            .unwrap()
+            .severity;
+        assert_eq!(found[0].severity, expected);
+    }
+}
+
+#[test]
+fn generic_secrets_in_other_shapes() {
+    // Values built at run time so that no secret scanner flags this file.
+    let hex = fake("0123456789abcdef", 32, 30);
+    let pw = fake(ALNUM, 12, 31);
+    let set = default_set();
+    for (path, line) in [
+        (
+            "src/Api.java",
+            format!("    private static final String API_KEY = \"{hex}\";"),
+        ),
+        (
+            "config/application.properties",
+            format!("spring.datasource.password={pw}"),
+        ),
+    ] {
+        let got: Vec<String> = check(&set, &new_files(&[(path, vec![line.clone()])]))
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        assert_eq!(got, ["secret.generic"], "{line}");
+    }
+    // Templates and tests are quiet.
+    for (path, line) in [
+        (".env.example", format!("API_KEY={pw}{hex}")),
+        ("tests/test_auth.py", format!("password = '{pw}'")),
+    ] {
+        assert!(
+            check(&set, &new_files(&[(path, vec![line.clone()])])).is_empty(),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn conflict_markers_through_the_parser() {
+    let lines: Vec<String> = [
+        "fn main() {",
+        "<<<<<<< HEAD",
+        "    a();",
+        "=======",
+        "    b();",
+        ">>>>>>> feature",
+        "}",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let found = check(&default_set(), &new_files(&[("src/main.rs", lines)]));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        (found[0].rule.as_str(), found[0].line),
+        ("conflict.marker", 2)
+    );
+    assert_eq!(found[0].severity, Severity::Critical);
+    let heading: Vec<String> = vec!["Title".into(), "=======".into(), "".into(), "Text".into()];
+    assert!(check(&default_set(), &new_files(&[("docs/guide.rst", heading)])).is_empty());
+}
+
+#[test]
+fn tests_comments_and_placeholders_stay_quiet() {
+    let quiet: &[(&str, &str)] = &[
+        ("src/app.test.ts", "console.log(result);"),
+        ("scripts/build.js", "console.log('done');"),
+        ("src/app.ts", "// console.log(result);"),
+        ("src/app.ts", "const msg = 'call console.log(x) to debug';"),
+        ("tests/integration.rs", "let v = run().unwrap();"),
+        ("src/lib.rs", "/// let v = run().unwrap();"),
+        ("build.rs", "let out = env::var(\"OUT_DIR\").unwrap();"),
+        ("train.py", "model.eval()"),
+        ("train.py", "value = ast.literal_eval(text)"),
+        (
+            "tests/test_db.py",
+            "cur.execute(\"SELECT * FROM t WHERE id = \" + x)",
+        ),
+        (
+            "app/db.py",
+            "cur.execute(\"SELECT * FROM t WHERE id = %s\", (x,))",
+        ),
+        ("README.md", "curl -sSf https://sh.rustup.rs | sh"),
+        ("README.md", "Heading"),
+        ("app/settings.py", "SECRET_KEY = os.environ['SECRET_KEY']"),
+        ("src/config.ts", "const apiKey = process.env.API_KEY;"),
+        (
+            "src/main.rs",
+            "let token = std::env::var(\"GITHUB_TOKEN\")?;",
+        ),
+        ("app/settings.py", "PASSWORD = 'changeme'"),
+        ("config/app.yml", "api_key: ${API_KEY}"),
+        ("config/app.yml", "token: \"{{ secrets.TOKEN }}\""),
+        ("config/app.yml", "password: <your-password>"),
+        (
+            "app/settings.py",
+            "DB_URL = 'postgres://%(user)s:%(password)s@db/app'",
+        ),
+        ("docs/aws.md", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"),
+        (
+            "src/app.js",
+            "const token = 'ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';",
+        ),
+        ("src/app.js", "process.exit(1); const x = fit(y);"),
+        ("src/lib.rs", "let s = \"TODO\"; todo!()"),
+        // Secret-looking names whose values are not secrets.
+        (
+            "src/api.js",
+            "const url = 'https://api.example.com/v1?key=' + apiKey;",
+        ),
+        (
+            "src/api.ts",
+            "headers: { Authorization: `Bearer ${token}` },",
+        ),
+        (
+            "app/auth.py",
+            "TOKEN_URL = 'https://oauth2.googleapis.com/token'",
+        ),
+        ("app/auth.py", "api_key: Optional[str] = None"),
+        (
+            ".github/workflows/ci.yml",
+            "          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}",
+        ),
+        ("src/cache.rs", "let key = \"user:{id}:profile\";"),
+        ("app/cache.py", "cache_key = f'user:{uid}'"),
+        (
+            "model/config.json",
+            "  \"tokenizer_class\": \"LlamaTokenizer\",",
+        ),
+        ("model/config.json", "  \"eos_token\": \"</s>\","),
+        ("src/http.ts", "const SECRET_KEY_HEADER = 'X-Secret-Key';"),
+        ("pkg/user.go", "\tPassword string `json:\"password\"`"),
+        ("deploy/vault.yml", "db_password: !vault |"),
+        ("app/i18n.json", "  \"password\": \"Mot de passe\","),
+        // Words that only look like rules.
+        (
+            "app/log.py",
+            "msg = 'Please select an item from the list: ' + name",
+        ),
+        ("src/flags.js", "const debugger_enabled = opts.debug;"),
+        ("src/flags.js", "const opts = { debugger: true };"),
+        ("app/train.py", "self.eval_metric = evaluator.eval(preds)"),
+        (
+            "Makefile",
+            "\tcurl -s https://api.example.com/v1/status | jq .",
+        ),
+    ];
+    let set = default_set();
+    for (path, line) in quiet {
+        let found = check(&set, &new_files(&[(path, vec![(*line).to_owned()])]));
+        assert!(found.is_empty(), "{path}: {line}: {found:#?}");
+    }
+}
+
+#[test]
+fn only_added_lines_and_not_edits_of_existing_ones() {
+    let diff = "\
+diff --git a/src/app.js b/src/app.js
+--- a/src/app.js
++++ b/src/app.js
+@@ -1,5 +1,6 @@
+ function run(settings) {
+-  console.log(help(settings.help));
++  console.log(help(options.help));
+   eval(legacy);
+-  // TODO: one
++  // TODO: one and two
++  console.log('new');
+ }
+";
+    let found = check(&default_set(), diff);
+    let got: Vec<(&str, u32)> = found.iter().map(|f| (f.rule.as_str(), f.line)).collect();
+    assert_eq!(got, [("debug.console-log", 5)]);
+}
+
+#[test]
+fn config_overrides_disable_and_custom_rules() {
+    let yaml = r#"
+rules:
+  disable: [debug.console-log, "todo.*"]
+  severity:
+    rust.unwrap: major
+    security.eval: critical
+    acme.no-http: nit
+  custom:
+    - id: acme.no-http
+      regex: 'http://'
+      message: "Use https."
+      title: Plain-HTTP URL
+      paths: ["src/**"]
+      exclude_paths: ["src/vendor/**"]
+    - id: acme.no-print
+      regex: '\bprint\('
+      message: "Use logging."
+      severity: major
+"#;
+    let loaded = RepoConfig::parse(yaml, ".nectr.yml").unwrap();
+    let (set, warnings) = RuleSet::new(&loaded.config.rules).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let ids: Vec<String> = set.rules().into_iter().map(|r| r.id).collect();
+    assert!(
+        !ids.iter()
+            .any(|i| i == "debug.console-log" || i == "todo.added")
+    );
+    assert!(ids.contains(&"acme.no-http".to_owned()) && ids.contains(&"acme.no-print".to_owned()));
+    let sev = |id: &str| {
+        set.rules()
+            .into_iter()
+            .find(|r| r.id == id)
+            .unwrap()
+            .severity
+    };
+    assert_eq!(sev("rust.unwrap"), Severity::Major);
+    assert_eq!(sev("acme.no-http"), Severity::Nit);
+    assert_eq!(sev("acme.no-print"), Severity::Major);
+
+    let diff = new_files(&[
+        (
+            "src/app.js",
+            vec![
+                "console.log(x); // TODO: later".into(),
+                "fetch('http://api.example.com');".into(),
+                "eval(code);".into(),
+            ],
+        ),
+        (
+            "src/vendor/lib.js",
+            vec!["fetch('http://x.example');".into()],
+        ),
+        (
+            "tools/gen.py",
+            vec!["print(x)".into(), "y = z.unwrap()".into()],
+        ),
+        ("src/lib.rs", vec!["let a = b.unwrap();".into()]),
+    ]);
+    let found = check(&set, &diff);
+    let got: Vec<(&str, &str, u32, Severity)> = found
+        .iter()
+        .map(|f| (f.path.as_str(), f.rule.as_str(), f.line, f.severity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("src/app.js", "acme.no-http", 2, Severity::Nit),
+            ("src/app.js", "security.eval", 3, Severity::Critical),
+            ("tools/gen.py", "acme.no-print", 1, Severity::Major),
+            ("src/lib.rs", "rust.unwrap", 1, Severity::Major),
+        ]
+    );
+    let http = found.iter().find(|f| f.rule == "acme.no-http").unwrap();
+    assert_eq!(
+        (http.title.as_str(), http.body.as_str()),
+        ("Plain-HTTP URL", "Use https.")
+    );
+}
+
+#[test]
+fn config_mistakes() {
+    let yaml = "rules:\n  custom:\n    - id: secret.generic\n      regex: x\n      message: m\n";
+    let loaded = RepoConfig::parse(yaml, ".nectr.yml").unwrap();
+    let err = RuleSet::new(&loaded.config.rules).unwrap_err();
+    assert!(
+        err.contains("`secret.generic`") && err.contains("built-in"),
+        "{err}"
+    );
+
+    let yaml = "rules:\n  disable: [secret.gihtub-token, debug.*, nope.]\n  severity:\n    rust.unwarp: nit\n";
+    let loaded = RepoConfig::parse(yaml, ".nectr.yml").unwrap();
+    let (set, warnings) = RuleSet::new(&loaded.config.rules).unwrap();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(
+        warnings[0].contains("`secret.gihtub-token`")
+            && warnings[0].contains("did you mean `secret.github-token`")
+    );
+    assert!(warnings[1].contains("`nope.`"), "{}", warnings[1]);
+    assert!(
+        warnings[2].contains("rules.severity")
+            && warnings[2].contains("did you mean `rust.unwrap`")
+    );
+    assert!(warnings.iter().all(|w| !w.contains('\n')));
+    // The valid entry still applies.
+    assert!(!set.rules().iter().any(|r| r.id.starts_with("debug.")));
+}
+
+#[test]
+fn builtin_rules_are_documented() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md"))
+        .expect("docs/rules.md");
+    for r in builtin_rules() {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(&format!("`{}`", r.id)))
+            .unwrap_or_else(|| panic!("docs/rules.md has no table row for `{}`", r.id));
+        assert!(
+            row.contains(r.severity.as_str()),
+            "severity of `{}` in docs: {row}",
+            r.id
+        );
+    }
+    let all = builtin_rules();
+    let (set, _) = RuleSet::new(&RulesConfig::default()).unwrap();
+    assert_eq!(set.rules(), all, "all built-ins are enabled by default");
+}
+
+#[test]
+fn a_30k_line_diff_is_checked_quickly() {
+    // A realistic mix: mostly ordinary code, some lines that wake the prefilter.
+    let templates = [
+        "    let total = items.iter().map(|i| i.price * i.quantity).sum::<u64>();",
+        "    if let Some(user) = session.user() { greet(&user.name); }",
+        "    const token = await auth.refresh(session.key);",
+        "    result = select_best(candidates, key=lambda c: c.score)",
+        "        self.update(state, delta)  # update the running average",
+        "    // explains why the cache key includes the locale",
+        "    query = \"SELECT id FROM users WHERE id = %s\"",
+        "    let value = parse(input).unwrap_or_default();",
+        "    password_field.set_placeholder(\"Enter your password\");",
+        "    console.error(`request failed: ${err}`);",
+    ];
+    let paths = ["src/lib.rs", "src/app.ts", "app/models.py"];
+    let mut files = Vec::new();
+    for (fi, path) in paths.iter().enumerate() {
+        let lines: Vec<String> = (0..10_000)
+            .map(|i| templates[(i * 7 + fi) % templates.len()].to_owned())
+            .collect();
+        files.push((*path, lines));
+    }
+    let text = new_files(&files);
+    let diff = parse(&text).unwrap();
+    let set = default_set();
+    let start = Instant::now();
+    let n: usize = diff.files.iter().map(|f| set.check_file(f).len()).sum();
+    let elapsed = start.elapsed();
+    eprintln!("check_file over 30,000 added lines: {elapsed:?} ({n} findings)");
+    // Release builds take a few milliseconds; the bound leaves room for debug builds.
+    let bound = if cfg!(debug_assertions) { 5_000 } else { 100 };
+    assert!(elapsed.as_millis() < bound, "{elapsed:?}");
+}
