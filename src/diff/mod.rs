@@ -199,7 +199,10 @@ impl<'a> FileDiff<'a> {
 impl<'a> Diff<'a> {
     /// Added plus removed lines over all files.
     pub fn changed_lines(&self) -> usize {
-        self.files.iter().map(|f| f.additions() + f.deletions()).sum()
+        self.files
+            .iter()
+            .map(|f| f.additions() + f.deletions())
+            .sum()
     }
 
     /// The last section of the diff touching `path` (a format-patch series may touch a
