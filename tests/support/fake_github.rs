@@ -1,0 +1,4023 @@
+//! A fake of GitHub's REST API (api.github.com) served over HTTP/1.1 on 127.0.0.1, for
+//! loopback tests.
+//!
+//! It is deliberately independent of Nectr's code: it parses pull-request diffs with its own
+//! small hunk parser and validates review comments against them, so a test that posts a
+//! review through Nectr checks Nectr against a second, separate reading of the diff.
+//!
+//! The server runs on its own thread with its own Tokio runtime, so it keeps answering even
+//! while the test thread blocks (for example on `std::process::Command::output` running the
+//! `nectr` binary). It stops when the [`FakeGitHub`] is dropped.
+//!
+//! What it reproduces (see each handler for details): the JSON shapes and status codes of the
+//! endpoints Nectr uses, token auth (`Bearer` / `token`), read-only tokens, the primary rate
+//! limit and its headers, ETag / `If-None-Match` (304 without spending the rate limit),
+//! `Link` pagination headers in GitHub's format, the diff media type with its 20,000-line
+//! and 300-file limits, the 3,000-file cap of the files list, and the 422s GitHub gives for
+//! review comments that are not on a commentable line of the diff.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::IntoFuture;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+/// The primary (core) rate limit of an authenticated user.
+pub const DEFAULT_RATE_LIMIT: u64 = 5000;
+/// The most characters GitHub accepts in a review, review comment or issue comment body.
+pub const MAX_BODY_CHARS: usize = 65_536;
+/// The most lines `GET /pulls/{n}` returns in the diff media type; more gives 406.
+pub const MAX_DIFF_LINES: usize = 20_000;
+/// The most files `GET /pulls/{n}` returns in the diff media type; more gives 406.
+pub const MAX_DIFF_FILES: usize = 300;
+/// The most files `GET /pulls/{n}/files` lists, over all pages.
+pub const MAX_LISTED_FILES: usize = 3_000;
+/// Files larger than this come back from the contents API with `encoding: "none"`.
+const MAX_INLINE_CONTENT: usize = 1024 * 1024;
+const DOCS: &str = "https://docs.github.com/rest";
+const RATE_DOCS: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api";
+const REVIEW_DOCS: &str =
+    "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request";
+const COMMENT_DOCS: &str =
+    "https://docs.github.com/rest/pulls/comments#create-a-review-comment-for-a-pull-request";
+const ISSUE_COMMENT_DOCS: &str =
+    "https://docs.github.com/rest/issues/comments#create-an-issue-comment";
+/// 2024-01-01T00:00:00Z: seeded objects are dated from here, one minute apart.
+const SEED_EPOCH: i64 = 1_704_067_200;
+
+// ---------------------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------------------
+
+/// What a token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Reads and writes.
+    Write,
+    /// Reads only: every write answers 403 "Resource not accessible by integration".
+    ReadOnly,
+}
+
+/// A pull request to seed with [`FakeGitHub::add_pull`]. Everything GitHub derives from the
+/// diff (files, additions, deletions, changed_files, patches) is derived from `diff`.
+#[derive(Clone, Debug)]
+pub struct PullSpec {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    /// The author's login.
+    pub user: String,
+    pub head_ref: String,
+    pub head_sha: String,
+    pub base_ref: String,
+    pub base_sha: String,
+    /// `None`: the head branch is in the same repository. `Some("owner/name")`: a fork.
+    pub head_repo: Option<String>,
+    /// The head repository (a fork) was deleted: `head.repo` is `null`, as on GitHub.
+    pub head_repo_deleted: bool,
+    /// `"open"` or `"closed"` (a merged pull request is closed whatever this says).
+    pub state: String,
+    pub merged: bool,
+    pub draft: bool,
+    /// The unified diff, exactly as GitHub serves it in the `.diff` media type.
+    pub diff: String,
+    /// Label names (shown in the issues listing and the PR JSON).
+    pub labels: Vec<String>,
+}
+
+impl Default for PullSpec {
+    fn default() -> Self {
+        PullSpec {
+            number: 1,
+            title: "Test pull request".into(),
+            body: None,
+            user: "octocat".into(),
+            head_ref: "feature".into(),
+            head_sha: sha1_hex(b"head commit"),
+            base_ref: "main".into(),
+            base_sha: sha1_hex(b"base commit"),
+            head_repo: None,
+            head_repo_deleted: false,
+            state: "open".into(),
+            merged: false,
+            draft: false,
+            diff: String::new(),
+            labels: Vec::new(),
+        }
+    }
+}
+
+impl PullSpec {
+    /// An open pull request `number` by `octocat` from `feature` into `main` with `diff`.
+    pub fn new(number: u64, diff: impl Into<String>) -> Self {
+        PullSpec {
+            number,
+            diff: diff.into(),
+            ..PullSpec::default()
+        }
+    }
+}
+
+/// An issue to seed with [`FakeGitHub::add_issue`]. Issues and pull requests share one
+/// sequence of numbers in a repository, as on GitHub.
+#[derive(Clone, Debug)]
+pub struct IssueSpec {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub user: String,
+    /// `"open"` or `"closed"`.
+    pub state: String,
+    pub labels: Vec<String>,
+}
+
+impl Default for IssueSpec {
+    fn default() -> Self {
+        IssueSpec {
+            number: 1,
+            title: "Test issue".into(),
+            body: None,
+            user: "octocat".into(),
+            state: "open".into(),
+            labels: Vec::new(),
+        }
+    }
+}
+
+impl IssueSpec {
+    /// An open issue `number` by `octocat` titled `title`.
+    pub fn new(number: u64, title: impl Into<String>) -> Self {
+        IssueSpec {
+            number,
+            title: title.into(),
+            ..IssueSpec::default()
+        }
+    }
+}
+
+/// A failure to inject with [`FakeGitHub::inject`]. It fires before any other handling
+/// (before auth and the rate limit) on requests whose method is `method` (`""` or `"*"`:
+/// any) and whose path-and-query contains `path_contains`, for the first `times` of them.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub method: &'static str,
+    pub path_contains: &'static str,
+    pub kind: FaultKind,
+    pub times: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Answer with this status. 502, 503 and 504 answer GitHub's HTML "Unicorn!" page
+    /// without rate-limit headers (as GitHub's front end does); any other status answers a
+    /// JSON `{"message": …}`.
+    Status(u16),
+    /// 403 "You have exceeded a secondary rate limit…" with `Retry-After`.
+    SecondaryRateLimit { retry_after: u64 },
+    /// 429 with the secondary-rate-limit message and `Retry-After`.
+    Status429 { retry_after: u64 },
+    /// Wait this long, then handle the request normally (for client timeouts).
+    Delay { millis: u64 },
+}
+
+/// One request as the fake received it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// Order of arrival, from 1.
+    pub seq: u64,
+    pub method: String,
+    /// The path, still percent-encoded, without the query.
+    pub path: String,
+    /// The raw query string without `?` (`""` when none).
+    pub query: String,
+    /// Header names lowercased, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The status the fake answered (0 while the request is still being handled).
+    pub status: u16,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded value of query parameter `name`.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        parse_query(&self.query)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON (`None` when empty or not JSON).
+    pub fn body_json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// `"GET /repos/o/r/pulls/1"`, with `?query` when there is one.
+    pub fn line(&self) -> String {
+        if self.query.is_empty() {
+            format!("{} {}", self.method, self.path)
+        } else {
+            format!("{} {}?{}", self.method, self.path, self.query)
+        }
+    }
+}
+
+/// A review as stored (in creation order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewRecord {
+    pub id: u64,
+    /// The login of the reviewer.
+    pub user: String,
+    pub body: String,
+    pub commit_id: String,
+    /// The `event` as sent (`""` when absent: a pending review).
+    pub event: String,
+    /// `COMMENTED`, `APPROVED`, `CHANGES_REQUESTED` or `PENDING`.
+    pub state: String,
+    /// Its inline comments, in the order sent.
+    pub comments: Vec<CommentRecord>,
+}
+
+/// A review comment (inline, on the diff) or an issue comment (the PR conversation). The
+/// diff fields are `None` for issue comments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommentRecord {
+    pub id: u64,
+    pub user: String,
+    pub body: String,
+    pub path: Option<String>,
+    pub line: Option<u64>,
+    /// `"LEFT"` or `"RIGHT"`.
+    pub side: Option<String>,
+    pub start_line: Option<u64>,
+    pub start_side: Option<String>,
+    pub commit_id: Option<String>,
+    /// The review this inline comment belongs to.
+    pub review_id: Option<u64>,
+    pub in_reply_to_id: Option<u64>,
+    /// Position in the file's patch (1 = the line below the first `@@`).
+    pub position: Option<u64>,
+    /// `"line"` or `"file"` for review comments.
+    pub subject_type: Option<String>,
+}
+
+/// A repository webhook.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HookRecord {
+    pub id: u64,
+    pub name: String,
+    pub active: bool,
+    pub events: Vec<String>,
+    /// The config as sent (the secret unmasked; the API masks it).
+    pub config: Value,
+}
+
+// ---------------------------------------------------------------------------------------
+// The server handle
+// ---------------------------------------------------------------------------------------
+
+/// A running fake GitHub. Dropping it stops the server.
+pub struct FakeGitHub {
+    /// The API base, like `GITHUB_API_URL`: `http://127.0.0.1:PORT` (no trailing slash).
+    pub url: String,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeGitHub {
+    /// Starts a fake on `127.0.0.1:0` (a free port). Usable from any runtime flavour: the
+    /// server runs on a thread of its own.
+    pub async fn start() -> FakeGitHub {
+        Self::start_blocking()
+    }
+
+    /// [`FakeGitHub::start`] for tests without a Tokio runtime.
+    pub fn start_blocking() -> FakeGitHub {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("set_nonblocking");
+        let addr = listener.local_addr().expect("local_addr");
+        let url = format!("http://{addr}");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(url.clone())),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("fake-github".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("fake-github runtime");
+                rt.block_on(async move {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                    let app = Router::new().fallback(move |req: Request| {
+                        let shared = server_shared.clone();
+                        async move { handle(shared, req).await }
+                    });
+                    tokio::select! {
+                        _ = axum::serve(listener, app).into_future() => {}
+                        _ = rx => {}
+                    }
+                });
+            })
+            .expect("spawn fake-github thread");
+        FakeGitHub {
+            url,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared.lock()
+    }
+
+    /// Accepts `token` (as `Authorization: Bearer T` or `token T`) as user `login`.
+    /// `scopes` is what `X-OAuth-Scopes` says (e.g. `"repo"`); it is not enforced.
+    pub fn add_token(&self, token: &str, login: &str, access: Access, scopes: &str) {
+        self.state().tokens.insert(
+            token.to_string(),
+            TokenInfo {
+                login: login.to_string(),
+                access,
+                scopes: scopes.to_string(),
+            },
+        );
+    }
+
+    /// Adds public repository `owner/name` with default branch `main`.
+    pub fn add_repo(&self, full_name: &str) {
+        self.state().repo_entry(full_name);
+    }
+
+    /// Adds (or replaces, keeping its earlier head SHAs as commits of the PR) a pull request.
+    /// The repository is created if needed. Panics if `pr.number` is an issue's number.
+    pub fn add_pull(&self, repo: &str, pr: PullSpec) {
+        let mut st = self.state();
+        let created = st.seed_time();
+        let r = st.repo_entry(repo);
+        assert!(
+            !r.issues.contains_key(&pr.number),
+            "#{} is already an issue in {repo}",
+            pr.number
+        );
+        let files = parse_diff(&pr.diff);
+        let diff_lines = count_lines(&pr.diff);
+        let (created, mut commits) = match r.pulls.get(&pr.number) {
+            Some(old) => (old.created, old.commits.clone()),
+            None => (created, Vec::new()),
+        };
+        if !commits.contains(&pr.head_sha) {
+            commits.push(pr.head_sha.clone());
+        }
+        r.pulls.insert(
+            pr.number,
+            Pull {
+                spec: pr,
+                files,
+                diff_lines,
+                created,
+                commits,
+            },
+        );
+    }
+
+    /// Adds an issue. Panics if `issue.number` is a pull request's number.
+    pub fn add_issue(&self, repo: &str, issue: IssueSpec) {
+        let mut st = self.state();
+        let created = st.seed_time();
+        let r = st.repo_entry(repo);
+        assert!(
+            !r.pulls.contains_key(&issue.number),
+            "#{} is already a pull request in {repo}",
+            issue.number
+        );
+        r.issues.insert(
+            issue.number,
+            Issue {
+                spec: issue,
+                created,
+            },
+        );
+    }
+
+    /// Sets the content of `path` at `git_ref` (a branch name or a commit SHA) for the
+    /// contents API.
+    pub fn set_file(&self, repo: &str, git_ref: &str, path: &str, content: &[u8]) {
+        self.state()
+            .repo_entry(repo)
+            .files
+            .entry(git_ref.to_string())
+            .or_default()
+            .insert(path.trim_matches('/').to_string(), content.to_vec());
+    }
+
+    /// What `GET /repos/{repo}/languages` answers (bytes per language, listed largest first).
+    pub fn set_languages(&self, repo: &str, languages: &[(&str, u64)]) {
+        let mut langs: Vec<(String, u64)> =
+            languages.iter().map(|(l, b)| (l.to_string(), *b)).collect();
+        langs.sort_by_key(|l| std::cmp::Reverse(l.1));
+        self.state().repo_entry(repo).languages = langs;
+    }
+
+    /// Adds a contributor for `GET /repos/{repo}/contributors` (listed by contributions).
+    pub fn add_contributor(&self, repo: &str, login: &str, contributions: u64) {
+        self.state()
+            .repo_entry(repo)
+            .contributors
+            .push((login.to_string(), contributions));
+    }
+
+    /// Adds a web hook delivering `events` to `url`; returns its id.
+    pub fn add_hook(&self, repo: &str, url: &str, events: &[&str]) -> u64 {
+        let mut st = self.state();
+        let id = st.alloc_id();
+        let now = now_secs();
+        st.repo_entry(repo).hooks.push(StoredHook {
+            rec: HookRecord {
+                id,
+                name: "web".into(),
+                active: true,
+                events: events.iter().map(|e| e.to_string()).collect(),
+                config: json!({"url": url, "content_type": "json", "insecure_ssl": "0"}),
+            },
+            created: now,
+            updated: now,
+            deliveries: Vec::new(),
+        });
+        id
+    }
+
+    /// Records a delivery of `event` by hook `hook_id` that got `status_code` (0: could not
+    /// connect); returns its id. Panics if the hook does not exist.
+    pub fn add_delivery(&self, repo: &str, hook_id: u64, status_code: u16, event: &str) -> u64 {
+        let mut st = self.state();
+        let id = st.alloc_id();
+        let hook = st
+            .repo_entry(repo)
+            .hooks
+            .iter_mut()
+            .find(|h| h.rec.id == hook_id)
+            .unwrap_or_else(|| panic!("no hook {hook_id} in {repo}"));
+        hook.deliveries.push(Delivery {
+            id,
+            at: now_secs(),
+            status_code,
+            event: event.to_string(),
+        });
+        id
+    }
+
+    /// Queues a fault (see [`Fault`]). Faults are tried in the order injected.
+    pub fn inject(&self, fault: Fault) {
+        self.state().faults.push(fault);
+    }
+
+    /// Sets the core rate limit: `remaining` calls left, reset `reset_in_secs` from now
+    /// (when it passes, the next request finds the full limit again).
+    pub fn set_rate_limit(&self, remaining: u64, reset_in_secs: u64) {
+        let mut st = self.state();
+        st.rate.limit = st.rate.limit.max(remaining);
+        st.rate.remaining = remaining;
+        st.rate.reset_at = SystemTime::now() + Duration::from_secs(reset_in_secs);
+    }
+
+    /// The core rate limit's remaining calls.
+    pub fn rate_limit_remaining(&self) -> u64 {
+        let mut st = self.state();
+        st.rate.refresh();
+        st.rate.remaining
+    }
+
+    /// Every request received so far, in order (including failed ones).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state().requests.clone()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.state().requests.clear();
+    }
+
+    /// The reviews on pull request `number` (all of them, pending ones included), in order.
+    pub fn reviews(&self, repo: &str, number: u64) -> Vec<ReviewRecord> {
+        let st = self.state();
+        let Some(r) = st.find_repo(repo).map(|k| &st.repos[&k]) else {
+            return Vec::new();
+        };
+        r.reviews
+            .iter()
+            .filter(|rv| rv.number == number)
+            .map(|rv| {
+                let mut rec = rv.rec.clone();
+                rec.comments = r
+                    .review_comments
+                    .iter()
+                    .filter(|c| c.rec.review_id == Some(rv.rec.id))
+                    .map(|c| c.rec.clone())
+                    .collect();
+                rec
+            })
+            .collect()
+    }
+
+    /// The inline review comments on pull request `number` (pending reviews' included).
+    pub fn review_comments(&self, repo: &str, number: u64) -> Vec<CommentRecord> {
+        let st = self.state();
+        let Some(r) = st.find_repo(repo).map(|k| &st.repos[&k]) else {
+            return Vec::new();
+        };
+        r.review_comments
+            .iter()
+            .filter(|c| c.number == number)
+            .map(|c| c.rec.clone())
+            .collect()
+    }
+
+    /// The conversation comments on issue or pull request `number`.
+    pub fn issue_comments(&self, repo: &str, number: u64) -> Vec<CommentRecord> {
+        let st = self.state();
+        let Some(r) = st.find_repo(repo).map(|k| &st.repos[&k]) else {
+            return Vec::new();
+        };
+        r.issue_comments
+            .iter()
+            .filter(|c| c.number == number)
+            .map(|c| c.rec.clone())
+            .collect()
+    }
+
+    /// The repository's webhooks.
+    pub fn hooks(&self, repo: &str) -> Vec<HookRecord> {
+        let st = self.state();
+        let Some(r) = st.find_repo(repo).map(|k| &st.repos[&k]) else {
+            return Vec::new();
+        };
+        r.hooks.iter().map(|h| h.rec.clone()).collect()
+    }
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------
+
+struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct TokenInfo {
+    login: String,
+    access: Access,
+    scopes: String,
+}
+
+struct Caller {
+    login: String,
+    access: Access,
+    scopes: String,
+}
+
+struct Rate {
+    limit: u64,
+    remaining: u64,
+    reset_at: SystemTime,
+}
+
+impl Rate {
+    fn refresh(&mut self) {
+        let now = SystemTime::now();
+        if now >= self.reset_at {
+            self.remaining = self.limit;
+            self.reset_at = now + Duration::from_secs(3600);
+        }
+    }
+
+    /// The reset time in unix seconds, rounded up.
+    fn reset_unix(&self) -> u64 {
+        let d = self.reset_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        d.as_secs() + u64::from(d.subsec_nanos() > 0)
+    }
+
+    fn used(&self) -> u64 {
+        self.limit.saturating_sub(self.remaining)
+    }
+
+    fn json(&self) -> Value {
+        json!({"limit": self.limit, "used": self.used(), "remaining": self.remaining,
+               "reset": self.reset_unix()})
+    }
+}
+
+struct State {
+    base: String,
+    tokens: HashMap<String, TokenInfo>,
+    repos: BTreeMap<String, Repo>,
+    next_id: u64,
+    seed_seq: i64,
+    faults: Vec<Fault>,
+    rate: Rate,
+    requests: Vec<RecordedRequest>,
+    /// Requests received (numbers keep growing across `clear_requests`).
+    recorded: u64,
+    /// Answers given, for `x-github-request-id`.
+    request_seq: u64,
+}
+
+struct Repo {
+    id: u64,
+    full_name: String,
+    private: bool,
+    default_branch: String,
+    created: i64,
+    pulls: BTreeMap<u64, Pull>,
+    issues: BTreeMap<u64, Issue>,
+    /// ref -> path -> content
+    files: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    issue_comments: Vec<StoredComment>,
+    review_comments: Vec<StoredComment>,
+    reviews: Vec<StoredReview>,
+    hooks: Vec<StoredHook>,
+    languages: Vec<(String, u64)>,
+    contributors: Vec<(String, u64)>,
+}
+
+struct Pull {
+    spec: PullSpec,
+    files: Vec<DiffFile>,
+    diff_lines: usize,
+    created: i64,
+    /// Every head SHA this PR has had: a review may name any of them.
+    commits: Vec<String>,
+}
+
+struct Issue {
+    spec: IssueSpec,
+    created: i64,
+}
+
+struct StoredComment {
+    rec: CommentRecord,
+    /// The issue or pull request number.
+    number: u64,
+    created: i64,
+    updated: i64,
+    diff_hunk: String,
+}
+
+struct StoredReview {
+    rec: ReviewRecord,
+    number: u64,
+    submitted: Option<i64>,
+}
+
+struct StoredHook {
+    rec: HookRecord,
+    created: i64,
+    updated: i64,
+    deliveries: Vec<Delivery>,
+}
+
+struct Delivery {
+    id: u64,
+    at: i64,
+    status_code: u16,
+    event: String,
+}
+
+impl Repo {
+    fn owner(&self) -> &str {
+        self.full_name.split('/').next().unwrap_or("")
+    }
+
+    fn name(&self) -> &str {
+        self.full_name.split('/').nth(1).unwrap_or("")
+    }
+
+    fn view(&self) -> RepoView<'_> {
+        RepoView {
+            id: self.id,
+            full_name: &self.full_name,
+            private: self.private,
+            default_branch: &self.default_branch,
+            fork: false,
+            created: self.created,
+        }
+    }
+
+    fn known_ref(&self, r: &str) -> bool {
+        r == self.default_branch
+            || self.files.contains_key(r)
+            || self.pulls.values().any(|p| {
+                p.spec.head_ref == r
+                    || p.spec.base_ref == r
+                    || p.spec.base_sha == r
+                    || p.commits.iter().any(|c| c == r)
+            })
+    }
+
+    fn association(&self, login: &str) -> &'static str {
+        if login.eq_ignore_ascii_case(self.owner()) {
+            "OWNER"
+        } else if self.contributors.iter().any(|(l, _)| l == login) {
+            "CONTRIBUTOR"
+        } else {
+            "NONE"
+        }
+    }
+
+    fn number_exists(&self, n: u64) -> bool {
+        self.pulls.contains_key(&n) || self.issues.contains_key(&n)
+    }
+
+    fn issue_comment_count(&self, n: u64) -> usize {
+        self.issue_comments.iter().filter(|c| c.number == n).count()
+    }
+
+    fn review_visible(&self, rv: &StoredReview, login: &str) -> bool {
+        rv.rec.state != "PENDING" || rv.rec.user == login
+    }
+
+    fn review_state(&self, review_id: Option<u64>) -> Option<&str> {
+        let id = review_id?;
+        self.reviews
+            .iter()
+            .find(|r| r.rec.id == id)
+            .map(|r| r.rec.state.as_str())
+    }
+}
+
+impl State {
+    fn new(base: String) -> State {
+        State {
+            base,
+            tokens: HashMap::new(),
+            repos: BTreeMap::new(),
+            next_id: 1_000_000,
+            seed_seq: 0,
+            faults: Vec::new(),
+            rate: Rate {
+                limit: DEFAULT_RATE_LIMIT,
+                remaining: DEFAULT_RATE_LIMIT,
+                reset_at: SystemTime::now() + Duration::from_secs(3600),
+            },
+            requests: Vec::new(),
+            recorded: 0,
+            request_seq: 0,
+        }
+    }
+
+    fn alloc_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn seed_time(&mut self) -> i64 {
+        self.seed_seq += 1;
+        SEED_EPOCH + self.seed_seq * 60
+    }
+
+    /// The key of repository `full_name` (owner and name match case-insensitively).
+    fn find_repo(&self, full_name: &str) -> Option<String> {
+        self.repos
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(full_name))
+            .cloned()
+    }
+
+    fn repo_entry(&mut self, full_name: &str) -> &mut Repo {
+        assert!(
+            full_name.split('/').count() == 2,
+            "repository names are owner/name, not {full_name:?}"
+        );
+        let key = match self.find_repo(full_name) {
+            Some(k) => k,
+            None => {
+                let created = self.seed_time();
+                self.repos.insert(
+                    full_name.to_string(),
+                    Repo {
+                        id: stable_id(full_name),
+                        full_name: full_name.to_string(),
+                        private: false,
+                        default_branch: "main".into(),
+                        created,
+                        pulls: BTreeMap::new(),
+                        issues: BTreeMap::new(),
+                        files: BTreeMap::new(),
+                        issue_comments: Vec::new(),
+                        review_comments: Vec::new(),
+                        reviews: Vec::new(),
+                        hooks: Vec::new(),
+                        languages: Vec::new(),
+                        contributors: Vec::new(),
+                    },
+                );
+                full_name.to_string()
+            }
+        };
+        self.repos.get_mut(&key).expect("repo just found")
+    }
+
+    fn take_fault(&mut self, req: &Incoming) -> Option<FaultKind> {
+        let target = if req.query.is_empty() {
+            req.path.clone()
+        } else {
+            format!("{}?{}", req.path, req.query)
+        };
+        let fault = self.faults.iter_mut().find(|f| {
+            f.times > 0
+                && (f.method.is_empty()
+                    || f.method == "*"
+                    || f.method.eq_ignore_ascii_case(&req.method))
+                && target.contains(f.path_contains)
+        })?;
+        fault.times -= 1;
+        Some(fault.kind.clone())
+    }
+
+    // -- the pipeline every request goes through ----------------------------------------
+
+    fn process(&mut self, req: &Incoming, fault: Option<FaultKind>) -> Reply {
+        self.rate.refresh();
+        if let Some(kind) = fault {
+            return self.fault_reply(kind);
+        }
+        let caller = req
+            .header("authorization")
+            .and_then(parse_authorization)
+            .and_then(|t| self.tokens.get(&t))
+            .map(|t| Caller {
+                login: t.login.clone(),
+                access: t.access,
+                scopes: t.scopes.clone(),
+            });
+        let Some(caller) = caller else {
+            let mut reply = Reply::error(401, "Bad credentials", DOCS);
+            self.finish(&mut reply, None);
+            return reply;
+        };
+        // GET /rate_limit neither spends the limit nor is refused when it is spent.
+        if matches!(req.method.as_str(), "GET" | "HEAD")
+            && req.path.trim_end_matches('/') == "/rate_limit"
+        {
+            let core = self.rate.json();
+            let body = json!({
+                "resources": {
+                    "core": core,
+                    "search": {"limit": 30, "used": 0, "remaining": 30, "reset": self.rate.reset_unix()},
+                    "graphql": {"limit": 5000, "used": 0, "remaining": 5000, "reset": self.rate.reset_unix()},
+                    "integration_manifest": {"limit": 5000, "used": 0, "remaining": 5000, "reset": self.rate.reset_unix()},
+                    "code_search": {"limit": 10, "used": 0, "remaining": 10, "reset": self.rate.reset_unix()},
+                },
+                "rate": core,
+            });
+            let mut reply = Reply::json(200, &body);
+            self.finish(&mut reply, Some(&caller));
+            return reply;
+        }
+        if self.rate.remaining == 0 {
+            let msg = format!(
+                "API rate limit exceeded for user ID {}.",
+                stable_id(&caller.login)
+            );
+            let mut reply = Reply::error(403, &msg, RATE_DOCS);
+            self.finish(&mut reply, Some(&caller));
+            return reply;
+        }
+        let mut reply = self.route(req, &caller);
+        let mut spend = true;
+        if matches!(req.method.as_str(), "GET" | "HEAD") && reply.status == 200 {
+            let etag = format!("\"{}\"", sha1_hex(&reply.body));
+            let extra = [
+                ("etag", etag.clone()),
+                (
+                    "cache-control",
+                    "private, max-age=60, s-maxage=60".to_string(),
+                ),
+                (
+                    "vary",
+                    "Accept, Authorization, Cookie, X-GitHub-OTP".to_string(),
+                ),
+            ];
+            if req
+                .header("if-none-match")
+                .is_some_and(|inm| etag_matches(inm, &etag))
+            {
+                // A conditional hit: no body, and (as on GitHub) no rate limit spent.
+                reply = Reply {
+                    status: 304,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                };
+                spend = false;
+            }
+            for (k, v) in extra {
+                reply.headers.push((k.to_string(), v));
+            }
+        }
+        if spend {
+            self.rate.remaining = self.rate.remaining.saturating_sub(1);
+        }
+        self.finish(&mut reply, Some(&caller));
+        reply
+    }
+
+    /// Headers every JSON answer carries.
+    fn finish(&mut self, reply: &mut Reply, caller: Option<&Caller>) {
+        let rate = [
+            ("x-ratelimit-limit", self.rate.limit.to_string()),
+            ("x-ratelimit-remaining", self.rate.remaining.to_string()),
+            ("x-ratelimit-reset", self.rate.reset_unix().to_string()),
+            ("x-ratelimit-used", self.rate.used().to_string()),
+            ("x-ratelimit-resource", "core".to_string()),
+        ];
+        for (k, v) in rate {
+            reply.headers.push((k.to_string(), v));
+        }
+        if let Some(c) = caller {
+            reply
+                .headers
+                .push(("x-oauth-scopes".into(), c.scopes.clone()));
+        }
+        reply
+            .headers
+            .push(("x-github-api-version-selected".into(), "2022-11-28".into()));
+        self.add_request_id(reply);
+    }
+
+    fn add_request_id(&mut self, reply: &mut Reply) {
+        self.request_seq += 1;
+        let n = self.request_seq;
+        reply.headers.push((
+            "x-github-request-id".into(),
+            format!(
+                "FA4E:{:04X}:{:06X}:{:06X}:{:08X}",
+                n % 0xFFFF,
+                n * 7,
+                n * 13,
+                n
+            ),
+        ));
+    }
+
+    fn fault_reply(&mut self, kind: FaultKind) -> Reply {
+        match kind {
+            FaultKind::Status(code @ (502..=504)) => {
+                let mut reply = Reply {
+                    status: code,
+                    headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+                    body: UNICORN_PAGE.as_bytes().to_vec(),
+                };
+                self.add_request_id(&mut reply);
+                reply
+            }
+            FaultKind::Status(code) => {
+                let msg = StatusCode::from_u16(code)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("Server Error");
+                let mut reply = Reply::error(code, msg, DOCS);
+                self.finish(&mut reply, None);
+                reply
+            }
+            FaultKind::SecondaryRateLimit { retry_after }
+            | FaultKind::Status429 { retry_after } => {
+                let status = if matches!(kind, FaultKind::Status429 { .. }) {
+                    429
+                } else {
+                    403
+                };
+                let msg = format!(
+                    "You have exceeded a secondary rate limit. Please wait a few minutes before \
+                     you try again. If you reach out to GitHub Support for help, please include \
+                     the request ID FA4E:{:04X}.",
+                    self.request_seq + 1
+                );
+                let mut reply = Reply::error(
+                    status,
+                    &msg,
+                    "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                );
+                reply
+                    .headers
+                    .push(("retry-after".into(), retry_after.to_string()));
+                self.finish(&mut reply, None);
+                reply
+            }
+            FaultKind::Delay { .. } => Reply::error(500, "Server Error", DOCS),
+        }
+    }
+
+    // -- routing -------------------------------------------------------------------------
+
+    fn route(&mut self, req: &Incoming, caller: &Caller) -> Reply {
+        let segs: Vec<String> = req
+            .path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| pct_decode(s, false))
+            .collect();
+        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let method = if req.method == "HEAD" {
+            "GET"
+        } else {
+            req.method.as_str()
+        };
+        match s.as_slice() {
+            ["user"] if method == "GET" => {
+                Reply::json(200, &user_full_json(&self.base, &caller.login))
+            }
+            ["repos", owner, name, rest @ ..] => match self.find_repo(&format!("{owner}/{name}")) {
+                Some(key) => self.repo_route(&key, method, rest, req, caller),
+                None => not_found(),
+            },
+            ["repositories", id, rest @ ..] => {
+                let key = id.parse::<u64>().ok().and_then(|id| {
+                    self.repos
+                        .iter()
+                        .find(|(_, r)| r.id == id)
+                        .map(|(k, _)| k.clone())
+                });
+                match key {
+                    Some(key) => self.repo_route(&key, method, rest, req, caller),
+                    None => not_found(),
+                }
+            }
+            _ => not_found(),
+        }
+    }
+
+    fn repo_route(
+        &mut self,
+        key: &str,
+        method: &str,
+        rest: &[&str],
+        req: &Incoming,
+        caller: &Caller,
+    ) -> Reply {
+        if method != "GET" && caller.access == Access::ReadOnly {
+            return Reply::error(403, "Resource not accessible by integration", DOCS);
+        }
+        let num = |s: &str| s.parse::<u64>().ok();
+        macro_rules! n {
+            ($s:expr) => {
+                match num($s) {
+                    Some(n) => n,
+                    None => return not_found(),
+                }
+            };
+        }
+        match (method, rest) {
+            ("GET", []) => self.get_repo(key, caller),
+            ("GET", ["pulls"]) => self.list_pulls(key, req),
+            ("GET", ["pulls", "comments", id]) => self.get_review_comment(key, n!(id)),
+            ("PATCH", ["pulls", "comments", id]) => {
+                self.edit_review_comment(key, n!(id), req, caller)
+            }
+            ("GET", ["pulls", n]) => self.get_pull(key, n!(n), req),
+            ("GET", ["pulls", n, "files"]) => self.list_files(key, n!(n), req),
+            ("GET", ["pulls", n, "reviews"]) => self.list_reviews(key, n!(n), req, caller),
+            ("POST", ["pulls", n, "reviews"]) => self.create_review(key, n!(n), req, caller),
+            ("GET", ["pulls", n, "reviews", id]) => self.get_review(key, n!(n), n!(id), caller),
+            ("PUT", ["pulls", n, "reviews", id]) => {
+                self.update_review(key, n!(n), n!(id), req, caller)
+            }
+            ("POST", ["pulls", n, "reviews", id, "events"]) => {
+                self.submit_review(key, n!(n), n!(id), req, caller)
+            }
+            ("GET", ["pulls", n, "reviews", id, "comments"]) => {
+                self.list_review_comments_of(key, n!(n), n!(id), req, caller)
+            }
+            ("GET", ["pulls", n, "comments"]) => self.list_review_comments(key, n!(n), req),
+            ("POST", ["pulls", n, "comments"]) => {
+                self.create_review_comment(key, n!(n), req, caller)
+            }
+            ("GET", ["issues"]) => self.list_issues(key, req),
+            ("GET", ["issues", "comments", id]) => self.get_issue_comment(key, n!(id)),
+            ("PATCH", ["issues", "comments", id]) => {
+                self.edit_issue_comment(key, n!(id), req, caller)
+            }
+            ("DELETE", ["issues", "comments", id]) => {
+                self.delete_issue_comment(key, n!(id), caller)
+            }
+            ("GET", ["issues", n]) => self.get_issue(key, n!(n)),
+            ("GET", ["issues", n, "comments"]) => self.list_issue_comments(key, n!(n), req),
+            ("POST", ["issues", n, "comments"]) => {
+                self.create_issue_comment(key, n!(n), req, caller)
+            }
+            ("GET", ["languages"]) => self.languages(key),
+            ("GET", ["contributors"]) => self.contributors(key, req),
+            ("GET", ["contents", path @ ..]) => self.contents(key, &path.join("/"), req),
+            ("GET", ["hooks"]) => self.list_hooks(key, req),
+            ("POST", ["hooks"]) => self.create_hook(key, req),
+            ("GET", ["hooks", id]) => self.get_hook(key, n!(id)),
+            ("PATCH", ["hooks", id]) => self.edit_hook(key, n!(id), req),
+            ("DELETE", ["hooks", id]) => self.delete_hook(key, n!(id)),
+            ("GET", ["hooks", id, "deliveries"]) => self.list_deliveries(key, n!(id), req),
+            _ => not_found(),
+        }
+    }
+
+    /// A page of `items` with GitHub's `Link` header; `rest` is the path after the repo.
+    fn paginated(&self, key: &str, rest: &str, req: &Incoming, items: Vec<Value>) -> Reply {
+        let (page, per_page) = page_params(req);
+        let total = items.len();
+        let last = total.div_ceil(per_page).max(1);
+        let slice: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1).saturating_mul(per_page))
+            .take(per_page)
+            .collect();
+        let mut reply = Reply::json(200, &Value::Array(slice));
+        let path = format!("/repositories/{}{rest}", self.repos[key].id);
+        if let Some(link) = link_header(&self.base, &path, &req.query, page, last) {
+            reply.headers.push(("link".into(), link));
+        }
+        reply
+    }
+
+    // -- repositories --------------------------------------------------------------------
+
+    fn get_repo(&self, key: &str, caller: &Caller) -> Reply {
+        let r = &self.repos[key];
+        let mut v = repo_json(&self.base, &r.view());
+        let write = caller.access == Access::Write;
+        v["permissions"] = json!({"admin": write, "maintain": write, "push": write,
+                                  "triage": write, "pull": true});
+        Reply::json(200, &v)
+    }
+
+    fn languages(&self, key: &str) -> Reply {
+        // serde_json's map sorts keys; GitHub lists the largest language first.
+        let parts: Vec<String> = self.repos[key]
+            .languages
+            .iter()
+            .map(|(l, b)| format!("{}:{b}", Value::String(l.clone())))
+            .collect();
+        Reply::raw_json(200, format!("{{{}}}", parts.join(",")).into_bytes())
+    }
+
+    fn contributors(&self, key: &str, req: &Incoming) -> Reply {
+        let mut list = self.repos[key].contributors.clone();
+        list.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let items = list
+            .iter()
+            .map(|(login, n)| {
+                let mut u = user_json(&self.base, login);
+                u["contributions"] = json!(n);
+                u
+            })
+            .collect();
+        self.paginated(key, "/contributors", req, items)
+    }
+
+    fn contents(&self, key: &str, path: &str, req: &Incoming) -> Reply {
+        let r = &self.repos[key];
+        let path = path.trim_matches('/');
+        let git_ref = req
+            .q("ref")
+            .filter(|s| !s.is_empty())
+            .unwrap_or(r.default_branch.clone());
+        if !r.known_ref(&git_ref) {
+            return Reply::error(
+                404,
+                &format!("No commit found for the ref {git_ref}"),
+                "https://docs.github.com/rest/repos/contents#get-repository-content",
+            );
+        }
+        let empty = BTreeMap::new();
+        let files = r.files.get(&git_ref).unwrap_or(&empty);
+        let accept = req.header("accept").unwrap_or("");
+        let raw = accept.contains("application/vnd.github.raw")
+            || accept.contains("application/vnd.github.v3.raw");
+        if let Some(content) = files.get(path).filter(|_| !path.is_empty()) {
+            if raw {
+                return Reply {
+                    status: 200,
+                    headers: vec![
+                        ("content-type".into(), "text/plain; charset=utf-8".into()),
+                        ("x-github-media-type".into(), "github.v3; param=raw".into()),
+                    ],
+                    body: content.clone(),
+                };
+            }
+            let mut v = content_entry_json(&self.base, r, &git_ref, path, "file", content);
+            if content.len() > MAX_INLINE_CONTENT {
+                v["content"] = json!("");
+                v["encoding"] = json!("none");
+            } else {
+                v["content"] = json!(base64_wrapped(content));
+                v["encoding"] = json!("base64");
+            }
+            return Reply::json(200, &v);
+        }
+        // A directory: the entries right under it.
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}/")
+        };
+        let mut entries: BTreeMap<String, Value> = BTreeMap::new();
+        for (p, content) in files.iter().filter(|(p, _)| p.starts_with(&prefix)) {
+            let rest = &p[prefix.len()..];
+            match rest.split_once('/') {
+                None => {
+                    let v = content_entry_json(&self.base, r, &git_ref, p, "file", content);
+                    entries.insert(rest.to_string(), v);
+                }
+                Some((dir, _)) => {
+                    let dir_path = format!("{prefix}{dir}");
+                    let v = content_entry_json(&self.base, r, &git_ref, &dir_path, "dir", b"");
+                    entries.insert(dir.to_string(), v);
+                }
+            }
+        }
+        if entries.is_empty() && !path.is_empty() {
+            return Reply::error(
+                404,
+                "Not Found",
+                "https://docs.github.com/rest/repos/contents#get-repository-content",
+            );
+        }
+        Reply::json(200, &Value::Array(entries.into_values().collect()))
+    }
+
+    // -- pull requests -------------------------------------------------------------------
+
+    fn list_pulls(&self, key: &str, req: &Incoming) -> Reply {
+        let r = &self.repos[key];
+        let state = req.q("state").unwrap_or("open".into());
+        let base = req.q("base");
+        let head = req.q("head");
+        let mut pulls: Vec<&Pull> = r
+            .pulls
+            .values()
+            .filter(|p| state == "all" || pull_state(&p.spec) == state)
+            .filter(|p| base.as_deref().is_none_or(|b| p.spec.base_ref == b))
+            .filter(|p| {
+                head.as_deref().is_none_or(|h| {
+                    let owner = head_owner(r, &p.spec);
+                    h == format!("{owner}:{}", p.spec.head_ref) || h == p.spec.head_ref
+                })
+            })
+            .collect();
+        let sort = req.q("sort").unwrap_or("created".into());
+        let default_desc = sort == "created";
+        let desc = match req.q("direction").as_deref() {
+            Some("asc") => false,
+            Some("desc") => true,
+            _ => default_desc,
+        };
+        pulls.sort_by_key(|p| (p.created, p.spec.number));
+        if desc {
+            pulls.reverse();
+        }
+        let items = pulls
+            .iter()
+            .map(|p| pull_json(&self.base, r, p, false))
+            .collect();
+        self.paginated(key, "/pulls", req, items)
+    }
+
+    fn get_pull(&self, key: &str, n: u64, req: &Incoming) -> Reply {
+        let r = &self.repos[key];
+        let Some(p) = r.pulls.get(&n) else {
+            return not_found_doc("https://docs.github.com/rest/pulls/pulls#get-a-pull-request");
+        };
+        let accept = req.header("accept").unwrap_or("");
+        if accept.contains("application/vnd.github.diff")
+            || accept.contains("application/vnd.github.v3.diff")
+        {
+            if p.diff_lines > MAX_DIFF_LINES {
+                return too_large(&format!(
+                    "Sorry, the diff exceeded the maximum number of lines ({MAX_DIFF_LINES})"
+                ));
+            }
+            if p.files.len() > MAX_DIFF_FILES {
+                return too_large(&format!(
+                    "Sorry, the diff exceeded the maximum number of files ({MAX_DIFF_FILES}). \
+                     Consider using 'List pull requests files' API or locally cloning the \
+                     repository instead."
+                ));
+            }
+            return Reply {
+                status: 200,
+                headers: vec![
+                    (
+                        "content-type".into(),
+                        "application/vnd.github.diff; charset=utf-8".into(),
+                    ),
+                    ("x-github-media-type".into(), "github.v3; param=diff".into()),
+                ],
+                body: p.spec.diff.clone().into_bytes(),
+            };
+        }
+        Reply::json(200, &pull_json(&self.base, r, p, true))
+    }
+
+    fn list_files(&self, key: &str, n: u64, req: &Incoming) -> Reply {
+        let r = &self.repos[key];
+        let Some(p) = r.pulls.get(&n) else {
+            return not_found();
+        };
+        let items = p
+            .files
+            .iter()
+            .take(MAX_LISTED_FILES)
+            .map(|f| file_json(&self.base, r, p, f))
+            .collect();
+        self.paginated(key, &format!("/pulls/{n}/files"), req, items)
+    }
+
+    // -- reviews -------------------------------------------------------------------------
+
+    fn list_reviews(&self, key: &str, n: u64, req: &Incoming, caller: &Caller) -> Reply {
+        let r = &self.repos[key];
+        if !r.pulls.contains_key(&n) {
+            return not_found();
+        }
+        let items = r
+            .reviews
+            .iter()
+            .filter(|rv| rv.number == n && r.review_visible(rv, &caller.login))
+            .map(|rv| review_json(&self.base, r, rv))
+            .collect();
+        self.paginated(key, &format!("/pulls/{n}/reviews"), req, items)
+    }
+
+    fn get_review(&self, key: &str, n: u64, id: u64, caller: &Caller) -> Reply {
+        let r = &self.repos[key];
+        match r
+            .reviews
+            .iter()
+            .find(|rv| rv.number == n && rv.rec.id == id && r.review_visible(rv, &caller.login))
+        {
+            Some(rv) => Reply::json(200, &review_json(&self.base, r, rv)),
+            None => not_found(),
+        }
+    }
+
+    fn create_review(&mut self, key: &str, n: u64, req: &Incoming, caller: &Caller) -> Reply {
+        if !self.repos[key].pulls.contains_key(&n) {
+            return not_found_doc(REVIEW_DOCS);
+        }
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let input = match parse_review_input(&obj) {
+            Ok(i) => i,
+            Err(msg) => return invalid_request(&msg, REVIEW_DOCS),
+        };
+        let r = &self.repos[key];
+        let p = &r.pulls[&n];
+        let mut errors: Vec<String> = Vec::new();
+        if input.body.chars().count() > MAX_BODY_CHARS {
+            errors.push(format!(
+                "Body is too long (maximum is {MAX_BODY_CHARS} characters)"
+            ));
+        }
+        if input
+            .comments
+            .iter()
+            .any(|c| c.body.chars().count() > MAX_BODY_CHARS)
+        {
+            errors.push(format!(
+                "Comment body is too long (maximum is {MAX_BODY_CHARS} characters)"
+            ));
+        }
+        let commit_id = input.commit_id.clone().unwrap_or(p.spec.head_sha.clone());
+        if !p.commits.contains(&commit_id) {
+            errors.push(format!("No commit found for SHA: {commit_id}"));
+        }
+        let own = caller.login.eq_ignore_ascii_case(&p.spec.user);
+        match input.event.as_str() {
+            "APPROVE" if own => errors.push("Can not approve your own pull request".into()),
+            "REQUEST_CHANGES" if own => {
+                errors.push("Can not request changes on your own pull request".into())
+            }
+            "REQUEST_CHANGES" if input.body.trim().is_empty() && input.comments.is_empty() => {
+                errors.push("You need to leave a comment indicating the requested changes.".into())
+            }
+            "COMMENT" if input.body.trim().is_empty() && input.comments.is_empty() => {
+                errors.push("Body can't be blank".into())
+            }
+            "" if r.reviews.iter().any(|rv| {
+                rv.number == n && rv.rec.user == caller.login && rv.rec.state == "PENDING"
+            }) =>
+            {
+                errors.push("User can only have one pending review per pull request".into())
+            }
+            _ => {}
+        }
+        let mut thread_errors = BTreeSet::new();
+        let mut anchors = Vec::new();
+        for c in &input.comments {
+            match resolve_anchor(&p.files, c) {
+                Ok(a) => anchors.push(a),
+                Err(e) => thread_errors.extend(e),
+            }
+        }
+        errors.extend(thread_errors.iter().map(|e| e.review_message().to_string()));
+        if !errors.is_empty() {
+            return Reply::json(
+                422,
+                &json!({"message": "Unprocessable Entity", "errors": [to_sentence(&errors)],
+                        "documentation_url": REVIEW_DOCS, "status": "422"}),
+            );
+        }
+        let state = match input.event.as_str() {
+            "APPROVE" => "APPROVED",
+            "REQUEST_CHANGES" => "CHANGES_REQUESTED",
+            "COMMENT" => "COMMENTED",
+            _ => "PENDING",
+        };
+        let review_id = self.alloc_id();
+        let comment_ids: Vec<u64> = anchors.iter().map(|_| self.alloc_id()).collect();
+        let now = now_secs();
+        let r = self.repos.get_mut(key).expect("repo");
+        for ((c, a), id) in input.comments.iter().zip(anchors).zip(comment_ids) {
+            let diff_hunk = a.diff_hunk.clone();
+            r.review_comments.push(StoredComment {
+                rec: a.into_record(id, &caller.login, &c.body, &commit_id, Some(review_id)),
+                number: n,
+                created: now,
+                updated: now,
+                diff_hunk,
+            });
+        }
+        r.reviews.push(StoredReview {
+            rec: ReviewRecord {
+                id: review_id,
+                user: caller.login.clone(),
+                body: input.body.clone(),
+                commit_id,
+                event: input.event.clone(),
+                state: state.into(),
+                comments: Vec::new(),
+            },
+            number: n,
+            submitted: (state != "PENDING").then_some(now),
+        });
+        let r = &self.repos[key];
+        let rv = r.reviews.last().expect("just pushed");
+        Reply::json(200, &review_json(&self.base, r, rv))
+    }
+
+    fn update_review(
+        &mut self,
+        key: &str,
+        n: u64,
+        id: u64,
+        req: &Incoming,
+        caller: &Caller,
+    ) -> Reply {
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let body = match required_string(&obj, "body") {
+            Ok(b) => b,
+            Err(msg) => return invalid_request(&msg, REVIEW_DOCS),
+        };
+        let login = caller.login.clone();
+        let r = self.repos.get_mut(key).expect("repo");
+        let visible_ids: Vec<u64> = r
+            .reviews
+            .iter()
+            .filter(|rv| rv.number == n && r.review_visible(rv, &login))
+            .map(|rv| rv.rec.id)
+            .collect();
+        if !visible_ids.contains(&id) {
+            return not_found();
+        }
+        let rv = r
+            .reviews
+            .iter_mut()
+            .find(|rv| rv.rec.id == id)
+            .expect("review");
+        if rv.rec.user != login {
+            return Reply::error(403, "Must have admin rights to Repository.", DOCS);
+        }
+        if body.chars().count() > MAX_BODY_CHARS {
+            return Reply::json(
+                422,
+                &json!({"message": "Unprocessable Entity",
+                        "errors": [format!("Body is too long (maximum is {MAX_BODY_CHARS} characters)")],
+                        "documentation_url": DOCS, "status": "422"}),
+            );
+        }
+        rv.rec.body = body;
+        let r = &self.repos[key];
+        let rv = r.reviews.iter().find(|rv| rv.rec.id == id).expect("review");
+        Reply::json(200, &review_json(&self.base, r, rv))
+    }
+
+    fn submit_review(
+        &mut self,
+        key: &str,
+        n: u64,
+        id: u64,
+        req: &Incoming,
+        caller: &Caller,
+    ) -> Reply {
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let event = match obj.get("event") {
+            Some(Value::String(e))
+                if ["APPROVE", "REQUEST_CHANGES", "COMMENT"].contains(&e.as_str()) =>
+            {
+                e.clone()
+            }
+            Some(Value::String(e)) => {
+                return invalid_request(
+                    &format!("For 'properties/event', {:?} is not a member of enum.", e),
+                    REVIEW_DOCS,
+                );
+            }
+            _ => return invalid_request("\"event\" wasn't supplied.", REVIEW_DOCS),
+        };
+        let body = match obj.get("body") {
+            Some(Value::String(b)) => Some(b.clone()),
+            _ => None,
+        };
+        let login = caller.login.clone();
+        let author = self.repos[key].pulls.get(&n).map(|p| p.spec.user.clone());
+        let r = self.repos.get_mut(key).expect("repo");
+        let Some(rv) = r
+            .reviews
+            .iter_mut()
+            .find(|rv| rv.number == n && rv.rec.id == id && rv.rec.user == login)
+        else {
+            return not_found();
+        };
+        if rv.rec.state != "PENDING" {
+            return Reply::json(
+                422,
+                &json!({"message": "Unprocessable Entity",
+                        "errors": ["Can not submit a review that is not pending"],
+                        "documentation_url": DOCS, "status": "422"}),
+            );
+        }
+        let own = author.is_some_and(|a| a.eq_ignore_ascii_case(&login));
+        if own && event != "COMMENT" {
+            let msg = if event == "APPROVE" {
+                "Can not approve your own pull request"
+            } else {
+                "Can not request changes on your own pull request"
+            };
+            return Reply::json(
+                422,
+                &json!({"message": "Unprocessable Entity", "errors": [msg],
+                        "documentation_url": DOCS, "status": "422"}),
+            );
+        }
+        if let Some(b) = body {
+            rv.rec.body = b;
+        }
+        rv.rec.event = event.clone();
+        rv.rec.state = match event.as_str() {
+            "APPROVE" => "APPROVED",
+            "REQUEST_CHANGES" => "CHANGES_REQUESTED",
+            _ => "COMMENTED",
+        }
+        .into();
+        rv.submitted = Some(now_secs());
+        let r = &self.repos[key];
+        let rv = r.reviews.iter().find(|rv| rv.rec.id == id).expect("review");
+        Reply::json(200, &review_json(&self.base, r, rv))
+    }
+
+    // -- review comments -----------------------------------------------------------------
+
+    fn list_review_comments(&self, key: &str, n: u64, req: &Incoming) -> Reply {
+        let r = &self.repos[key];
+        if !r.pulls.contains_key(&n) {
+            return not_found();
+        }
+        let items = r
+            .review_comments
+            .iter()
+            .filter(|c| c.number == n && r.review_state(c.rec.review_id) != Some("PENDING"))
+            .map(|c| review_comment_json(&self.base, r, c))
+            .collect();
+        self.paginated(key, &format!("/pulls/{n}/comments"), req, items)
+    }
+
+    fn list_review_comments_of(
+        &self,
+        key: &str,
+        n: u64,
+        id: u64,
+        req: &Incoming,
+        caller: &Caller,
+    ) -> Reply {
+        let r = &self.repos[key];
+        if !r
+            .reviews
+            .iter()
+            .any(|rv| rv.number == n && rv.rec.id == id && r.review_visible(rv, &caller.login))
+        {
+            return not_found();
+        }
+        let items = r
+            .review_comments
+            .iter()
+            .filter(|c| c.rec.review_id == Some(id))
+            .map(|c| review_comment_json(&self.base, r, c))
+            .collect();
+        self.paginated(
+            key,
+            &format!("/pulls/{n}/reviews/{id}/comments"),
+            req,
+            items,
+        )
+    }
+
+    fn get_review_comment(&self, key: &str, id: u64) -> Reply {
+        let r = &self.repos[key];
+        match r.review_comments.iter().find(|c| c.rec.id == id) {
+            Some(c) => Reply::json(200, &review_comment_json(&self.base, r, c)),
+            None => not_found(),
+        }
+    }
+
+    fn edit_review_comment(
+        &mut self,
+        key: &str,
+        id: u64,
+        req: &Incoming,
+        caller: &Caller,
+    ) -> Reply {
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let body = match required_string(&obj, "body") {
+            Ok(b) => b,
+            Err(msg) => return invalid_request(&msg, DOCS),
+        };
+        let r = self.repos.get_mut(key).expect("repo");
+        let Some(c) = r.review_comments.iter_mut().find(|c| c.rec.id == id) else {
+            return not_found();
+        };
+        if c.rec.user != caller.login {
+            return Reply::error(403, "Must have admin rights to Repository.", DOCS);
+        }
+        if body.chars().count() > MAX_BODY_CHARS {
+            return body_too_long("PullRequestReviewComment", "body", "custom", COMMENT_DOCS);
+        }
+        c.rec.body = body;
+        c.updated = now_secs();
+        let r = &self.repos[key];
+        let c = r
+            .review_comments
+            .iter()
+            .find(|c| c.rec.id == id)
+            .expect("comment");
+        Reply::json(200, &review_comment_json(&self.base, r, c))
+    }
+
+    fn create_review_comment(
+        &mut self,
+        key: &str,
+        n: u64,
+        req: &Incoming,
+        caller: &Caller,
+    ) -> Reply {
+        if !self.repos[key].pulls.contains_key(&n) {
+            return not_found_doc(COMMENT_DOCS);
+        }
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let mut input = match parse_comment_input(&Value::Object(obj.clone()), true) {
+            Ok(i) => i,
+            Err(msg) => return invalid_request(&msg, COMMENT_DOCS),
+        };
+        let r = &self.repos[key];
+        let p = &r.pulls[&n];
+        let validation = |errors: Vec<Value>| {
+            Reply::json(
+                422,
+                &json!({"message": "Validation Failed", "errors": errors,
+                        "documentation_url": COMMENT_DOCS, "status": "422"}),
+            )
+        };
+        if input.body.chars().count() > MAX_BODY_CHARS {
+            return body_too_long("PullRequestReviewComment", "body", "custom", COMMENT_DOCS);
+        }
+        // A reply takes its thread's place in the diff.
+        let mut parent: Option<(CommentRecord, String)> = None;
+        if let Some(parent_id) = input.in_reply_to {
+            match r
+                .review_comments
+                .iter()
+                .find(|c| c.number == n && c.rec.id == parent_id)
+            {
+                Some(c) => parent = Some((c.rec.clone(), c.diff_hunk.clone())),
+                None => return not_found_doc(COMMENT_DOCS),
+            }
+        }
+        let commit_id = match (&input.commit_id, &parent) {
+            (Some(c), _) => c.clone(),
+            (None, Some((pc, _))) => pc.commit_id.clone().unwrap_or(p.spec.head_sha.clone()),
+            (None, None) => return invalid_request("\"commit_id\" wasn't supplied.", COMMENT_DOCS),
+        };
+        if !p.commits.contains(&commit_id) {
+            return validation(vec![
+                json!({"resource": "PullRequestReviewComment", "code": "custom",
+                "field": "commit_id", "message": "commit_id is not part of the pull request"}),
+            ]);
+        }
+        let (rec_anchor, diff_hunk) = if let Some((pc, hunk)) = &parent {
+            let rec = CommentRecord {
+                in_reply_to_id: Some(pc.id),
+                ..pc.clone()
+            };
+            (rec, hunk.clone())
+        } else if input.subject_type.as_deref() == Some("file") {
+            if !p.files.iter().any(|f| f.filename == input.path) {
+                let e = ThreadErr::PathInvalid;
+                return validation(vec![e.field_error()]);
+            }
+            let rec = CommentRecord {
+                id: 0,
+                user: String::new(),
+                body: String::new(),
+                path: Some(input.path.clone()),
+                line: None,
+                side: None,
+                start_line: None,
+                start_side: None,
+                commit_id: None,
+                review_id: None,
+                in_reply_to_id: None,
+                position: None,
+                subject_type: Some("file".into()),
+            };
+            (rec, String::new())
+        } else {
+            input.position = input.position.filter(|_| input.line.is_none());
+            match resolve_anchor(&p.files, &input) {
+                Ok(a) => {
+                    let hunk = a.diff_hunk.clone();
+                    (a.into_record(0, "", "", &commit_id, None), hunk)
+                }
+                Err(errs) => {
+                    return validation(errs.iter().map(|e| e.field_error()).collect());
+                }
+            }
+        };
+        let review_id = self.alloc_id();
+        let id = self.alloc_id();
+        let now = now_secs();
+        let r = self.repos.get_mut(key).expect("repo");
+        // A standalone comment is filed under a review of its own, as GitHub does.
+        r.reviews.push(StoredReview {
+            rec: ReviewRecord {
+                id: review_id,
+                user: caller.login.clone(),
+                body: String::new(),
+                commit_id: commit_id.clone(),
+                event: "COMMENT".into(),
+                state: "COMMENTED".into(),
+                comments: Vec::new(),
+            },
+            number: n,
+            submitted: Some(now),
+        });
+        let rec = CommentRecord {
+            id,
+            user: caller.login.clone(),
+            body: input.body.clone(),
+            commit_id: Some(commit_id),
+            review_id: Some(review_id),
+            ..rec_anchor
+        };
+        r.review_comments.push(StoredComment {
+            rec,
+            number: n,
+            created: now,
+            updated: now,
+            diff_hunk,
+        });
+        let r = &self.repos[key];
+        let c = r.review_comments.last().expect("just pushed");
+        Reply::json(201, &review_comment_json(&self.base, r, c))
+    }
+
+    // -- issues and issue comments -------------------------------------------------------
+
+    fn list_issues(&self, key: &str, req: &Incoming) -> Reply {
+        let r = &self.repos[key];
+        let state = req.q("state").unwrap_or("open".into());
+        let labels: Vec<String> = req
+            .q("labels")
+            .map(|l| {
+                l.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // (created, number, comments, json)
+        let mut rows: Vec<(i64, u64, usize, Value)> = Vec::new();
+        for i in r.issues.values() {
+            let st = if i.spec.state == "closed" {
+                "closed"
+            } else {
+                "open"
+            };
+            if (state == "all" || state == st) && labels.iter().all(|l| i.spec.labels.contains(l)) {
+                rows.push((
+                    i.created,
+                    i.spec.number,
+                    r.issue_comment_count(i.spec.number),
+                    issue_json(&self.base, r, i),
+                ));
+            }
+        }
+        for p in r.pulls.values() {
+            if (state == "all" || state == pull_state(&p.spec))
+                && labels.iter().all(|l| p.spec.labels.contains(l))
+            {
+                rows.push((
+                    p.created,
+                    p.spec.number,
+                    r.issue_comment_count(p.spec.number),
+                    pull_issue_json(&self.base, r, p),
+                ));
+            }
+        }
+        let sort = req.q("sort").unwrap_or("created".into());
+        if sort == "comments" {
+            rows.sort_by_key(|row| (row.2, row.0, row.1));
+        } else {
+            rows.sort_by_key(|row| (row.0, row.1));
+        }
+        if req.q("direction").as_deref() != Some("asc") {
+            rows.reverse();
+        }
+        let items = rows.into_iter().map(|row| row.3).collect();
+        self.paginated(key, "/issues", req, items)
+    }
+
+    fn get_issue(&self, key: &str, n: u64) -> Reply {
+        let r = &self.repos[key];
+        if let Some(i) = r.issues.get(&n) {
+            Reply::json(200, &issue_json(&self.base, r, i))
+        } else if let Some(p) = r.pulls.get(&n) {
+            Reply::json(200, &pull_issue_json(&self.base, r, p))
+        } else {
+            not_found()
+        }
+    }
+
+    fn list_issue_comments(&self, key: &str, n: u64, req: &Incoming) -> Reply {
+        let r = &self.repos[key];
+        if !r.number_exists(n) {
+            return not_found();
+        }
+        let items = r
+            .issue_comments
+            .iter()
+            .filter(|c| c.number == n)
+            .map(|c| issue_comment_json(&self.base, r, c))
+            .collect();
+        self.paginated(key, &format!("/issues/{n}/comments"), req, items)
+    }
+
+    fn get_issue_comment(&self, key: &str, id: u64) -> Reply {
+        let r = &self.repos[key];
+        match r.issue_comments.iter().find(|c| c.rec.id == id) {
+            Some(c) => Reply::json(200, &issue_comment_json(&self.base, r, c)),
+            None => not_found(),
+        }
+    }
+
+    fn create_issue_comment(
+        &mut self,
+        key: &str,
+        n: u64,
+        req: &Incoming,
+        caller: &Caller,
+    ) -> Reply {
+        if !self.repos[key].number_exists(n) {
+            return not_found_doc(ISSUE_COMMENT_DOCS);
+        }
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let body = match required_string(&obj, "body") {
+            Ok(b) => b,
+            Err(msg) => return invalid_request(&msg, ISSUE_COMMENT_DOCS),
+        };
+        if body.chars().count() > MAX_BODY_CHARS {
+            return body_too_long("IssueComment", "data", "unprocessable", ISSUE_COMMENT_DOCS);
+        }
+        let id = self.alloc_id();
+        let now = now_secs();
+        let r = self.repos.get_mut(key).expect("repo");
+        r.issue_comments.push(StoredComment {
+            rec: issue_comment_record(id, &caller.login, &body),
+            number: n,
+            created: now,
+            updated: now,
+            diff_hunk: String::new(),
+        });
+        let r = &self.repos[key];
+        let c = r.issue_comments.last().expect("just pushed");
+        Reply::json(201, &issue_comment_json(&self.base, r, c))
+    }
+
+    fn edit_issue_comment(&mut self, key: &str, id: u64, req: &Incoming, caller: &Caller) -> Reply {
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let body = match required_string(&obj, "body") {
+            Ok(b) => b,
+            Err(msg) => return invalid_request(&msg, DOCS),
+        };
+        let r = self.repos.get_mut(key).expect("repo");
+        let Some(c) = r.issue_comments.iter_mut().find(|c| c.rec.id == id) else {
+            return not_found();
+        };
+        if c.rec.user != caller.login {
+            return Reply::error(403, "Must have admin rights to Repository.", DOCS);
+        }
+        if body.chars().count() > MAX_BODY_CHARS {
+            return body_too_long("IssueComment", "data", "unprocessable", DOCS);
+        }
+        c.rec.body = body;
+        c.updated = now_secs();
+        let r = &self.repos[key];
+        let c = r
+            .issue_comments
+            .iter()
+            .find(|c| c.rec.id == id)
+            .expect("comment");
+        Reply::json(200, &issue_comment_json(&self.base, r, c))
+    }
+
+    fn delete_issue_comment(&mut self, key: &str, id: u64, caller: &Caller) -> Reply {
+        let r = self.repos.get_mut(key).expect("repo");
+        let Some(i) = r.issue_comments.iter().position(|c| c.rec.id == id) else {
+            return not_found();
+        };
+        if r.issue_comments[i].rec.user != caller.login {
+            return Reply::error(403, "Must have admin rights to Repository.", DOCS);
+        }
+        r.issue_comments.remove(i);
+        Reply::empty(204)
+    }
+
+    // -- hooks ---------------------------------------------------------------------------
+
+    fn list_hooks(&self, key: &str, req: &Incoming) -> Reply {
+        let r = &self.repos[key];
+        let items = r
+            .hooks
+            .iter()
+            .map(|h| hook_json(&self.base, r, h))
+            .collect();
+        self.paginated(key, "/hooks", req, items)
+    }
+
+    fn get_hook(&self, key: &str, id: u64) -> Reply {
+        let r = &self.repos[key];
+        match r.hooks.iter().find(|h| h.rec.id == id) {
+            Some(h) => Reply::json(200, &hook_json(&self.base, r, h)),
+            None => not_found(),
+        }
+    }
+
+    fn create_hook(&mut self, key: &str, req: &Incoming) -> Reply {
+        const DOC: &str = "https://docs.github.com/rest/repos/webhooks#create-a-repository-webhook";
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let Some(Value::Object(config)) = obj.get("config") else {
+            return invalid_request("\"config\" wasn't supplied.", DOC);
+        };
+        let url = match config.get("url") {
+            Some(Value::String(u)) if !u.is_empty() => u.clone(),
+            _ => return invalid_request("\"url\" wasn't supplied.", DOC),
+        };
+        let events: Vec<String> = match obj.get("events") {
+            None | Some(Value::Null) => vec!["push".into()],
+            Some(Value::Array(a)) => {
+                let mut ev = Vec::new();
+                for e in a {
+                    match e.as_str() {
+                        Some(s) => ev.push(s.to_string()),
+                        None => {
+                            return invalid_request(
+                                &format!("For 'items', {e} is not a string."),
+                                DOC,
+                            );
+                        }
+                    }
+                }
+                ev
+            }
+            Some(other) => {
+                return invalid_request(
+                    &format!("For 'properties/events', {other} is not an array."),
+                    DOC,
+                );
+            }
+        };
+        let active = obj.get("active").and_then(Value::as_bool).unwrap_or(true);
+        if self.repos[key]
+            .hooks
+            .iter()
+            .any(|h| h.rec.config["url"] == json!(url))
+        {
+            return Reply::json(
+                422,
+                &json!({"message": "Validation Failed",
+                        "errors": [{"resource": "Hook", "code": "custom",
+                                    "message": "Hook already exists on this repository"}],
+                        "documentation_url": DOC, "status": "422"}),
+            );
+        }
+        let mut config = config.clone();
+        config
+            .entry("content_type")
+            .or_insert_with(|| json!("form"));
+        config.entry("insecure_ssl").or_insert_with(|| json!("0"));
+        let id = self.alloc_id();
+        let now = now_secs();
+        let r = self.repos.get_mut(key).expect("repo");
+        r.hooks.push(StoredHook {
+            rec: HookRecord {
+                id,
+                name: "web".into(),
+                active,
+                events,
+                config: Value::Object(config),
+            },
+            created: now,
+            updated: now,
+            deliveries: Vec::new(),
+        });
+        let r = &self.repos[key];
+        Reply::json(
+            201,
+            &hook_json(&self.base, r, r.hooks.last().expect("just pushed")),
+        )
+    }
+
+    fn edit_hook(&mut self, key: &str, id: u64, req: &Incoming) -> Reply {
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let r = self.repos.get_mut(key).expect("repo");
+        let Some(h) = r.hooks.iter_mut().find(|h| h.rec.id == id) else {
+            return not_found();
+        };
+        if let Some(Value::Object(cfg)) = obj.get("config")
+            && let Value::Object(cur) = &mut h.rec.config
+        {
+            for (k, v) in cfg {
+                cur.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(Value::Array(ev)) = obj.get("events") {
+            h.rec.events = ev
+                .iter()
+                .filter_map(|e| e.as_str().map(String::from))
+                .collect();
+        }
+        if let Some(Value::Array(ev)) = obj.get("add_events") {
+            for e in ev.iter().filter_map(Value::as_str) {
+                if !h.rec.events.iter().any(|x| x == e) {
+                    h.rec.events.push(e.to_string());
+                }
+            }
+        }
+        if let Some(Value::Array(ev)) = obj.get("remove_events") {
+            h.rec
+                .events
+                .retain(|x| !ev.iter().any(|e| e.as_str() == Some(x)));
+        }
+        if let Some(a) = obj.get("active").and_then(Value::as_bool) {
+            h.rec.active = a;
+        }
+        h.updated = now_secs();
+        let r = &self.repos[key];
+        let h = r.hooks.iter().find(|h| h.rec.id == id).expect("hook");
+        Reply::json(200, &hook_json(&self.base, r, h))
+    }
+
+    fn delete_hook(&mut self, key: &str, id: u64) -> Reply {
+        let r = self.repos.get_mut(key).expect("repo");
+        match r.hooks.iter().position(|h| h.rec.id == id) {
+            Some(i) => {
+                r.hooks.remove(i);
+                Reply::empty(204)
+            }
+            None => not_found_doc(
+                "https://docs.github.com/rest/repos/webhooks#delete-a-repository-webhook",
+            ),
+        }
+    }
+
+    /// Deliveries, newest first, paginated with a cursor as GitHub does.
+    fn list_deliveries(&self, key: &str, id: u64, req: &Incoming) -> Reply {
+        let r = &self.repos[key];
+        let Some(h) = r.hooks.iter().find(|h| h.rec.id == id) else {
+            return not_found();
+        };
+        let (_, per_page) = page_params(req);
+        let mut all: Vec<&Delivery> = h.deliveries.iter().collect();
+        all.sort_by_key(|d| std::cmp::Reverse(d.id));
+        let after = req
+            .q("cursor")
+            .and_then(|c| c.strip_prefix("v1_").and_then(|n| n.parse::<u64>().ok()));
+        let start = match after {
+            Some(c) => all.iter().position(|d| d.id < c).unwrap_or(all.len()),
+            None => 0,
+        };
+        let page: Vec<&Delivery> = all.iter().skip(start).take(per_page).copied().collect();
+        let items: Vec<Value> = page.iter().map(|d| delivery_json(r, d)).collect();
+        let mut reply = Reply::json(200, &Value::Array(items));
+        if start + per_page < all.len()
+            && let Some(last) = page.last()
+        {
+            reply.headers.push((
+                "link".into(),
+                format!(
+                    "<{}/repositories/{}/hooks/{id}/deliveries?per_page={per_page}&cursor=v1_{}>; rel=\"next\"",
+                    self.base, r.id, last.id
+                ),
+            ));
+        }
+        reply
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests and replies
+// ---------------------------------------------------------------------------------------
+
+struct Incoming {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    params: Vec<(String, String)>,
+}
+
+impl Incoming {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded query parameter `name`.
+    fn q(&self, name: &str) -> Option<String> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The body as a JSON object, or GitHub's 400 "Problems parsing JSON".
+    fn json_object(&self) -> Result<Map<String, Value>, Reply> {
+        let problems = || Reply::error(400, "Problems parsing JSON", DOCS);
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Map::new());
+        }
+        match serde_json::from_slice::<Value>(&self.body) {
+            Ok(Value::Object(o)) => Ok(o),
+            Ok(_) => Err(problems()),
+            Err(_) => Err(problems()),
+        }
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(status: u16, v: &Value) -> Reply {
+        Reply::raw_json(status, serde_json::to_vec(v).expect("json"))
+    }
+
+    fn raw_json(status: u16, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            headers: vec![
+                (
+                    "content-type".into(),
+                    "application/json; charset=utf-8".into(),
+                ),
+                (
+                    "x-github-media-type".into(),
+                    "github.v3; format=json".into(),
+                ),
+            ],
+            body,
+        }
+    }
+
+    fn error(status: u16, message: &str, doc: &str) -> Reply {
+        Reply::json(
+            status,
+            &json!({"message": message, "documentation_url": doc, "status": status.to_string()}),
+        )
+    }
+
+    fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let mut resp = Response::new(Body::from(self.body));
+        *resp.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = resp.headers_mut();
+        for (k, v) in self.headers {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(&v),
+            ) {
+                headers.append(k, v);
+            }
+        }
+        resp
+    }
+}
+
+fn not_found() -> Reply {
+    not_found_doc(DOCS)
+}
+
+fn not_found_doc(doc: &str) -> Reply {
+    Reply::error(404, "Not Found", doc)
+}
+
+/// GitHub's 422 for a request body that fails its schema: `Invalid request.\n\n…`.
+fn invalid_request(detail: &str, doc: &str) -> Reply {
+    Reply::error(422, &format!("Invalid request.\n\n{detail}"), doc)
+}
+
+fn too_large(message: &str) -> Reply {
+    Reply::json(
+        406,
+        &json!({"message": message,
+                "errors": [{"resource": "PullRequest", "field": "diff", "code": "too_large"}],
+                "documentation_url": "https://docs.github.com/rest/pulls/pulls#get-a-pull-request",
+                "status": "406"}),
+    )
+}
+
+fn body_too_long(resource: &str, field: &str, code: &str, doc: &str) -> Reply {
+    let message = if resource == "IssueComment" {
+        format!("Body is too long (maximum is {MAX_BODY_CHARS} characters)")
+    } else {
+        format!("body is too long (maximum is {MAX_BODY_CHARS} characters)")
+    };
+    Reply::json(
+        422,
+        &json!({"message": "Validation Failed",
+                "errors": [{"resource": resource, "code": code, "field": field, "message": message}],
+                "documentation_url": doc, "status": "422"}),
+    )
+}
+
+async fn handle(shared: Arc<Shared>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 256 << 20)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let inc = Incoming {
+        method: parts.method.as_str().to_ascii_uppercase(),
+        path: parts.uri.path().to_string(),
+        params: parse_query(&query),
+        query,
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    let (seq, fault) = {
+        let mut st = shared.lock();
+        st.recorded += 1;
+        let seq = st.recorded;
+        st.requests.push(RecordedRequest {
+            seq,
+            method: inc.method.clone(),
+            path: inc.path.clone(),
+            query: inc.query.clone(),
+            headers: inc.headers.clone(),
+            body: inc.body.clone(),
+            status: 0,
+        });
+        (seq, st.take_fault(&inc))
+    };
+    let fault = match fault {
+        Some(FaultKind::Delay { millis }) => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            None
+        }
+        other => other,
+    };
+    let reply = {
+        let mut st = shared.lock();
+        let reply = st.process(&inc, fault);
+        if let Some(r) = st.requests.iter_mut().rev().find(|r| r.seq == seq) {
+            r.status = reply.status;
+        }
+        reply
+    };
+    reply.into_response()
+}
+
+fn parse_authorization(value: &str) -> Option<String> {
+    let value = value.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    let strip = |s: &str| s.trim().trim_start_matches("W/").to_string();
+    let want = strip(etag);
+    if_none_match
+        .split(',')
+        .any(|t| t.trim() == "*" || strip(t) == want)
+}
+
+/// `(page, per_page)`: per_page defaults to 30 and is capped at 100, as on GitHub.
+fn page_params(req: &Incoming) -> (usize, usize) {
+    let per_page = req
+        .q("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .map(|n| if n == 0 { 30 } else { n.min(100) })
+        .unwrap_or(30);
+    let page = req
+        .q("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    (page, per_page)
+}
+
+/// GitHub's `Link` header: `prev`, `next`, `last`, `first`, in that order, each present
+/// only where it applies, with the request's other query parameters kept in place.
+fn link_header(base: &str, path: &str, query: &str, page: usize, last: usize) -> Option<String> {
+    if last <= 1 && page <= 1 {
+        return None;
+    }
+    let url = |p: usize| {
+        let mut parts: Vec<String> = Vec::new();
+        let mut placed = false;
+        for part in query.split('&').filter(|s| !s.is_empty()) {
+            let k = part.split('=').next().unwrap_or("");
+            if k == "page" {
+                if !placed {
+                    parts.push(format!("page={p}"));
+                    placed = true;
+                }
+            } else {
+                parts.push(part.to_string());
+            }
+        }
+        if !placed {
+            parts.push(format!("page={p}"));
+        }
+        format!("<{base}{path}?{}>", parts.join("&"))
+    };
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(format!("{}; rel=\"prev\"", url(page - 1)));
+    }
+    if page < last {
+        links.push(format!("{}; rel=\"next\"", url(page + 1)));
+        links.push(format!("{}; rel=\"last\"", url(last)));
+    }
+    if page > 1 {
+        links.push(format!("{}; rel=\"first\"", url(1)));
+    }
+    Some(links.join(", "))
+}
+
+// ---------------------------------------------------------------------------------------
+// Review input and validation
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Left,
+    Right,
+}
+
+impl Side {
+    fn as_str(self) -> &'static str {
+        match self {
+            Side::Left => "LEFT",
+            Side::Right => "RIGHT",
+        }
+    }
+}
+
+struct ReviewInput {
+    commit_id: Option<String>,
+    body: String,
+    event: String,
+    comments: Vec<CommentInput>,
+}
+
+#[derive(Debug)]
+struct CommentInput {
+    path: String,
+    body: String,
+    line: Option<u64>,
+    side: Option<Side>,
+    start_line: Option<u64>,
+    start_side: Option<Side>,
+    position: Option<u64>,
+    subject_type: Option<String>,
+    in_reply_to: Option<u64>,
+    commit_id: Option<String>,
+}
+
+/// Why a comment cannot be placed. Ordered as GitHub lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ThreadErr {
+    PathInvalid,
+    LineNotInDiff,
+    StartNotSameHunk,
+    StartNotBefore,
+    HunkBlank,
+}
+
+impl ThreadErr {
+    /// As in a review's `errors`: "Pull request review thread line must be part of the diff".
+    fn review_message(self) -> &'static str {
+        match self {
+            ThreadErr::PathInvalid => "Pull request review thread path is invalid",
+            ThreadErr::LineNotInDiff => "Pull request review thread line must be part of the diff",
+            ThreadErr::StartNotSameHunk => {
+                "Pull request review thread start line must be part of the same hunk as the line."
+            }
+            ThreadErr::StartNotBefore => {
+                "Pull request review thread start line must precede the end line."
+            }
+            ThreadErr::HunkBlank => "Pull request review thread diff hunk can't be blank",
+        }
+    }
+
+    /// As in a single comment's `errors`: `{resource, code, field, message}`.
+    fn field_error(self) -> Value {
+        let (field, rest) = match self {
+            ThreadErr::PathInvalid => ("path", "is invalid"),
+            ThreadErr::LineNotInDiff => ("line", "must be part of the diff"),
+            ThreadErr::StartNotSameHunk => {
+                ("start_line", "must be part of the same hunk as the line.")
+            }
+            ThreadErr::StartNotBefore => ("start_line", "must precede the end line."),
+            ThreadErr::HunkBlank => ("diff_hunk", "can't be blank"),
+        };
+        let field = format!("pull_request_review_thread.{field}");
+        json!({"resource": "PullRequestReviewComment", "code": "custom",
+               "field": field, "message": format!("{field} {rest}")})
+    }
+}
+
+struct Anchor {
+    path: String,
+    line: u64,
+    side: Side,
+    start: Option<(u64, Side)>,
+    position: u64,
+    diff_hunk: String,
+}
+
+impl Anchor {
+    fn into_record(
+        self,
+        id: u64,
+        user: &str,
+        body: &str,
+        commit: &str,
+        review: Option<u64>,
+    ) -> CommentRecord {
+        CommentRecord {
+            id,
+            user: user.to_string(),
+            body: body.to_string(),
+            path: Some(self.path),
+            line: Some(self.line),
+            side: Some(self.side.as_str().to_string()),
+            start_line: self.start.map(|s| s.0),
+            start_side: self.start.map(|s| s.1.as_str().to_string()),
+            commit_id: Some(commit.to_string()),
+            review_id: review,
+            in_reply_to_id: None,
+            position: Some(self.position),
+            subject_type: Some("line".into()),
+        }
+    }
+}
+
+/// Places a comment on the diff, or says why it cannot be: the end line must be on a
+/// commentable line of `side` (RIGHT: added or context; LEFT: removed or context), and a
+/// start line on a commentable line of `start_side` in the same hunk, before the end.
+fn resolve_anchor(files: &[DiffFile], c: &CommentInput) -> Result<Anchor, BTreeSet<ThreadErr>> {
+    let mut errs = BTreeSet::new();
+    let Some(file) = files.iter().find(|f| f.filename == c.path) else {
+        errs.insert(ThreadErr::PathInvalid);
+        errs.insert(ThreadErr::HunkBlank);
+        return Err(errs);
+    };
+    let end = match (c.line, c.position) {
+        (Some(line), _) => {
+            let side = c.side.unwrap_or(Side::Right);
+            file.find(line, side).map(|i| (i, line, side))
+        }
+        (None, Some(pos)) => file.at_position(pos).map(|i| {
+            let (line, side) = file.line_of(i);
+            (i, line, side)
+        }),
+        (None, None) => None,
+    };
+    let Some((end_idx, line, side)) = end else {
+        errs.insert(ThreadErr::LineNotInDiff);
+        if c.start_line.is_some() {
+            errs.insert(ThreadErr::StartNotSameHunk);
+        }
+        errs.insert(ThreadErr::HunkBlank);
+        return Err(errs);
+    };
+    let mut start = None;
+    if let Some(start_line) = c.start_line {
+        let start_side = c.start_side.unwrap_or(side);
+        match file.find(start_line, start_side) {
+            Some(si) if file.lines[si].hunk == file.lines[end_idx].hunk => {
+                if si < end_idx {
+                    start = Some((start_line, start_side));
+                } else {
+                    errs.insert(ThreadErr::StartNotBefore);
+                }
+            }
+            _ => {
+                errs.insert(ThreadErr::StartNotSameHunk);
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(Anchor {
+        path: file.filename.clone(),
+        line,
+        side,
+        start,
+        position: end_idx as u64,
+        diff_hunk: file.diff_hunk(end_idx),
+    })
+}
+
+fn json_type_name(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".into(),
+        other => other.to_string(),
+    }
+}
+
+fn opt_u64(o: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            format!(
+                "For 'properties/{key}', {} is not an integer.",
+                json_type_name(v)
+            )
+        }),
+    }
+}
+
+fn opt_side(o: &Map<String, Value>, key: &str) -> Result<Option<Side>, String> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s == "LEFT" => Ok(Some(Side::Left)),
+        Some(Value::String(s)) if s == "RIGHT" => Ok(Some(Side::Right)),
+        Some(v) => Err(format!(
+            "For 'properties/{key}', {v} is not a member of enum."
+        )),
+    }
+}
+
+fn opt_string(o: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match o.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v) => Err(format!(
+            "For 'properties/{key}', {} is not a string.",
+            json_type_name(v)
+        )),
+    }
+}
+
+fn required_string(o: &Map<String, Value>, key: &str) -> Result<String, String> {
+    opt_string(o, key)?.ok_or_else(|| format!("\"{key}\" wasn't supplied."))
+}
+
+fn parse_comment_input(v: &Value, standalone: bool) -> Result<CommentInput, String> {
+    let Value::Object(o) = v else {
+        return Err(format!("For 'items', {v} is not an object."));
+    };
+    let in_reply_to = opt_u64(o, "in_reply_to")?;
+    let path = if standalone && in_reply_to.is_some() {
+        opt_string(o, "path")?.unwrap_or_default()
+    } else {
+        required_string(o, "path")?
+    };
+    let subject_type = match o.get("subject_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s == "line" || s == "file" => Some(s.clone()),
+        Some(v) => {
+            return Err(format!(
+                "For 'properties/subject_type', {v} is not a member of enum."
+            ));
+        }
+    };
+    Ok(CommentInput {
+        body: required_string(o, "body")?,
+        path,
+        line: opt_u64(o, "line")?,
+        side: opt_side(o, "side")?,
+        start_line: opt_u64(o, "start_line")?,
+        start_side: opt_side(o, "start_side")?,
+        position: opt_u64(o, "position")?,
+        subject_type,
+        in_reply_to,
+        commit_id: if standalone {
+            opt_string(o, "commit_id")?
+        } else {
+            None
+        },
+    })
+}
+
+fn parse_review_input(o: &Map<String, Value>) -> Result<ReviewInput, String> {
+    let event = match o.get("event") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s))
+            if ["", "APPROVE", "REQUEST_CHANGES", "COMMENT"].contains(&s.as_str()) =>
+        {
+            s.clone()
+        }
+        Some(v) => {
+            return Err(format!(
+                "For 'properties/event', {v} is not a member of enum."
+            ));
+        }
+    };
+    let comments = match o.get("comments") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|c| parse_comment_input(c, false))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(v) => return Err(format!("For 'properties/comments', {v} is not an array.")),
+    };
+    Ok(ReviewInput {
+        commit_id: opt_string(o, "commit_id")?,
+        body: opt_string(o, "body")?.unwrap_or_default(),
+        event,
+        comments,
+    })
+}
+
+/// Rails' `to_sentence`: "a", "a and b", "a, b, and c".
+fn to_sentence(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [a] => a.clone(),
+        [a, b] => format!("{a} and {b}"),
+        [init @ .., last] => format!("{}, and {last}", init.join(", ")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The diff parser (independent of Nectr's)
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineKind {
+    Header,
+    Context,
+    Add,
+    Del,
+    NoNewline,
+}
+
+#[derive(Clone, Debug)]
+struct PatchLine {
+    text: String,
+    kind: LineKind,
+    /// Old-file line number (Context, Del).
+    old: u64,
+    /// New-file line number (Context, Add).
+    new: u64,
+    /// Index of the hunk this line belongs to.
+    hunk: usize,
+}
+
+#[derive(Clone, Debug)]
+struct DiffFile {
+    filename: String,
+    previous_filename: Option<String>,
+    status: &'static str,
+    additions: u64,
+    deletions: u64,
+    binary: bool,
+    /// The patch, line by line; index 0 is the first `@@` header, so a line's index is
+    /// its `position`.
+    lines: Vec<PatchLine>,
+}
+
+impl DiffFile {
+    fn patch(&self) -> Option<String> {
+        if self.binary || self.lines.is_empty() {
+            return None;
+        }
+        Some(
+            self.lines
+                .iter()
+                .map(|l| l.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+
+    /// The index of line `line` on `side`, if it is commentable there.
+    fn find(&self, line: u64, side: Side) -> Option<usize> {
+        self.lines.iter().position(|l| match side {
+            Side::Right => matches!(l.kind, LineKind::Context | LineKind::Add) && l.new == line,
+            Side::Left => matches!(l.kind, LineKind::Context | LineKind::Del) && l.old == line,
+        })
+    }
+
+    fn at_position(&self, pos: u64) -> Option<usize> {
+        let i = usize::try_from(pos).ok()?;
+        self.lines
+            .get(i)
+            .filter(|l| matches!(l.kind, LineKind::Context | LineKind::Add | LineKind::Del))
+            .map(|_| i)
+    }
+
+    fn line_of(&self, i: usize) -> (u64, Side) {
+        let l = &self.lines[i];
+        match l.kind {
+            LineKind::Del => (l.old, Side::Left),
+            _ => (l.new, Side::Right),
+        }
+    }
+
+    fn diff_hunk(&self, end: usize) -> String {
+        let start = (0..=end)
+            .rev()
+            .find(|&i| self.lines[i].kind == LineKind::Header)
+            .unwrap_or(0);
+        self.lines[start..=end]
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[derive(Default)]
+struct FileBuilder {
+    git_old: Option<String>,
+    git_new: Option<String>,
+    minus: Option<Option<String>>,
+    plus: Option<Option<String>>,
+    rename_from: Option<String>,
+    rename_to: Option<String>,
+    copy_from: Option<String>,
+    copy_to: Option<String>,
+    new_file: bool,
+    deleted: bool,
+    mode_change: bool,
+    binary: bool,
+    lines: Vec<PatchLine>,
+    hunks: usize,
+}
+
+impl FileBuilder {
+    fn finish(self) -> DiffFile {
+        let old = self
+            .rename_from
+            .clone()
+            .or(self.copy_from.clone())
+            .or(self.minus.clone().flatten())
+            .or(self.git_old.clone())
+            .unwrap_or_default();
+        let new = self
+            .rename_to
+            .clone()
+            .or(self.copy_to.clone())
+            .or(self.plus.clone().flatten())
+            .or(self.git_new.clone())
+            .unwrap_or_else(|| old.clone());
+        let status = if self.new_file {
+            "added"
+        } else if self.deleted {
+            "removed"
+        } else if self.rename_from.is_some() {
+            "renamed"
+        } else if self.copy_from.is_some() {
+            "copied"
+        } else if self.lines.is_empty() && self.mode_change && !self.binary {
+            "changed"
+        } else {
+            "modified"
+        };
+        let additions = self
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Add)
+            .count() as u64;
+        let deletions = self
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Del)
+            .count() as u64;
+        DiffFile {
+            filename: if self.deleted { old.clone() } else { new },
+            previous_filename: matches!(status, "renamed" | "copied").then_some(old),
+            status,
+            additions,
+            deletions,
+            binary: self.binary,
+            lines: self.lines,
+        }
+    }
+}
+
+/// Splits a GitHub `.diff` into files.
+fn parse_diff(diff: &str) -> Vec<DiffFile> {
+    let mut files = Vec::new();
+    let mut cur: Option<FileBuilder> = None;
+    let (mut old_left, mut new_left) = (0u64, 0u64);
+    let (mut old_no, mut new_no) = (0u64, 0u64);
+    let mut lines: Vec<&str> = diff.split('\n').collect();
+    if lines.last() == Some(&"") {
+        lines.pop();
+    }
+    for line in lines {
+        if let Some(f) = cur.as_mut()
+            && (old_left > 0 || new_left > 0)
+        {
+            let hunk = f.hunks - 1;
+            let mut push = |kind, old, new| {
+                f.lines.push(PatchLine {
+                    text: line.to_string(),
+                    kind,
+                    old,
+                    new,
+                    hunk,
+                })
+            };
+            match line.as_bytes().first() {
+                None | Some(b' ') => {
+                    push(LineKind::Context, old_no, new_no);
+                    old_no += 1;
+                    new_no += 1;
+                    old_left = old_left.saturating_sub(1);
+                    new_left = new_left.saturating_sub(1);
+                    continue;
+                }
+                Some(b'+') => {
+                    push(LineKind::Add, 0, new_no);
+                    new_no += 1;
+                    new_left = new_left.saturating_sub(1);
+                    continue;
+                }
+                Some(b'-') => {
+                    push(LineKind::Del, old_no, 0);
+                    old_no += 1;
+                    old_left = old_left.saturating_sub(1);
+                    continue;
+                }
+                Some(b'\\') => {
+                    push(LineKind::NoNewline, 0, 0);
+                    continue;
+                }
+                _ => {
+                    // A malformed hunk: it ends here.
+                    old_left = 0;
+                    new_left = 0;
+                }
+            }
+        }
+        if let Some(rest) = line.strip_prefix("diff --git ") {
+            if let Some(f) = cur.take() {
+                files.push(f.finish());
+            }
+            let (a, b) = split_git_header(rest);
+            cur = Some(FileBuilder {
+                git_old: a,
+                git_new: b,
+                ..FileBuilder::default()
+            });
+            continue;
+        }
+        let Some(f) = cur.as_mut() else { continue };
+        if line.starts_with("@@ ") {
+            if let Some((o, oc, n, nc)) = parse_hunk_header(line) {
+                f.hunks += 1;
+                f.lines.push(PatchLine {
+                    text: line.to_string(),
+                    kind: LineKind::Header,
+                    old: 0,
+                    new: 0,
+                    hunk: f.hunks - 1,
+                });
+                old_no = o;
+                new_no = n;
+                old_left = oc;
+                new_left = nc;
+            }
+            continue;
+        }
+        if line.starts_with('\\') && f.hunks > 0 {
+            let hunk = f.hunks - 1;
+            f.lines.push(PatchLine {
+                text: line.to_string(),
+                kind: LineKind::NoNewline,
+                old: 0,
+                new: 0,
+                hunk,
+            });
+            continue;
+        }
+        if f.hunks > 0 {
+            continue;
+        }
+        if line.starts_with("new file mode ") {
+            f.new_file = true;
+        } else if line.starts_with("deleted file mode ") {
+            f.deleted = true;
+        } else if line.starts_with("old mode ") || line.starts_with("new mode ") {
+            f.mode_change = true;
+        } else if let Some(p) = line.strip_prefix("rename from ") {
+            f.rename_from = Some(unquote(p));
+        } else if let Some(p) = line.strip_prefix("rename to ") {
+            f.rename_to = Some(unquote(p));
+        } else if let Some(p) = line.strip_prefix("copy from ") {
+            f.copy_from = Some(unquote(p));
+        } else if let Some(p) = line.strip_prefix("copy to ") {
+            f.copy_to = Some(unquote(p));
+        } else if let Some(p) = line.strip_prefix("--- ") {
+            f.minus = Some(diff_path(p, "a/"));
+        } else if let Some(p) = line.strip_prefix("+++ ") {
+            f.plus = Some(diff_path(p, "b/"));
+        } else if line.starts_with("Binary files ") || line == "GIT binary patch" {
+            f.binary = true;
+        }
+    }
+    if let Some(f) = cur.take() {
+        files.push(f.finish());
+    }
+    files
+}
+
+/// `@@ -a[,b] +c[,d] @@ …` -> (a, b, c, d).
+fn parse_hunk_header(line: &str) -> Option<(u64, u64, u64, u64)> {
+    let inner = line.strip_prefix("@@ ")?;
+    let end = inner.find(" @@")?;
+    let mut parts = inner[..end].split(' ');
+    let range = |s: &str, sign: char| -> Option<(u64, u64)> {
+        let s = s.strip_prefix(sign)?;
+        match s.split_once(',') {
+            Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+            None => Some((s.parse().ok()?, 1)),
+        }
+    };
+    let (o, oc) = range(parts.next()?, '-')?;
+    let (n, nc) = range(parts.next()?, '+')?;
+    Some((o, oc, n, nc))
+}
+
+/// A `---`/`+++` path: `None` for /dev/null, else without its `a/` or `b/` prefix.
+fn diff_path(raw: &str, prefix: &str) -> Option<String> {
+    let raw = if raw.starts_with('"') {
+        raw.to_string()
+    } else {
+        raw.split('\t').next().unwrap_or(raw).to_string()
+    };
+    let p = unquote(&raw);
+    if p == "/dev/null" {
+        return None;
+    }
+    Some(p.strip_prefix(prefix).map(str::to_string).unwrap_or(p))
+}
+
+/// `a/X b/Y` (each possibly quoted) from a `diff --git` line.
+fn split_git_header(rest: &str) -> (Option<String>, Option<String>) {
+    let strip = |s: String, prefix: &str| s.strip_prefix(prefix).map(str::to_string).unwrap_or(s);
+    if rest.starts_with('"')
+        && let Some(end) = closing_quote(rest)
+    {
+        let a = unquote(&rest[..=end]);
+        let b = unquote(rest[end + 1..].trim_start());
+        return (Some(strip(a, "a/")), Some(strip(b, "b/")));
+    }
+    if rest.ends_with('"')
+        && let Some(start) = rest.rfind(" \"")
+    {
+        let a = rest[..start].to_string();
+        let b = unquote(&rest[start + 1..]);
+        return (Some(strip(a, "a/")), Some(strip(b, "b/")));
+    }
+    // Same name on both sides: "a/P b/P".
+    let n = rest.len();
+    if n >= 5 && n % 2 == 1 {
+        let l = (n - 5) / 2;
+        if rest.is_char_boundary(2 + l)
+            && rest.is_char_boundary(5 + l)
+            && rest.starts_with("a/")
+            && &rest[2 + l..5 + l] == " b/"
+            && rest[2..2 + l] == rest[5 + l..]
+        {
+            let p = rest[2..2 + l].to_string();
+            return (Some(p.clone()), Some(p));
+        }
+    }
+    match rest.find(" b/") {
+        Some(i) => (
+            Some(strip(rest[..i].to_string(), "a/")),
+            Some(rest[i + 3..].to_string()),
+        ),
+        None => (None, None),
+    }
+}
+
+fn closing_quote(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Git's C-style quoting ("a/t\303\251st\tx") undone; unquoted input is returned as is.
+fn unquote(s: &str) -> String {
+    let s = s.trim_end_matches('\r');
+    if !(s.len() >= 2 && s.starts_with('"') && s.ends_with('"')) {
+        return s.to_string();
+    }
+    let inner = &s.as_bytes()[1..s.len() - 1];
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < inner.len() {
+        if inner[i] != b'\\' || i + 1 >= inner.len() {
+            out.push(inner[i]);
+            i += 1;
+            continue;
+        }
+        let c = inner[i + 1];
+        i += 2;
+        match c {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'0'..=b'7' => {
+                let mut v = u32::from(c - b'0');
+                let mut k = 0;
+                while k < 2 && i < inner.len() && (b'0'..=b'7').contains(&inner[i]) {
+                    v = v * 8 + u32::from(inner[i] - b'0');
+                    i += 1;
+                    k += 1;
+                }
+                out.push(v as u8);
+            }
+            other => out.push(other),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Lines in `text` as GitHub counts them for the diff limit.
+fn count_lines(text: &str) -> usize {
+    let n = text.bytes().filter(|&b| b == b'\n').count();
+    if text.is_empty() || text.ends_with('\n') {
+        n
+    } else {
+        n + 1
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON shapes
+// ---------------------------------------------------------------------------------------
+
+struct RepoView<'a> {
+    id: u64,
+    full_name: &'a str,
+    private: bool,
+    default_branch: &'a str,
+    fork: bool,
+    created: i64,
+}
+
+fn node_id(prefix: &str, id: u64) -> String {
+    let raw = format!("{prefix}:{id}");
+    format!("{prefix}_{}", base64(raw.as_bytes()).trim_end_matches('='))
+}
+
+fn user_json(base: &str, login: &str) -> Value {
+    let id = stable_id(login);
+    let bot = login.ends_with("[bot]");
+    let enc = pct_encode(login);
+    let api = format!("{base}/users/{enc}");
+    json!({
+        "login": login,
+        "id": id,
+        "node_id": node_id(if bot { "BOT" } else { "U" }, id),
+        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
+        "gravatar_id": "",
+        "url": api,
+        "html_url": format!("{base}/{enc}"),
+        "followers_url": format!("{api}/followers"),
+        "following_url": format!("{api}/following{{/other_user}}"),
+        "gists_url": format!("{api}/gists{{/gist_id}}"),
+        "starred_url": format!("{api}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{api}/subscriptions"),
+        "organizations_url": format!("{api}/orgs"),
+        "repos_url": format!("{api}/repos"),
+        "events_url": format!("{api}/events{{/privacy}}"),
+        "received_events_url": format!("{api}/received_events"),
+        "type": if bot { "Bot" } else { "User" },
+        "user_view_type": "public",
+        "site_admin": false,
+    })
+}
+
+fn user_full_json(base: &str, login: &str) -> Value {
+    let mut v = user_json(base, login);
+    let extra = json!({
+        "name": null, "company": null, "blog": "", "location": null, "email": null,
+        "hireable": null, "bio": null, "twitter_username": null, "public_repos": 1,
+        "public_gists": 0, "followers": 0, "following": 0,
+        "created_at": iso8601(SEED_EPOCH - 86_400 * 365),
+        "updated_at": iso8601(SEED_EPOCH),
+    });
+    if let (Value::Object(o), Value::Object(e)) = (&mut v, extra) {
+        o.extend(e);
+    }
+    v
+}
+
+fn repo_json(base: &str, r: &RepoView) -> Value {
+    let full = r.full_name;
+    let (owner, name) = full.split_once('/').unwrap_or((full, ""));
+    let api = format!("{base}/repos/{full}");
+    json!({
+        "id": r.id,
+        "node_id": node_id("R", r.id),
+        "name": name,
+        "full_name": full,
+        "private": r.private,
+        "owner": user_json(base, owner),
+        "html_url": format!("{base}/{full}"),
+        "description": null,
+        "fork": r.fork,
+        "url": api,
+        "pulls_url": format!("{api}/pulls{{/number}}"),
+        "issues_url": format!("{api}/issues{{/number}}"),
+        "contents_url": format!("{api}/contents/{{+path}}"),
+        "hooks_url": format!("{api}/hooks"),
+        "languages_url": format!("{api}/languages"),
+        "contributors_url": format!("{api}/contributors"),
+        "git_url": format!("git://127.0.0.1/{full}.git"),
+        "clone_url": format!("{base}/{full}.git"),
+        "created_at": iso8601(r.created),
+        "updated_at": iso8601(r.created),
+        "pushed_at": iso8601(r.created),
+        "size": 0,
+        "language": null,
+        "archived": false,
+        "disabled": false,
+        "visibility": if r.private { "private" } else { "public" },
+        "default_branch": r.default_branch,
+        "open_issues_count": 0,
+        "topics": [],
+    })
+}
+
+fn pull_state(p: &PullSpec) -> &'static str {
+    if p.merged || p.state == "closed" {
+        "closed"
+    } else {
+        "open"
+    }
+}
+
+fn head_owner(r: &Repo, p: &PullSpec) -> String {
+    match (&p.head_repo, p.head_repo_deleted) {
+        (_, true) => p.user.clone(),
+        (Some(fork), false) => fork.split('/').next().unwrap_or("").to_string(),
+        (None, false) => r.owner().to_string(),
+    }
+}
+
+fn labels_json(base: &str, r: &Repo, labels: &[String]) -> Value {
+    Value::Array(
+        labels
+            .iter()
+            .map(|l| {
+                let id = stable_id(&format!("{}#{l}", r.full_name));
+                json!({"id": id, "node_id": node_id("LA", id),
+                       "url": format!("{base}/repos/{}/labels/{}", r.full_name, pct_encode(l)),
+                       "name": l, "color": "ededed", "default": false, "description": null})
+            })
+            .collect(),
+    )
+}
+
+fn pull_json(base: &str, r: &Repo, p: &Pull, full: bool) -> Value {
+    let s = &p.spec;
+    let n = s.number;
+    let repo = &r.full_name;
+    let api = format!("{base}/repos/{repo}/pulls/{n}");
+    let html = format!("{base}/{repo}/pull/{n}");
+    let created = iso8601(p.created);
+    let closed = (pull_state(s) == "closed").then(|| iso8601(p.created + 3600));
+    let merged_at = s.merged.then(|| iso8601(p.created + 3600));
+    let head_owner = head_owner(r, s);
+    let head_repo = match (&s.head_repo, s.head_repo_deleted) {
+        (_, true) => Value::Null,
+        (Some(fork), false) => repo_json(
+            base,
+            &RepoView {
+                id: stable_id(fork),
+                full_name: fork,
+                private: false,
+                default_branch: "main",
+                fork: true,
+                created: p.created,
+            },
+        ),
+        (None, false) => repo_json(base, &r.view()),
+    };
+    // Split into several json! calls: one big one exceeds the macro recursion limit.
+    let head = json!({
+        "label": format!("{head_owner}:{}", s.head_ref),
+        "ref": s.head_ref,
+        "sha": s.head_sha,
+        "user": user_json(base, &head_owner),
+        "repo": head_repo,
+    });
+    let base_json = json!({
+        "label": format!("{}:{}", r.owner(), s.base_ref),
+        "ref": s.base_ref,
+        "sha": s.base_sha,
+        "user": user_json(base, r.owner()),
+        "repo": repo_json(base, &r.view()),
+    });
+    let links = json!({
+        "self": {"href": api},
+        "html": {"href": html},
+        "issue": {"href": format!("{base}/repos/{repo}/issues/{n}")},
+        "comments": {"href": format!("{base}/repos/{repo}/issues/{n}/comments")},
+        "review_comments": {"href": format!("{api}/comments")},
+        "review_comment": {"href": format!("{base}/repos/{repo}/pulls/comments{{/number}}")},
+        "commits": {"href": format!("{api}/commits")},
+        "statuses": {"href": format!("{base}/repos/{repo}/statuses/{}", s.head_sha)},
+    });
+    let id = stable_id(&format!("{repo}#{n}"));
+    let mut v = json!({
+        "url": api,
+        "id": id,
+        "node_id": node_id("PR", id),
+        "html_url": html,
+        "diff_url": format!("{html}.diff"),
+        "patch_url": format!("{html}.patch"),
+        "issue_url": format!("{base}/repos/{repo}/issues/{n}"),
+        "number": n,
+        "state": pull_state(s),
+        "locked": false,
+        "title": s.title,
+        "user": user_json(base, &s.user),
+        "body": s.body,
+        "labels": labels_json(base, r, &s.labels),
+        "milestone": null,
+        "active_lock_reason": null,
+        "created_at": created,
+        "updated_at": created,
+        "closed_at": closed,
+        "merged_at": merged_at,
+        "merge_commit_sha": s.merged.then(|| sha1_hex(format!("merge {repo}#{n}").as_bytes())),
+        "assignee": null,
+        "assignees": [],
+        "requested_reviewers": [],
+        "requested_teams": [],
+        "draft": s.draft,
+        "commits_url": format!("{api}/commits"),
+        "review_comments_url": format!("{api}/comments"),
+        "review_comment_url": format!("{base}/repos/{repo}/pulls/comments{{/number}}"),
+        "comments_url": format!("{base}/repos/{repo}/issues/{n}/comments"),
+        "statuses_url": format!("{base}/repos/{repo}/statuses/{}", s.head_sha),
+        "head": head,
+        "base": base_json,
+        "_links": links,
+        "author_association": r.association(&s.user),
+        "auto_merge": null,
+    });
+    if full {
+        let extra = json!({
+            "merged": s.merged,
+            "mergeable": if pull_state(s) == "open" { json!(true) } else { Value::Null },
+            "rebaseable": if pull_state(s) == "open" { json!(true) } else { Value::Null },
+            "mergeable_state": if pull_state(s) == "open" { "clean" } else { "unknown" },
+            "merged_by": if s.merged { user_json(base, r.owner()) } else { Value::Null },
+            "comments": r.issue_comment_count(n),
+            "review_comments": r.review_comments.iter()
+                .filter(|c| c.number == n && r.review_state(c.rec.review_id) != Some("PENDING"))
+                .count(),
+            "maintainer_can_modify": false,
+            "commits": p.commits.len(),
+            "additions": p.files.iter().map(|f| f.additions).sum::<u64>(),
+            "deletions": p.files.iter().map(|f| f.deletions).sum::<u64>(),
+            "changed_files": p.files.len(),
+        });
+        if let (Value::Object(o), Value::Object(e)) = (&mut v, extra) {
+            o.extend(e);
+        }
+    }
+    v
+}
+
+fn file_json(base: &str, r: &Repo, p: &Pull, f: &DiffFile) -> Value {
+    let repo = &r.full_name;
+    let head = &p.spec.head_sha;
+    let enc = pct_encode_path(&f.filename);
+    let mut v = json!({
+        "sha": sha1_hex(format!("{head}:{}", f.filename).as_bytes()),
+        "filename": f.filename,
+        "status": f.status,
+        "additions": f.additions,
+        "deletions": f.deletions,
+        "changes": f.additions + f.deletions,
+        "blob_url": format!("{base}/{repo}/blob/{head}/{enc}"),
+        "raw_url": format!("{base}/{repo}/raw/{head}/{enc}"),
+        "contents_url": format!("{base}/repos/{repo}/contents/{enc}?ref={head}"),
+    });
+    if let Some(patch) = f.patch() {
+        v["patch"] = json!(patch);
+    }
+    if let Some(prev) = &f.previous_filename {
+        v["previous_filename"] = json!(prev);
+    }
+    v
+}
+
+/// What the issues API shows of an issue or a pull request.
+#[derive(Clone, Copy)]
+struct IssueView<'a> {
+    number: u64,
+    title: &'a str,
+    body: &'a Option<String>,
+    user: &'a str,
+    state: &'a str,
+    labels: &'a [String],
+    created: i64,
+    is_pull: bool,
+}
+
+fn issue_common_json(base: &str, r: &Repo, i: &IssueView) -> Value {
+    let IssueView {
+        number,
+        title,
+        body,
+        user,
+        state,
+        labels,
+        created,
+        is_pull,
+    } = *i;
+    let repo = &r.full_name;
+    let api = format!("{base}/repos/{repo}/issues/{number}");
+    let id = stable_id(&format!("{repo}!{number}"));
+    json!({
+        "url": api,
+        "repository_url": format!("{base}/repos/{repo}"),
+        "labels_url": format!("{api}/labels{{/name}}"),
+        "comments_url": format!("{api}/comments"),
+        "events_url": format!("{api}/events"),
+        "html_url": format!("{base}/{repo}/{}/{number}", if is_pull { "pull" } else { "issues" }),
+        "id": id,
+        "node_id": node_id(if is_pull { "PR" } else { "I" }, id),
+        "number": number,
+        "title": title,
+        "user": user_json(base, user),
+        "labels": labels_json(base, r, labels),
+        "state": state,
+        "locked": false,
+        "assignee": null,
+        "assignees": [],
+        "milestone": null,
+        "comments": r.issue_comment_count(number),
+        "created_at": iso8601(created),
+        "updated_at": iso8601(created),
+        "closed_at": if state == "closed" { json!(iso8601(created + 3600)) } else { Value::Null },
+        "author_association": r.association(user),
+        "active_lock_reason": null,
+        "body": body,
+        "timeline_url": format!("{api}/timeline"),
+        "performed_via_github_app": null,
+        "state_reason": if state == "closed" { json!("completed") } else { Value::Null },
+    })
+}
+
+fn issue_json(base: &str, r: &Repo, i: &Issue) -> Value {
+    let s = &i.spec;
+    let state = if s.state == "closed" {
+        "closed"
+    } else {
+        "open"
+    };
+    let view = IssueView {
+        number: s.number,
+        title: &s.title,
+        body: &s.body,
+        user: &s.user,
+        state,
+        labels: &s.labels,
+        created: i.created,
+        is_pull: false,
+    };
+    issue_common_json(base, r, &view)
+}
+
+/// A pull request as the issues API shows it: an issue with a `pull_request` key.
+fn pull_issue_json(base: &str, r: &Repo, p: &Pull) -> Value {
+    let s = &p.spec;
+    let view = IssueView {
+        number: s.number,
+        title: &s.title,
+        body: &s.body,
+        user: &s.user,
+        state: pull_state(s),
+        labels: &s.labels,
+        created: p.created,
+        is_pull: true,
+    };
+    let mut v = issue_common_json(base, r, &view);
+    let html = format!("{base}/{}/pull/{}", r.full_name, s.number);
+    v["draft"] = json!(s.draft);
+    v["pull_request"] = json!({
+        "url": format!("{base}/repos/{}/pulls/{}", r.full_name, s.number),
+        "html_url": html,
+        "diff_url": format!("{html}.diff"),
+        "patch_url": format!("{html}.patch"),
+        "merged_at": s.merged.then(|| iso8601(p.created + 3600)),
+    });
+    v
+}
+
+fn review_json(base: &str, r: &Repo, rv: &StoredReview) -> Value {
+    let repo = &r.full_name;
+    let n = rv.number;
+    let html = format!("{base}/{repo}/pull/{n}#pullrequestreview-{}", rv.rec.id);
+    let pr_api = format!("{base}/repos/{repo}/pulls/{n}");
+    let mut v = json!({
+        "id": rv.rec.id,
+        "node_id": node_id("PRR", rv.rec.id),
+        "user": user_json(base, &rv.rec.user),
+        "body": rv.rec.body,
+        "state": rv.rec.state,
+        "html_url": html,
+        "pull_request_url": pr_api,
+        "author_association": r.association(&rv.rec.user),
+        "_links": {"html": {"href": html}, "pull_request": {"href": pr_api}},
+        "commit_id": rv.rec.commit_id,
+    });
+    if let Some(t) = rv.submitted {
+        v["submitted_at"] = json!(iso8601(t));
+    }
+    v
+}
+
+fn review_comment_json(base: &str, r: &Repo, c: &StoredComment) -> Value {
+    let repo = &r.full_name;
+    let n = c.number;
+    let id = c.rec.id;
+    let api = format!("{base}/repos/{repo}/pulls/comments/{id}");
+    let html = format!("{base}/{repo}/pull/{n}#discussion_r{id}");
+    let pr_api = format!("{base}/repos/{repo}/pulls/{n}");
+    let mut v = json!({
+        "url": api,
+        "pull_request_review_id": c.rec.review_id,
+        "id": id,
+        "node_id": node_id("PRRC", id),
+        "diff_hunk": c.diff_hunk,
+        "path": c.rec.path,
+        "position": c.rec.position,
+        "original_position": c.rec.position,
+        "commit_id": c.rec.commit_id,
+        "original_commit_id": c.rec.commit_id,
+        "user": user_json(base, &c.rec.user),
+        "body": c.rec.body,
+        "created_at": iso8601(c.created),
+        "updated_at": iso8601(c.updated),
+        "html_url": html,
+        "pull_request_url": pr_api,
+        "author_association": r.association(&c.rec.user),
+        "_links": {"self": {"href": api}, "html": {"href": html},
+                   "pull_request": {"href": pr_api}},
+        "start_line": c.rec.start_line,
+        "original_start_line": c.rec.start_line,
+        "start_side": c.rec.start_side,
+        "line": c.rec.line,
+        "original_line": c.rec.line,
+        "side": c.rec.side,
+        "subject_type": c.rec.subject_type,
+    });
+    if let Some(parent) = c.rec.in_reply_to_id {
+        v["in_reply_to_id"] = json!(parent);
+    }
+    v
+}
+
+fn issue_comment_record(id: u64, user: &str, body: &str) -> CommentRecord {
+    CommentRecord {
+        id,
+        user: user.to_string(),
+        body: body.to_string(),
+        path: None,
+        line: None,
+        side: None,
+        start_line: None,
+        start_side: None,
+        commit_id: None,
+        review_id: None,
+        in_reply_to_id: None,
+        position: None,
+        subject_type: None,
+    }
+}
+
+fn issue_comment_json(base: &str, r: &Repo, c: &StoredComment) -> Value {
+    let repo = &r.full_name;
+    let n = c.number;
+    let kind = if r.pulls.contains_key(&n) {
+        "pull"
+    } else {
+        "issues"
+    };
+    json!({
+        "url": format!("{base}/repos/{repo}/issues/comments/{}", c.rec.id),
+        "html_url": format!("{base}/{repo}/{kind}/{n}#issuecomment-{}", c.rec.id),
+        "issue_url": format!("{base}/repos/{repo}/issues/{n}"),
+        "id": c.rec.id,
+        "node_id": node_id("IC", c.rec.id),
+        "user": user_json(base, &c.rec.user),
+        "created_at": iso8601(c.created),
+        "updated_at": iso8601(c.updated),
+        "author_association": r.association(&c.rec.user),
+        "body": c.rec.body,
+        "performed_via_github_app": null,
+    })
+}
+
+fn hook_json(base: &str, r: &Repo, h: &StoredHook) -> Value {
+    let api = format!("{base}/repos/{}/hooks/{}", r.full_name, h.rec.id);
+    let mut config = h.rec.config.clone();
+    if let Some(secret) = config.get_mut("secret") {
+        *secret = json!("********");
+    }
+    let last = h.deliveries.iter().max_by_key(|d| d.id);
+    let last_response = match last {
+        Some(d) => json!({"code": d.status_code, "status": "active",
+                          "message": delivery_status(d.status_code)}),
+        None => json!({"code": null, "status": "unused", "message": null}),
+    };
+    json!({
+        "type": "Repository",
+        "id": h.rec.id,
+        "name": h.rec.name,
+        "active": h.rec.active,
+        "events": h.rec.events,
+        "config": config,
+        "updated_at": iso8601(h.updated),
+        "created_at": iso8601(h.created),
+        "url": api,
+        "test_url": format!("{api}/test"),
+        "ping_url": format!("{api}/pings"),
+        "deliveries_url": format!("{api}/deliveries"),
+        "last_response": last_response,
+    })
+}
+
+fn delivery_status(code: u16) -> String {
+    match code {
+        0 => "failed to connect to host".into(),
+        200..=299 => "OK".into(),
+        c => format!("Invalid HTTP Response: {c}"),
+    }
+}
+
+fn delivery_json(r: &Repo, d: &Delivery) -> Value {
+    let h = sha1_hex(format!("delivery {}", d.id).as_bytes());
+    json!({
+        "id": d.id,
+        "guid": format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]),
+        "delivered_at": iso8601(d.at),
+        "redelivery": false,
+        "duration": 0.27,
+        "status": delivery_status(d.status_code),
+        "status_code": d.status_code,
+        "event": d.event,
+        "action": null,
+        "installation_id": null,
+        "repository_id": r.id,
+        "throttled_at": null,
+    })
+}
+
+fn content_entry_json(
+    base: &str,
+    r: &Repo,
+    git_ref: &str,
+    path: &str,
+    kind: &str,
+    content: &[u8],
+) -> Value {
+    let repo = &r.full_name;
+    let enc = pct_encode_path(path);
+    let sha = if kind == "file" {
+        git_blob_sha(content)
+    } else {
+        sha1_hex(format!("tree {git_ref}:{path}").as_bytes())
+    };
+    let url = format!(
+        "{base}/repos/{repo}/contents/{enc}?ref={}",
+        pct_encode(git_ref)
+    );
+    let git_url = format!(
+        "{base}/repos/{repo}/git/{}/{sha}",
+        if kind == "file" { "blobs" } else { "trees" }
+    );
+    let html_url = format!(
+        "{base}/{repo}/{}/{git_ref}/{enc}",
+        if kind == "file" { "blob" } else { "tree" }
+    );
+    json!({
+        "type": kind,
+        "size": if kind == "file" { content.len() } else { 0 },
+        "name": path.rsplit('/').next().unwrap_or(path),
+        "path": path,
+        "sha": sha,
+        "url": url,
+        "git_url": git_url,
+        "html_url": html_url,
+        "download_url": if kind == "file" {
+            json!(format!("{base}/{repo}/raw/{git_ref}/{enc}"))
+        } else {
+            Value::Null
+        },
+        "_links": {"self": url, "git": git_url, "html": html_url},
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Small utilities: SHA-1, base64, dates, percent-encoding
+// ---------------------------------------------------------------------------------------
+
+/// A stable id for a name (FNV-1a), in GitHub's range of 8-digit ids.
+fn stable_id(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.to_ascii_lowercase().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    10_000_000 + h % 90_000_000
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
+    let bit_len = (data.len() as u64).wrapping_mul(8);
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_be_bytes());
+    for chunk in msg.chunks_exact(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in chunk.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (hv, v) in h.iter_mut().zip([a, b, c, d, e]) {
+            *hv = hv.wrapping_add(v);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (i, v) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Git's blob id for `content`: SHA-1 of `blob <len>\0<content>`.
+pub fn git_blob_sha(content: &[u8]) -> String {
+    let mut data = format!("blob {}\0", content.len()).into_bytes();
+    data.extend_from_slice(content);
+    sha1_hex(&data)
+}
+
+/// Standard base64 with padding.
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Base64 as the contents API writes it (Ruby's `encode64`): a `\n` after every 60
+/// characters and at the end.
+pub fn base64_wrapped(data: &[u8]) -> String {
+    let flat = base64(data);
+    let mut out = String::with_capacity(flat.len() + flat.len() / 60 + 1);
+    for chunk in flat.as_bytes().chunks(60) {
+        out.push_str(std::str::from_utf8(chunk).expect("ascii"));
+        out.push('\n');
+    }
+    out
+}
+
+/// Undoes [`base64`] / [`base64_wrapped`] (whitespace ignored); `None` on bad input.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut vals = Vec::new();
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        vals.push(v);
+    }
+    let mut out = Vec::new();
+    for chunk in vals.chunks(4) {
+        let mut n = 0u32;
+        for (i, v) in chunk.iter().enumerate() {
+            n |= u32::from(*v) << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+/// Unix seconds as `2024-01-01T00:00:00Z`.
+pub fn iso8601(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (pct_decode(k, true), pct_decode(v, true)),
+            None => (pct_decode(kv, true), String::new()),
+        })
+        .collect()
+}
+
+fn pct_decode(s: &str, plus_is_space: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn pct_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn pct_encode_path(s: &str) -> String {
+    s.split('/').map(pct_encode).collect::<Vec<_>>().join("/")
+}
+
+const UNICORN_PAGE: &str = r#"<!DOCTYPE html>
+<!--
+
+Hello future GitHubber! I bet you're here to remove those nasty inline styles,
+DRY up these templates and make 'em nice and re-usable, right?
+
+Please, don't. https://github.com/styleguide/templates/2.0
+
+-->
+<html>
+  <head>
+    <meta http-equiv="Content-type" content="text/html; charset=utf-8">
+    <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'">
+    <title>Unicorn! &middot; GitHub</title>
+  </head>
+  <body>
+    <div class="container">
+      <p><strong>We had issues producing the response to your request.</strong></p>
+      <p>Sorry about that. Please try refreshing and contact us if the problem persists.</p>
+      <div id="suggestions">
+        <a href="https://github.com/contact">Contact Support</a> &mdash;
+        <a href="https://www.githubstatus.com">GitHub Status</a> &mdash;
+        <a href="https://twitter.com/githubstatus">@githubstatus</a>
+      </div>
+    </div>
+  </body>
+</html>
+"#;
