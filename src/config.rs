@@ -30,6 +30,7 @@ pub struct RepoConfig {
     pub paths: PathFilter,
     /// Anchored findings beyond this many are listed in the summary instead of inline.
     pub max_inline_comments: usize,
+    pub review: ReviewConfig,
     pub llm: LlmConfig,
     pub context: ContextConfig,
 }
@@ -40,6 +41,7 @@ impl Default for RepoConfig {
             rules: RulesConfig::default(),
             paths: PathFilter::default(),
             max_inline_comments: DEFAULT_MAX_INLINE_COMMENTS,
+            review: ReviewConfig::default(),
             llm: LlmConfig::default(),
             context: ContextConfig::default(),
         }
@@ -113,6 +115,14 @@ impl PathFilter {
     pub fn allows(&self, path: &str) -> bool {
         (self.include.is_empty() || self.include.is_match(path)) && !self.exclude.is_match(path)
     }
+}
+
+/// When pull requests are reviewed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReviewConfig {
+    /// Review draft pull requests too (by default they are skipped until ready for review).
+    pub drafts: bool,
 }
 
 /// The language-model reviewer (used when a provider is configured; see the LLM issue).

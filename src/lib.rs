@@ -8,5 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod error;
+pub mod github;
 pub mod pipeline;
+pub mod publish;
 pub mod review;

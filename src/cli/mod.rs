@@ -3,7 +3,10 @@
 //! Commands parse their arguments, call the pipeline and decide the exit code; they hold no
 //! review logic of their own.
 
+mod action;
+mod github_review;
 mod keygen;
+mod record;
 mod review;
 
 use anyhow::Result;
@@ -20,8 +23,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Review a unified diff (git diff, git format-patch, GitHub's .diff) offline.
+    /// Review a diff offline, or a pull request on GitHub (by event, by number, or a recorded bundle).
     Review(review::ReviewArgs),
+    /// Save a pull request's event and every GitHub response a review needs into a bundle.
+    Record(record::RecordArgs),
+    /// The GitHub Actions entry point: review the pull request of the workflow's event.
+    Action(action::ActionArgs),
     /// Print a new Fernet key for NECTR_ENCRYPTION_KEY.
     Keygen,
 }
@@ -41,8 +48,17 @@ pub fn run() -> Result<u8> {
     let cli = Cli::parse();
     match cli.command {
         Command::Review(args) => review::run(args),
+        Command::Record(args) => record::run(args),
+        Command::Action(args) => action::run(args),
         Command::Keygen => keygen::run(),
     }
+}
+
+/// A runtime for the commands that talk to the network; `review --diff` never builds one.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Write to stdout; a closed pipe (`nectr … | head`) is not an error.

@@ -13,10 +13,31 @@ use crate::review::finding::Severity;
 use crate::review::render::{self, Format, RenderOptions};
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["diff", "event", "repo", "replay"])))]
 pub struct ReviewArgs {
-    /// The unified diff to review: a file, or `-` for standard input.
+    /// The unified diff to review offline: a file, or `-` for standard input.
     #[arg(long, value_name = "PATH|-")]
-    pub diff: PathBuf,
+    pub diff: Option<PathBuf>,
+
+    /// Review the pull request of a saved `pull_request` event payload.
+    #[arg(long, value_name = "PATH")]
+    pub event: Option<PathBuf>,
+
+    /// Review a pull request by repository and number (with --pr).
+    #[arg(long, value_name = "OWNER/NAME", requires = "pr")]
+    pub repo: Option<String>,
+
+    /// The pull request number (with --repo).
+    #[arg(long, value_name = "N", requires = "repo")]
+    pub pr: Option<u64>,
+
+    /// Replay a bundle written by `nectr record`, offline.
+    #[arg(long, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
+
+    /// Do everything but write to GitHub; print what would be posted.
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -117,16 +138,45 @@ fn read_diff(path: &std::path::Path) -> Result<String> {
 }
 
 pub fn run(args: ReviewArgs) -> Result<u8> {
+    if args.diff.is_none() {
+        return super::github_review::run(args);
+    }
+    run_diff(args)
+}
+
+/// Whether to colour text output.
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
+}
+
+/// The exit code for a review under `--fail-on`.
+pub fn exit_code_for(review: &crate::review::Review, fail_on: FailOn) -> u8 {
+    let failed = fail_on
+        .threshold()
+        .is_some_and(|t| review.has_findings_at_least(t));
+    if failed { EXIT_FINDINGS } else { 0 }
+}
+
+fn run_diff(args: ReviewArgs) -> Result<u8> {
+    let diff_path = args.diff.clone().unwrap_or_default();
     let config = load_config(args.config.as_deref())?;
     let (rules, rule_warnings) = crate::pipeline::rule_set(&config)?;
     for warning in &rule_warnings {
         eprintln!("warning: {warning}");
     }
-    let text = read_diff(&args.diff)?;
-    let shown = if args.diff.as_os_str() == "-" {
+    let text = read_diff(&diff_path)?;
+    let shown = if diff_path.as_os_str() == "-" {
         "standard input".to_owned()
     } else {
-        args.diff.display().to_string()
+        diff_path.display().to_string()
     };
     let diff =
         crate::diff::parse(&text).with_context(|| format!("{shown} is not a usable diff"))?;
@@ -135,21 +185,8 @@ pub fn run(args: ReviewArgs) -> Result<u8> {
     }
     let review = crate::pipeline::review_diff(&diff, &rules, &config, None);
 
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::env::var("TERM").map_or(true, |t| t != "dumb")
-        }
-    };
+    let color = use_color(args.color);
     let output = render::render(&review, args.format.into(), RenderOptions { color });
     super::print_stdout(&output)?;
-
-    let failed = args
-        .fail_on
-        .threshold()
-        .is_some_and(|t| review.has_findings_at_least(t));
-    Ok(if failed { EXIT_FINDINGS } else { 0 })
+    Ok(exit_code_for(&review, args.fail_on))
 }

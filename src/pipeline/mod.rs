@@ -4,6 +4,8 @@
 //! Action and the server are thin adapters over this module; it knows nothing of which
 //! one called it.
 
+pub mod pr;
+
 use std::time::Instant;
 
 use anyhow::Result;

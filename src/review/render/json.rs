@@ -27,14 +27,15 @@ struct Document<'a> {
 }
 
 pub fn render(review: &Review) -> String {
-    render_with_posted(review, None)
+    render_with(review, super::markdown::summary(review), None)
 }
 
-pub fn render_with_posted(review: &Review, posted: Option<&Posted>) -> String {
+/// The document with a given summary (as posted) and what was posted.
+pub fn render_with(review: &Review, summary: String, posted: Option<&Posted>) -> String {
     let doc = Document {
         schema: SCHEMA,
         pr: review.pr.as_ref(),
-        summary: super::markdown::summary(review),
+        summary,
         findings: &review.findings,
         posted,
         stats: &review.stats,

@@ -202,7 +202,13 @@ fn full_item(out: &mut String, f: &Finding) {
 
 /// `--format markdown`: the summary, then every inline comment as it would be posted.
 pub fn document(review: &Review) -> String {
-    let mut out = summary(review);
+    document_with_summary(summary(review), review)
+}
+
+/// [`document`] with a given summary (the one actually posted, with its markers and notes
+/// about earlier reviews).
+pub fn document_with_summary(summary: String, review: &Review) -> String {
+    let mut out = summary;
     let inline: Vec<&Finding> = review.inline().collect();
     if !inline.is_empty() {
         let _ = writeln!(out, "\n---\n");

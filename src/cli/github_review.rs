@@ -1,0 +1,146 @@
+//! `nectr review --event | --repo/--pr | --replay`: review a pull request on GitHub (or
+//! a recorded one) through the shared pipeline, print it, and post it unless told not to.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::review::{FailOn, OutputFormat, ReviewArgs, exit_code_for, use_color};
+use crate::error::InputError;
+use crate::github::GitHub;
+use crate::github::bundle::{Bundle, REPLAY_API_URL, ReplayTransport};
+use crate::github::event::PullRequestEvent;
+use crate::github::token;
+use crate::pipeline::pr::{ConfigSource, PrReviewOutcome, PrReviewRequest, review_pull_request};
+use crate::review::render::json::{Posted, render_with};
+use crate::review::render::{self, Format, RenderOptions, markdown};
+
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// `GITHUB_API_URL`, or github.com's.
+pub fn api_url() -> String {
+    std::env::var("GITHUB_API_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_API_URL.to_owned())
+}
+
+/// `owner/name`, checked.
+pub fn parse_repo(repo: &str) -> Result<String> {
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    match repo.trim().split_once('/') {
+        Some((owner, name)) if ok_part(owner) && ok_part(name) => Ok(format!("{owner}/{name}")),
+        _ => Err(InputError(format!(
+            "`{repo}` is not a repository name: use OWNER/NAME, e.g. `--repo rust-lang/rust`"
+        ))
+        .into()),
+    }
+}
+
+/// Read and parse a `pull_request` event payload.
+pub fn read_event(path: &std::path::Path) -> Result<PullRequestEvent> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| InputError(format!("cannot read event payload {}: {e}", path.display())))?;
+    PullRequestEvent::parse(&bytes).map_err(|e| {
+        InputError(format!(
+            "{} is not a pull_request event payload: {e}",
+            path.display()
+        ))
+        .into()
+    })
+}
+
+pub fn no_token_error() -> anyhow::Error {
+    InputError(
+        "no GitHub token: set GITHUB_TOKEN, log in with `gh auth login`, or set GITHUB_PAT (or pass --dry-run to only read a public repository)"
+            .to_owned(),
+    )
+    .into()
+}
+
+/// Render a PR review in `format`: the summary is the one posted.
+pub fn render_outcome(outcome: &PrReviewOutcome, format: OutputFormat, color: bool) -> String {
+    let posted = outcome.publication.as_ref().map(|p| Posted {
+        review_id: p.review_id,
+        comment_id: None,
+        inline_comments: p.inline_comments,
+    });
+    match Format::from(format) {
+        Format::Json => render_with(&outcome.review, outcome.body.clone(), posted.as_ref()),
+        Format::Markdown => markdown::document_with_summary(outcome.body.clone(), &outcome.review),
+        other => render::render(&outcome.review, other, RenderOptions { color }),
+    }
+}
+
+pub fn run(args: ReviewArgs) -> Result<u8> {
+    super::runtime()?.block_on(run_async(args))
+}
+
+async fn run_async(args: ReviewArgs) -> Result<u8> {
+    let format = args.format;
+    let fail_on: FailOn = args.fail_on;
+    let config = args.config.clone().map(ConfigSource::File);
+    let outcome = if let Some(dir) = &args.replay {
+        replay(dir, config).await?
+    } else {
+        let (repo, number, pull) = match (&args.event, &args.repo, args.pr) {
+            (Some(path), _, _) => {
+                let event = read_event(path)?;
+                let number = event.pull_request.number;
+                (event.repository.full_name, number, Some(event.pull_request))
+            }
+            (None, Some(repo), Some(pr)) => (parse_repo(repo)?, pr, None),
+            _ => return Err(InputError("give --event PATH, --repo OWNER/NAME --pr N, or --replay DIR".into()).into()),
+        };
+        let token = token::resolve(None);
+        if token.is_none() && !args.dry_run {
+            return Err(no_token_error());
+        }
+        let gh = GitHub::connect(&api_url(), token.as_ref().map(|(t, _)| t.as_str()))?;
+        review_pull_request(PrReviewRequest {
+            gh: &gh,
+            repo: &repo,
+            number,
+            pull,
+            config,
+            dry_run: args.dry_run,
+            identity: None,
+        })
+        .await?
+    };
+    for warning in &outcome.config_warnings {
+        eprintln!("warning: {warning}");
+    }
+    if let Some(p) = &outcome.publication
+        && let Some(url) = &p.review_url
+    {
+        eprintln!("nectr: posted {url}");
+    }
+    super::print_stdout(&render_outcome(&outcome, format, use_color(args.color)))?;
+    Ok(exit_code_for(&outcome.review, fail_on))
+}
+
+/// Run the pipeline against a bundle: offline, never writing.
+pub async fn replay(dir: &PathBuf, config: Option<ConfigSource>) -> Result<PrReviewOutcome> {
+    let bundle = Bundle::read(dir)?;
+    let event = PullRequestEvent::parse(&bundle.event).map_err(|e| {
+        InputError(format!("{}: event.json is not a pull_request event: {e}", dir.display()))
+    })?;
+    let gh = GitHub::with_transport(REPLAY_API_URL, Arc::new(ReplayTransport::new(bundle.exchanges)))
+        .with_write_gap(std::time::Duration::ZERO);
+    review_pull_request(PrReviewRequest {
+        gh: &gh,
+        repo: &bundle.manifest.repo,
+        number: bundle.manifest.number,
+        pull: Some(event.pull_request),
+        config,
+        dry_run: true,
+        identity: None,
+    })
+    .await
+}

@@ -1,0 +1,714 @@
+//! The GitHub REST client: every operation Nectr uses, with retries, rate-limit waits,
+//! ETag revalidation, pagination and spaced-out writes, over any [`Transport`].
+//!
+//! API boundary: only `github/` knows GitHub's URLs and JSON. Callers get typed values
+//! and [`GitHubError`]s whose messages say what to do next; tokens never appear in them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::pr_state::{PrState, PrStateCache};
+use super::ratelimit::{Decision, Outcome, RateLimit, RetryPolicy, decide};
+use super::transport::{Method, OctocrabTransport, Request, Response, Transport};
+use super::types::*;
+
+/// GitHub refuses to render diffs longer than this many lines (406); Nectr then builds
+/// the diff from the files endpoint.
+pub const MAX_DIFF_LINES: usize = 20_000;
+/// The files endpoint lists at most this many files of a pull request.
+pub const MAX_PR_FILES: usize = 3_000;
+const PER_PAGE: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    #[error(
+        "GitHub rejected the token for {endpoint} (401): it is invalid or expired. Create a new token (or run `gh auth login`) and set GITHUB_TOKEN"
+    )]
+    Unauthorized { endpoint: String },
+    #[error("GitHub refused {endpoint} (403): {message}")]
+    Forbidden {
+        endpoint: String,
+        message: String,
+        /// "Resource not accessible by integration": the token may read but not write
+        /// (fork pull requests, read-only workflow tokens).
+        read_only: bool,
+    },
+    #[error(
+        "{endpoint} was not found on GitHub (404): check the repository and number, and that the token can see the repository"
+    )]
+    NotFound { endpoint: String },
+    #[error("GitHub could not process {endpoint} ({status}): {message}")]
+    Unprocessable {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
+    #[error("GitHub failed for {endpoint}: {reason}")]
+    Unavailable { endpoint: String, reason: String },
+    #[error("GitHub answered {status} for {endpoint}: {message}")]
+    Status {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
+    #[error("GitHub sent a response Nectr cannot read for {endpoint}: {detail}")]
+    Malformed { endpoint: String, detail: String },
+}
+
+impl GitHubError {
+    /// Exit code class: 2 when the user can fix it (token, repository, number), 3 when
+    /// GitHub itself failed.
+    pub fn is_user_fixable(&self) -> bool {
+        matches!(
+            self,
+            GitHubError::Unauthorized { .. }
+                | GitHubError::NotFound { .. }
+                | GitHubError::Forbidden { .. }
+        )
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, GitHubError::Forbidden { read_only: true, .. })
+    }
+}
+
+/// GitHub's error JSON: `{"message": …, "errors": […]}`.
+fn error_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        message: Option<String>,
+        #[serde(default)]
+        errors: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(ErrorBody {
+            message: Some(m),
+            errors,
+        }) => match errors {
+            Some(serde_json::Value::Array(list)) if !list.is_empty() => {
+                let details: Vec<String> = list
+                    .iter()
+                    .map(|e| match e {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other
+                            .get("message")
+                            .and_then(|m| m.as_str())
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| other.to_string()),
+                    })
+                    .collect();
+                format!("{m} ({})", details.join("; "))
+            }
+            _ => m,
+        },
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.chars().take(200).collect();
+            if text.trim_start().starts_with('<') {
+                "an HTML error page".to_owned()
+            } else {
+                text.trim().to_owned()
+            }
+        }
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        is_next.then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+    })
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+pub struct GitHub {
+    api_url: String,
+    transport: Arc<dyn Transport>,
+    policy: RetryPolicy,
+    /// The least time between two writes (GitHub asks integrations to space them out).
+    write_gap: Duration,
+    last_write: tokio::sync::Mutex<Option<Instant>>,
+    etags: Mutex<HashMap<(String, Option<String>), (String, Response)>>,
+    calls: AtomicU32,
+    rate: Mutex<RateLimit>,
+    pr_states: PrStateCache,
+}
+
+impl GitHub {
+    /// A client for the real API (or any server speaking it) at `api_url`.
+    pub fn connect(api_url: &str, token: Option<&str>) -> Result<GitHub, GitHubError> {
+        let transport = OctocrabTransport::new(api_url, token).map_err(|e| GitHubError::Unavailable {
+            endpoint: api_url.to_owned(),
+            reason: e.0,
+        })?;
+        Ok(GitHub::with_transport(api_url, Arc::new(transport)))
+    }
+
+    pub fn with_transport(api_url: &str, transport: Arc<dyn Transport>) -> GitHub {
+        GitHub {
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            transport,
+            policy: RetryPolicy::default(),
+            write_gap: Duration::from_millis(1000),
+            last_write: tokio::sync::Mutex::new(None),
+            etags: Mutex::new(HashMap::new()),
+            calls: AtomicU32::new(0),
+            rate: Mutex::new(RateLimit::default()),
+            pr_states: PrStateCache::default(),
+        }
+    }
+
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn with_write_gap(mut self, gap: Duration) -> Self {
+        self.write_gap = gap;
+        self
+    }
+
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// Requests sent so far (every attempt counts).
+    pub fn calls(&self) -> u32 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The rate-limit headers of the latest response.
+    pub fn rate_limit(&self) -> RateLimit {
+        self.rate.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.api_url)
+        }
+    }
+
+    /// `METHOD /path` without host or query, for messages.
+    fn endpoint(&self, request: &Request) -> String {
+        let path = request
+            .url
+            .strip_prefix(&self.api_url)
+            .unwrap_or(&request.url);
+        let path = path.split('?').next().unwrap_or(path);
+        format!("{} {path}", request.method.as_str())
+    }
+
+    /// Send with retries and rate-limit waits; 304 answers from the ETag cache. Returns
+    /// any final response, success or not; errors only when no usable response came.
+    pub async fn send(&self, mut request: Request) -> Result<Response, GitHubError> {
+        let endpoint = self.endpoint(&request);
+        let cache_key = (request.url.clone(), request.accept.clone());
+        let cached = if request.method == Method::Get {
+            self.etags
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&cache_key).cloned())
+        } else {
+            None
+        };
+        if let Some((etag, _)) = &cached {
+            request.if_none_match = Some(etag.clone());
+        }
+        if request.method != Method::Get {
+            self.space_writes().await;
+        }
+        let mut attempt = 0;
+        loop {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let result = self.transport.send(&request).await;
+            let outcome = match &result {
+                Ok(r) => {
+                    self.note_rate_limit(r);
+                    Outcome::Response {
+                        status: r.status,
+                        headers: &r.headers,
+                        body: std::str::from_utf8(&r.body).unwrap_or(""),
+                    }
+                }
+                Err(_) => Outcome::NoResponse,
+            };
+            match decide(
+                &self.policy,
+                request.method.is_idempotent(),
+                attempt,
+                outcome,
+                now_unix(),
+                fastrand::f64(),
+            ) {
+                Decision::Accept => {
+                    let response = result.map_err(|e| GitHubError::Unavailable {
+                        endpoint: endpoint.clone(),
+                        reason: e.0,
+                    })?;
+                    if response.status == 304
+                        && let Some((_, cached)) = cached
+                    {
+                        return Ok(cached);
+                    }
+                    if request.method == Method::Get
+                        && response.status == 200
+                        && let Some(etag) = response.header("etag")
+                        && let Ok(mut cache) = self.etags.lock()
+                    {
+                        cache.insert(cache_key, (etag.to_owned(), response.clone()));
+                    }
+                    return Ok(response);
+                }
+                Decision::Retry { after, reason } => {
+                    eprintln!(
+                        "nectr: {endpoint}: {reason}; retrying in {:.1} s",
+                        after.as_secs_f64()
+                    );
+                    tokio::time::sleep(after).await;
+                    attempt += 1;
+                }
+                Decision::GiveUp { reason } => {
+                    let reason = match result {
+                        Err(e) => format!("{reason} ({})", e.0),
+                        Ok(_) => reason,
+                    };
+                    return Err(GitHubError::Unavailable { endpoint, reason });
+                }
+            }
+        }
+    }
+
+    async fn space_writes(&self) {
+        let mut last = self.last_write.lock().await;
+        if let Some(previous) = *last {
+            let since = previous.elapsed();
+            if since < self.write_gap {
+                tokio::time::sleep(self.write_gap - since).await;
+            }
+        }
+        *last = Some(Instant::now());
+    }
+
+    fn note_rate_limit(&self, response: &Response) {
+        let limits = RateLimit::from_headers(&response.headers);
+        if limits.remaining.is_none() {
+            return;
+        }
+        if limits.is_low() {
+            eprintln!(
+                "warning: GitHub rate limit almost used up: {} requests left{}",
+                limits.remaining.unwrap_or_default(),
+                limits
+                    .reset
+                    .map(|r| format!(", resets in {} s", r.saturating_sub(now_unix())))
+                    .unwrap_or_default()
+            );
+        }
+        if let Ok(mut rate) = self.rate.lock() {
+            *rate = limits;
+        }
+    }
+
+    /// Turn a non-success response into the matching error.
+    fn check(&self, request: &Request, response: Response) -> Result<Response, GitHubError> {
+        let endpoint = self.endpoint(request);
+        let message = || error_message(&response.body);
+        match response.status {
+            200..=299 => Ok(response),
+            401 => Err(GitHubError::Unauthorized { endpoint }),
+            403 => {
+                let message = message();
+                let read_only = message.contains("Resource not accessible");
+                Err(GitHubError::Forbidden {
+                    endpoint,
+                    message,
+                    read_only,
+                })
+            }
+            404 => Err(GitHubError::NotFound { endpoint }),
+            406 | 422 => Err(GitHubError::Unprocessable {
+                endpoint,
+                status: response.status,
+                message: message(),
+            }),
+            status => Err(GitHubError::Status {
+                endpoint,
+                status,
+                message: message(),
+            }),
+        }
+    }
+
+    async fn request_ok(&self, request: Request) -> Result<Response, GitHubError> {
+        let response = self.send(request.clone()).await?;
+        self.check(&request, response)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, request: &Request, response: &Response) -> Result<T, GitHubError> {
+        serde_json::from_slice(&response.body).map_err(|e| GitHubError::Malformed {
+            endpoint: self.endpoint(request),
+            detail: e.to_string(),
+        })
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, GitHubError> {
+        let request = Request::get(self.url(path));
+        let response = self.request_ok(request.clone()).await?;
+        self.decode(&request, &response)
+    }
+
+    async fn write_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<T, GitHubError> {
+        let request = Request::with_body(method, self.url(path), body);
+        let response = self.request_ok(request.clone()).await?;
+        self.decode(&request, &response)
+    }
+
+    /// Every item of a paginated list, following `Link: rel="next"`, up to `limit` items.
+    pub async fn get_all<T: DeserializeOwned>(&self, path: &str, limit: usize) -> Result<Vec<T>, GitHubError> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut url = Some(self.url(&format!("{path}{separator}per_page={PER_PAGE}")));
+        let mut items = Vec::new();
+        while let Some(current) = url.take() {
+            let request = Request::get(current);
+            let response = self.request_ok(request.clone()).await?;
+            let mut page: Vec<T> = self.decode(&request, &response)?;
+            let page_len = page.len();
+            items.append(&mut page);
+            if items.len() >= limit {
+                items.truncate(limit);
+                break;
+            }
+            if page_len > 0 {
+                url = response.header("link").and_then(next_link);
+            }
+        }
+        Ok(items)
+    }
+
+    // ---- pull requests -------------------------------------------------------------
+
+    pub async fn pull(&self, repo: &str, number: u64) -> Result<PullRequest, GitHubError> {
+        self.get_json(&format!("/repos/{repo}/pulls/{number}")).await
+    }
+
+    /// The PR's unified diff, or `None` when GitHub says it is too large (406) — then use
+    /// [`GitHub::pull_files`].
+    pub async fn pull_diff(&self, repo: &str, number: u64) -> Result<Option<String>, GitHubError> {
+        let mut request = Request::get(self.url(&format!("/repos/{repo}/pulls/{number}")));
+        request.accept = Some("application/vnd.github.diff".to_owned());
+        let response = self.send(request.clone()).await?;
+        if response.status == 406 {
+            return Ok(None);
+        }
+        let response = self.check(&request, response)?;
+        Ok(Some(String::from_utf8_lossy(&response.body).into_owned()))
+    }
+
+    /// The files of a PR with their patches (paginated, up to GitHub's 3,000).
+    pub async fn pull_files(&self, repo: &str, number: u64) -> Result<Vec<PrFile>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/pulls/{number}/files"), MAX_PR_FILES)
+            .await
+    }
+
+    pub async fn list_pulls(&self, repo: &str, state: &str, limit: usize) -> Result<Vec<PullRequest>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/pulls?state={state}"), limit)
+            .await
+    }
+
+    /// Open, closed or merged, through the LRU + TTL cache.
+    pub async fn pr_state(&self, repo: &str, number: u64) -> Result<PrState, GitHubError> {
+        self.pr_states
+            .get_or_fetch((repo.to_owned(), number), async {
+                let pr = self.pull(repo, number).await?;
+                Ok(PrState::from_api(&pr.state, pr.merged.unwrap_or(false)))
+            })
+            .await
+    }
+
+    // ---- contents ------------------------------------------------------------------
+
+    /// A file at a ref, decoded from the contents API's base64; `None` when absent.
+    pub async fn file_content(&self, repo: &str, path: &str, git_ref: &str) -> Result<Option<Vec<u8>>, GitHubError> {
+        #[derive(serde::Deserialize)]
+        struct Content {
+            #[serde(default)]
+            content: String,
+            #[serde(default)]
+            encoding: String,
+        }
+        let request = Request::get(self.url(&format!(
+            "/repos/{repo}/contents/{}?ref={}",
+            encode_path(path),
+            encode_component(git_ref)
+        )));
+        let response = self.send(request.clone()).await?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        let response = self.check(&request, response)?;
+        let content: Content = self.decode(&request, &response)?;
+        if content.encoding != "base64" {
+            return Err(GitHubError::Malformed {
+                endpoint: self.endpoint(&request),
+                detail: format!("unexpected content encoding {:?}", content.encoding),
+            });
+        }
+        let packed: String = content.content.split_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(packed)
+            .map(Some)
+            .map_err(|e| GitHubError::Malformed {
+                endpoint: self.endpoint(&request),
+                detail: format!("invalid base64 content: {e}"),
+            })
+    }
+
+    /// A file at a ref as raw bytes (`application/vnd.github.raw`); `None` when absent.
+    pub async fn file_content_raw(&self, repo: &str, path: &str, git_ref: &str) -> Result<Option<Vec<u8>>, GitHubError> {
+        let mut request = Request::get(self.url(&format!(
+            "/repos/{repo}/contents/{}?ref={}",
+            encode_path(path),
+            encode_component(git_ref)
+        )));
+        request.accept = Some("application/vnd.github.raw".to_owned());
+        let response = self.send(request.clone()).await?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        Ok(Some(self.check(&request, response)?.body))
+    }
+
+    // ---- comments and reviews ------------------------------------------------------
+
+    pub async fn create_issue_comment(&self, repo: &str, number: u64, body: &str) -> Result<IssueComment, GitHubError> {
+        self.write_json(
+            Method::Post,
+            &format!("/repos/{repo}/issues/{number}/comments"),
+            json!({ "body": body }),
+        )
+        .await
+    }
+
+    pub async fn update_issue_comment(&self, repo: &str, id: u64, body: &str) -> Result<IssueComment, GitHubError> {
+        self.write_json(
+            Method::Patch,
+            &format!("/repos/{repo}/issues/comments/{id}"),
+            json!({ "body": body }),
+        )
+        .await
+    }
+
+    pub async fn list_issue_comments(&self, repo: &str, number: u64) -> Result<Vec<IssueComment>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/issues/{number}/comments"), 10_000)
+            .await
+    }
+
+    pub async fn list_review_comments(&self, repo: &str, number: u64) -> Result<Vec<ReviewComment>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/pulls/{number}/comments"), 10_000)
+            .await
+    }
+
+    pub async fn list_reviews(&self, repo: &str, number: u64) -> Result<Vec<ReviewInfo>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/pulls/{number}/reviews"), 10_000)
+            .await
+    }
+
+    pub async fn create_review(&self, repo: &str, number: u64, review: &NewReview) -> Result<ReviewInfo, GitHubError> {
+        let body = serde_json::to_value(review).map_err(|e| GitHubError::Malformed {
+            endpoint: "POST review".to_owned(),
+            detail: e.to_string(),
+        })?;
+        self.write_json(
+            Method::Post,
+            &format!("/repos/{repo}/pulls/{number}/reviews"),
+            body,
+        )
+        .await
+    }
+
+    /// Edit a submitted review's summary.
+    pub async fn update_review(&self, repo: &str, number: u64, id: u64, body: &str) -> Result<ReviewInfo, GitHubError> {
+        self.write_json(
+            Method::Put,
+            &format!("/repos/{repo}/pulls/{number}/reviews/{id}"),
+            json!({ "body": body }),
+        )
+        .await
+    }
+
+    /// A single inline comment outside a review.
+    pub async fn create_review_comment(
+        &self,
+        repo: &str,
+        number: u64,
+        commit_id: &str,
+        comment: &NewReviewComment,
+    ) -> Result<ReviewComment, GitHubError> {
+        let mut body = serde_json::to_value(comment).unwrap_or_default();
+        body["commit_id"] = json!(commit_id);
+        self.write_json(
+            Method::Post,
+            &format!("/repos/{repo}/pulls/{number}/comments"),
+            body,
+        )
+        .await
+    }
+
+    // ---- repository ----------------------------------------------------------------
+
+    /// Issues (not pull requests), most recently updated first.
+    pub async fn list_issues(&self, repo: &str, state: &str, limit: usize) -> Result<Vec<Issue>, GitHubError> {
+        let all: Vec<Issue> = self
+            .get_all(
+                &format!("/repos/{repo}/issues?state={state}&sort=updated&direction=desc"),
+                limit,
+            )
+            .await?;
+        Ok(all.into_iter().filter(|i| i.pull_request.is_none()).collect())
+    }
+
+    pub async fn languages(&self, repo: &str) -> Result<std::collections::BTreeMap<String, u64>, GitHubError> {
+        self.get_json(&format!("/repos/{repo}/languages")).await
+    }
+
+    pub async fn contributors(&self, repo: &str, limit: usize) -> Result<Vec<Contributor>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/contributors"), limit).await
+    }
+
+    /// The authenticated user and the token's OAuth scopes (`X-OAuth-Scopes`).
+    pub async fn current_user(&self) -> Result<(User, Vec<String>), GitHubError> {
+        let request = Request::get(self.url("/user"));
+        let response = self.request_ok(request.clone()).await?;
+        let user: User = self.decode(&request, &response)?;
+        let scopes = response
+            .header("x-oauth-scopes")
+            .map(|s| {
+                s.split(',')
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((user, scopes))
+    }
+
+    // ---- webhooks ------------------------------------------------------------------
+
+    pub async fn list_hooks(&self, repo: &str) -> Result<Vec<Hook>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/hooks"), 1_000).await
+    }
+
+    /// Install a webhook sending `events` as JSON to `url`, signed with `secret`, with TLS
+    /// verification on.
+    pub async fn create_hook(&self, repo: &str, url: &str, secret: &str, events: &[&str]) -> Result<Hook, GitHubError> {
+        self.write_json(
+            Method::Post,
+            &format!("/repos/{repo}/hooks"),
+            json!({
+                "name": "web",
+                "active": true,
+                "events": events,
+                "config": { "url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0" },
+            }),
+        )
+        .await
+    }
+
+    /// Remove a webhook; `Ok(false)` when it was already gone.
+    pub async fn delete_hook(&self, repo: &str, id: u64) -> Result<bool, GitHubError> {
+        let request = Request {
+            method: Method::Delete,
+            url: self.url(&format!("/repos/{repo}/hooks/{id}")),
+            accept: None,
+            if_none_match: None,
+            body: None,
+        };
+        let response = self.send(request.clone()).await?;
+        if response.status == 404 {
+            return Ok(false);
+        }
+        self.check(&request, response).map(|_| true)
+    }
+
+    pub async fn hook_deliveries(&self, repo: &str, id: u64, limit: usize) -> Result<Vec<HookDelivery>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/hooks/{id}/deliveries"), limit)
+            .await
+    }
+}
+
+/// Percent-encode one path segment or query value.
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Percent-encode a repository path, keeping its `/`s.
+pub fn encode_path(path: &str) -> String {
+    path.split('/').map(encode_component).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_link_follows_rel_next_only() {
+        let link = r#"<https://api.github.com/repositories/1/pulls/2/files?per_page=100&page=2>; rel="next", <https://api.github.com/repositories/1/pulls/2/files?per_page=100&page=5>; rel="last""#;
+        assert_eq!(
+            next_link(link).as_deref(),
+            Some("https://api.github.com/repositories/1/pulls/2/files?per_page=100&page=2")
+        );
+        assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev", <https://x/?page=1>; rel="first""#), None);
+        assert_eq!(next_link(""), None);
+    }
+
+    #[test]
+    fn error_messages_are_readable() {
+        assert_eq!(
+            error_message(br#"{"message":"Validation Failed","errors":[{"message":"Line could not be resolved"}]}"#),
+            "Validation Failed (Line could not be resolved)"
+        );
+        assert_eq!(error_message(br#"{"message":"Bad credentials"}"#), "Bad credentials");
+        assert_eq!(error_message(b"<html><body>unicorn</body></html>"), "an HTML error page");
+    }
+
+    #[test]
+    fn paths_are_encoded() {
+        assert_eq!(encode_path("dir with space/ü.txt"), "dir%20with%20space/%C3%BC.txt");
+        assert_eq!(encode_component("feature/x"), "feature%2Fx");
+    }
+}

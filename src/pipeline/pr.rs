@@ -1,0 +1,197 @@
+//! Reviewing a pull request on GitHub: fetch → review → publish. The CLI (`--event`,
+//! `--repo/--pr`, `--replay`), `nectr record` and `nectr action` all run this.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::config::{LoadedConfig, RepoConfig, DEFAULT_FILE_NAMES};
+use crate::error::InputError;
+use crate::github::types::{PrFile, PullRequest};
+use crate::github::GitHub;
+use crate::publish::{self, Identity, Publication};
+use crate::review::{PrRef, Review};
+
+/// Where the repository config comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// A local file (`--config`, `NECTR_CONFIG`).
+    File(PathBuf),
+    /// `.nectr.yml` in the repository at this ref (the head for `pull_request`, the base
+    /// for `pull_request_target`, so a PR cannot weaken its own review).
+    Repo { git_ref: String },
+}
+
+pub struct PrReviewRequest<'a> {
+    pub gh: &'a GitHub,
+    pub repo: &'a str,
+    pub number: u64,
+    /// The PR as the event payload had it; fetched when `None`.
+    pub pull: Option<PullRequest>,
+    /// When `None`, the PR's head is used.
+    pub config: Option<ConfigSource>,
+    pub dry_run: bool,
+    pub identity: Option<Identity>,
+}
+
+pub struct PrReviewOutcome {
+    pub pull: PullRequest,
+    pub review: Review,
+    /// `None` for a dry run.
+    pub publication: Option<Publication>,
+    /// The summary as posted (or as it would be).
+    pub body: String,
+    pub config_warnings: Vec<String>,
+}
+
+/// The PR's unified diff: GitHub's `.diff`, or — when GitHub answers 406 because it is
+/// too large — a diff rebuilt from the paginated files endpoint.
+pub async fn fetch_diff(gh: &GitHub, repo: &str, number: u64) -> Result<String> {
+    if let Some(diff) = gh.pull_diff(repo, number).await? {
+        return Ok(diff);
+    }
+    eprintln!("nectr: the diff of {repo}#{number} is too large for GitHub's .diff; using the files list");
+    let files = gh.pull_files(repo, number).await?;
+    Ok(diff_from_files(&files))
+}
+
+/// A git-style diff from the files endpoint's per-file patches.
+pub fn diff_from_files(files: &[PrFile]) -> String {
+    let mut out = String::new();
+    for f in files {
+        let old = f.previous_filename.as_deref().unwrap_or(&f.filename);
+        let _ = writeln!(out, "diff --git a/{old} b/{}", f.filename);
+        if f.status == "renamed" {
+            let _ = writeln!(out, "rename from {old}\nrename to {}", f.filename);
+        }
+        let (minus, plus) = match f.status.as_str() {
+            "added" => ("/dev/null".to_owned(), format!("b/{}", f.filename)),
+            "removed" => (format!("a/{old}"), "/dev/null".to_owned()),
+            _ => (format!("a/{old}"), format!("b/{}", f.filename)),
+        };
+        match f.patch.as_deref().filter(|p| !p.is_empty()) {
+            Some(patch) => {
+                let _ = writeln!(out, "--- {minus}\n+++ {plus}");
+                out.push_str(patch);
+                if !patch.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            // GitHub omits the patch of binary and very large files.
+            None if f.additions + f.deletions > 0 || f.status == "added" || f.status == "removed" => {
+                let _ = writeln!(out, "Binary files {minus} and {plus} differ");
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// Load the config from where `source` says.
+pub async fn load_config(gh: &GitHub, repo: &str, source: &ConfigSource) -> Result<LoadedConfig> {
+    match source {
+        ConfigSource::File(path) => Ok(RepoConfig::load(path)?),
+        ConfigSource::Repo { git_ref } => {
+            for name in DEFAULT_FILE_NAMES {
+                if let Some(bytes) = gh.file_content_raw(repo, name, git_ref).await? {
+                    let text = String::from_utf8(bytes).map_err(|_| {
+                        InputError(format!("{repo}:{name} at {git_ref} is not UTF-8 text"))
+                    })?;
+                    let short: String = git_ref.chars().take(12).collect();
+                    return Ok(RepoConfig::parse(&text, &format!("{name} ({repo}@{short})"))?);
+                }
+            }
+            Ok(LoadedConfig::default())
+        }
+    }
+}
+
+pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOutcome> {
+    let started = Instant::now();
+    let gh = req.gh;
+    let pull = match req.pull {
+        Some(p) => p,
+        None => gh
+            .pull(req.repo, req.number)
+            .await
+            .with_context(|| format!("cannot fetch pull request {}#{}", req.repo, req.number))?,
+    };
+    let head_sha = pull.head.sha.clone();
+    let diff_text = fetch_diff(gh, req.repo, req.number).await?;
+    let source = req.config.unwrap_or(ConfigSource::Repo {
+        git_ref: head_sha.clone(),
+    });
+    let config = load_config(gh, req.repo, &source).await?;
+    let (rules, mut warnings) = super::rule_set(&config)?;
+    warnings.splice(0..0, config.warnings.iter().cloned());
+    let diff = crate::diff::parse(&diff_text).map_err(|e| {
+        crate::error::RemoteError(format!(
+            "GitHub sent a diff for {}#{} that Nectr cannot parse ({e}); please report this",
+            req.repo, req.number
+        ))
+    })?;
+    let pr = PrRef {
+        repo: req.repo.to_owned(),
+        number: req.number,
+        head_sha: head_sha.clone(),
+    };
+    let mut review = super::review_diff(&diff, &rules, &config, Some(pr));
+    let publication = publish::publish(
+        gh,
+        req.repo,
+        req.number,
+        &head_sha,
+        &review,
+        &diff,
+        req.identity,
+        req.dry_run,
+    )
+    .await?;
+    review.stats.github_calls = gh.calls();
+    review.stats.elapsed_ms = started.elapsed().as_millis() as u64;
+    let body = publication.body.clone();
+    Ok(PrReviewOutcome {
+        pull,
+        review,
+        publication: (!req.dry_run).then_some(publication),
+        body,
+        config_warnings: warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, status: &str, patch: Option<&str>, prev: Option<&str>) -> PrFile {
+        PrFile {
+            filename: name.into(),
+            status: status.into(),
+            previous_filename: prev.map(Into::into),
+            additions: 1,
+            deletions: 0,
+            patch: patch.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn files_become_a_parseable_diff() {
+        let files = vec![
+            file("src/a.rs", "modified", Some("@@ -1,2 +1,2 @@\n x\n-y\n+z"), None),
+            file("new.txt", "added", Some("@@ -0,0 +1 @@\n+hello"), None),
+            file("logo.png", "added", None, None),
+            file("b.rs", "renamed", Some("@@ -3 +3 @@\n-a\n+b"), Some("old/b.rs")),
+        ];
+        let text = diff_from_files(&files);
+        let diff = crate::diff::parse(&text).unwrap();
+        assert_eq!(diff.files.len(), 4);
+        assert_eq!(diff.files[0].path(), "src/a.rs");
+        assert!(diff.files[0].is_commentable(crate::diff::Side::Right, 2));
+        assert_eq!(diff.files[1].status, crate::diff::FileStatus::Added);
+        assert!(diff.files[2].binary);
+        assert_eq!(diff.files[3].old_path.as_deref(), Some("old/b.rs"));
+        assert_eq!(diff.files[3].status, crate::diff::FileStatus::Renamed);
+    }
+}
