@@ -142,6 +142,10 @@ fn now_unix() -> u64 {
         .unwrap_or_default()
 }
 
+/// The ETag cache's key: the URL and the `Accept` media type (a diff and the JSON of the
+/// same URL are different representations with different ETags).
+type EtagKey = (String, Option<String>);
+
 pub struct GitHub {
     api_url: String,
     transport: Arc<dyn Transport>,
@@ -149,7 +153,7 @@ pub struct GitHub {
     /// The least time between two writes (GitHub asks integrations to space them out).
     write_gap: Duration,
     last_write: tokio::sync::Mutex<Option<Instant>>,
-    etags: Mutex<HashMap<(String, Option<String>), (String, Response)>>,
+    etags: Mutex<HashMap<EtagKey, (String, Response)>>,
     calls: AtomicU32,
     rate: Mutex<RateLimit>,
     pr_states: PrStateCache,
@@ -393,6 +397,17 @@ impl GitHub {
 
     /// Every item of a paginated list, following `Link: rel="next"`, up to `limit` items.
     pub async fn get_all<T: DeserializeOwned>(&self, path: &str, limit: usize) -> Result<Vec<T>, GitHubError> {
+        self.get_all_where(path, limit, |_: &T| true).await
+    }
+
+    /// [`GitHub::get_all`] keeping only the items `keep` accepts: `limit` counts kept
+    /// items, so filtered-out ones never crowd out the ones asked for.
+    async fn get_all_where<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, GitHubError> {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut url = Some(self.url(&format!("{path}{separator}per_page={PER_PAGE}")));
         let mut items = Vec::new();
@@ -401,6 +416,7 @@ impl GitHub {
             let response = self.request_ok(request.clone()).await?;
             let mut page: Vec<T> = self.decode(&request, &response)?;
             let page_len = page.len();
+            page.retain(|item| keep(item));
             items.append(&mut page);
             if items.len() >= limit {
                 items.truncate(limit);
@@ -475,6 +491,10 @@ impl GitHub {
         }
         let response = self.check(&request, response)?;
         let content: Content = self.decode(&request, &response)?;
+        if content.encoding == "none" {
+            // Files over 1 MB: GitHub leaves `content` empty and serves them only raw.
+            return self.file_content_raw(repo, path, git_ref).await;
+        }
         if content.encoding != "base64" {
             return Err(GitHubError::Malformed {
                 endpoint: self.endpoint(&request),
@@ -586,13 +606,13 @@ impl GitHub {
 
     /// Issues (not pull requests), most recently updated first.
     pub async fn list_issues(&self, repo: &str, state: &str, limit: usize) -> Result<Vec<Issue>, GitHubError> {
-        let all: Vec<Issue> = self
-            .get_all(
-                &format!("/repos/{repo}/issues?state={state}&sort=updated&direction=desc"),
-                limit,
-            )
-            .await?;
-        Ok(all.into_iter().filter(|i| i.pull_request.is_none()).collect())
+        // The issues endpoint lists pull requests too; drop them before counting to `limit`.
+        self.get_all_where(
+            &format!("/repos/{repo}/issues?state={state}&sort=updated&direction=desc"),
+            limit,
+            |i: &Issue| i.pull_request.is_none(),
+        )
+        .await
     }
 
     pub async fn languages(&self, repo: &str) -> Result<std::collections::BTreeMap<String, u64>, GitHubError> {

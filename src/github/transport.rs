@@ -122,6 +122,17 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl OctocrabTransport {
     pub fn new(api_url: &str, token: Option<&str>) -> Result<Self, TransportError> {
+        Self::with_timeouts(api_url, token, CONNECT_TIMEOUT, READ_TIMEOUT)
+    }
+
+    /// [`OctocrabTransport::new`] with other per-request timeouts (`read` bounds each wait
+    /// for bytes from the server, so a stalled response fails instead of hanging).
+    pub fn with_timeouts(
+        api_url: &str,
+        token: Option<&str>,
+        connect: Duration,
+        read: Duration,
+    ) -> Result<Self, TransportError> {
         install_crypto_provider();
         let mut builder = octocrab::Octocrab::builder()
             .base_uri(api_url)
@@ -134,8 +145,8 @@ impl OctocrabTransport {
                 http::HeaderName::from_static("x-github-api-version"),
                 "2022-11-28".to_owned(),
             )
-            .set_connect_timeout(Some(CONNECT_TIMEOUT))
-            .set_read_timeout(Some(READ_TIMEOUT));
+            .set_connect_timeout(Some(connect))
+            .set_read_timeout(Some(read));
         if let Some(token) = token {
             builder = builder.personal_token(token.to_owned());
         }
