@@ -13,12 +13,14 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::github_review::{api_url, read_event};
+use super::github_review::{api_url, classify_error, connect, read_event};
 use super::review::{FailOn, OutputFormat, exit_code_for};
 use crate::error::InputError;
 use crate::github::event::PullRequestEvent;
-use crate::github::{GitHub, GitHubError, token};
-use crate::pipeline::pr::{ConfigSource, PrReviewOutcome, PrReviewRequest, load_config, review_pull_request};
+use crate::github::{GitHubError, token};
+use crate::pipeline::pr::{
+    ConfigSource, PrReviewOutcome, PrReviewRequest, load_config, review_pull_request,
+};
 use crate::review::finding::Severity;
 use crate::review::render::markdown;
 
@@ -41,7 +43,9 @@ fn env(name: &str) -> Option<String> {
 
 /// Escape data for a workflow command (`::warning …::data`).
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escape a workflow command property value (`file=…,line=…`).
@@ -82,14 +86,19 @@ pub fn annotations(outcome: &PrReviewOutcome) -> String {
                 props.push_str(&format!(",endLine={end}"));
             }
         }
-        props.push_str(&format!(",title={}", escape_property(&format!("{} [{}]", f.title, f.rule))));
+        props.push_str(&format!(
+            ",title={}",
+            escape_property(&format!("{} [{}]", f.title, f.rule))
+        ));
         out.push_str(&format!("::{level} {props}::{}\n", escape_data(&f.body)));
     }
     out
 }
 
 pub fn run(args: ActionArgs) -> Result<u8> {
-    super::runtime()?.block_on(run_async(args))
+    super::runtime()?
+        .block_on(run_async(args))
+        .map_err(classify_error)
 }
 
 async fn run_async(args: ActionArgs) -> Result<u8> {
@@ -97,7 +106,11 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
     if event_name != "pull_request" && event_name != "pull_request_target" {
         notice(&format!(
             "nothing to review: `{}` events are not pull requests (use `on: pull_request`)",
-            if event_name.is_empty() { "unknown" } else { &event_name }
+            if event_name.is_empty() {
+                "unknown"
+            } else {
+                &event_name
+            }
         ));
         return Ok(0);
     }
@@ -113,14 +126,17 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
         return Ok(0);
     }
     let (token, _) = token::resolve(None).ok_or_else(|| {
-        InputError("no GitHub token: pass `github-token` to the action or set GITHUB_TOKEN for this step".into())
+        InputError(
+            "no GitHub token: pass `github-token` to the action or set GITHUB_TOKEN for this step"
+                .into(),
+        )
     })?;
     println!("::add-mask::{token}");
     if let Some(key) = env("NECTR_LLM_API_KEY") {
         println!("::add-mask::{key}");
     }
     let repo = env("GITHUB_REPOSITORY").unwrap_or_else(|| event.repository.full_name.clone());
-    let gh = GitHub::connect(&api_url(), Some(&token))?;
+    let gh = connect(&api_url(), Some(&token))?;
     let pull = event.pull_request.clone();
 
     // Config: a workspace file if given; else the repository's, from the base ref under
@@ -158,11 +174,12 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
     };
     let outcome = match review_pull_request(request(args.dry_run || read_only)).await {
         Err(e)
-            if e
-                .downcast_ref::<GitHubError>()
+            if e.downcast_ref::<GitHubError>()
                 .is_some_and(GitHubError::is_read_only) =>
         {
-            eprintln!("nectr: the token cannot write to {repo}; reporting as annotations instead");
+            eprintln!(
+                "nectr: the token cannot write to {repo} (give the workflow `permissions: pull-requests: write`); reporting as annotations instead"
+            );
             review_pull_request(request(true)).await?
         }
         other => other?,
@@ -174,7 +191,9 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
     if !posted {
         print!("{}", annotations(&outcome));
         if read_only {
-            notice("fork pull request: the workflow token is read-only, so findings are shown as annotations instead of a review");
+            notice(
+                "fork pull request: the workflow token is read-only, so findings are shown as annotations instead of a review",
+            );
         }
     }
     let mut summary = markdown::document_with_summary(outcome.body.clone(), &outcome.review);

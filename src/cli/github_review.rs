@@ -7,11 +7,12 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::review::{FailOn, OutputFormat, ReviewArgs, exit_code_for, use_color};
-use crate::error::InputError;
-use crate::github::GitHub;
+use crate::error::{InputError, RemoteError};
 use crate::github::bundle::{Bundle, REPLAY_API_URL, ReplayTransport};
 use crate::github::event::PullRequestEvent;
+use crate::github::ratelimit::RetryPolicy;
 use crate::github::token;
+use crate::github::{GitHub, GitHubError};
 use crate::pipeline::pr::{ConfigSource, PrReviewOutcome, PrReviewRequest, review_pull_request};
 use crate::review::render::json::{Posted, render_with};
 use crate::review::render::{self, Format, RenderOptions, markdown};
@@ -55,6 +56,47 @@ pub fn read_event(path: &std::path::Path) -> Result<PullRequestEvent> {
     })
 }
 
+/// Connect to GitHub for the CLI and the Action.
+///
+/// `NECTR_GITHUB_WRITE_GAP_MS` overrides the pause between two writes (default 1000: GitHub
+/// asks integrations to space out content-creating requests) and `NECTR_GITHUB_RETRY_BASE_MS`
+/// the first retry backoff step (default 500). Both exist for tests against a local fake;
+/// leave them unset against GitHub.
+pub fn connect(api: &str, token: Option<&str>) -> Result<GitHub, GitHubError> {
+    let millis = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_millis)
+    };
+    let mut gh = GitHub::connect(api, token)?;
+    if let Some(gap) = millis("NECTR_GITHUB_WRITE_GAP_MS") {
+        gh = gh.with_write_gap(gap);
+    }
+    if let Some(base) = millis("NECTR_GITHUB_RETRY_BASE_MS") {
+        gh = gh.with_policy(RetryPolicy {
+            base_delay: base,
+            ..RetryPolicy::default()
+        });
+    }
+    Ok(gh)
+}
+
+/// Give a GitHub error its exit-code class (see `INTERFACE.md`): 2 when the user can fix it
+/// (the token, the repository, the number, permissions), 3 when GitHub itself failed after
+/// retries. Other errors pass through unchanged.
+pub fn classify_error(err: anyhow::Error) -> anyhow::Error {
+    let class = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<GitHubError>())
+        .map(GitHubError::is_user_fixable);
+    match class {
+        Some(true) => InputError(format!("{err:#}")).into(),
+        Some(false) => RemoteError(format!("{err:#}")).into(),
+        None => err,
+    }
+}
+
 pub fn no_token_error() -> anyhow::Error {
     InputError(
         "no GitHub token: set GITHUB_TOKEN, log in with `gh auth login`, or set GITHUB_PAT (or pass --dry-run to only read a public repository)"
@@ -78,7 +120,9 @@ pub fn render_outcome(outcome: &PrReviewOutcome, format: OutputFormat, color: bo
 }
 
 pub fn run(args: ReviewArgs) -> Result<u8> {
-    super::runtime()?.block_on(run_async(args))
+    super::runtime()?
+        .block_on(run_async(args))
+        .map_err(classify_error)
 }
 
 async fn run_async(args: ReviewArgs) -> Result<u8> {
@@ -95,13 +139,18 @@ async fn run_async(args: ReviewArgs) -> Result<u8> {
                 (event.repository.full_name, number, Some(event.pull_request))
             }
             (None, Some(repo), Some(pr)) => (parse_repo(repo)?, pr, None),
-            _ => return Err(InputError("give --event PATH, --repo OWNER/NAME --pr N, or --replay DIR".into()).into()),
+            _ => {
+                return Err(InputError(
+                    "give --event PATH, --repo OWNER/NAME --pr N, or --replay DIR".into(),
+                )
+                .into());
+            }
         };
         let token = token::resolve(None);
         if token.is_none() && !args.dry_run {
             return Err(no_token_error());
         }
-        let gh = GitHub::connect(&api_url(), token.as_ref().map(|(t, _)| t.as_str()))?;
+        let gh = connect(&api_url(), token.as_ref().map(|(t, _)| t.as_str()))?;
         review_pull_request(PrReviewRequest {
             gh: &gh,
             repo: &repo,
@@ -116,23 +165,63 @@ async fn run_async(args: ReviewArgs) -> Result<u8> {
     for warning in &outcome.config_warnings {
         eprintln!("warning: {warning}");
     }
-    if let Some(p) = &outcome.publication
-        && let Some(url) = &p.review_url
-    {
-        eprintln!("nectr: posted {url}");
+    match &outcome.publication {
+        Some(p) => {
+            if let Some(url) = &p.review_url {
+                eprintln!("nectr: posted {url}");
+            }
+        }
+        None if args.replay.is_none() => eprintln!("nectr: {}", dry_run_note(&outcome)),
+        None => {}
     }
     super::print_stdout(&render_outcome(&outcome, format, use_color(args.color)))?;
     Ok(exit_code_for(&outcome.review, fail_on))
+}
+
+/// One line saying what a dry run would have posted.
+pub fn dry_run_note(outcome: &PrReviewOutcome) -> String {
+    let p = &outcome.planned;
+    let mut note = format!(
+        "dry run, nothing was posted: would post a review on {}#{} with {} inline comment{}",
+        outcome
+            .review
+            .pr
+            .as_ref()
+            .map(|pr| pr.repo.as_str())
+            .unwrap_or_default(),
+        outcome.pull.number,
+        p.inline_comments,
+        if p.inline_comments == 1 { "" } else { "s" },
+    );
+    if p.already_posted > 0 {
+        note.push_str(&format!(
+            " ({} already posted by an earlier review)",
+            p.already_posted
+        ));
+    }
+    note.push_str(" and the summary shown by `--format markdown`");
+    note
 }
 
 /// Run the pipeline against a bundle: offline, never writing.
 pub async fn replay(dir: &PathBuf, config: Option<ConfigSource>) -> Result<PrReviewOutcome> {
     let bundle = Bundle::read(dir)?;
     let event = PullRequestEvent::parse(&bundle.event).map_err(|e| {
-        InputError(format!("{}: event.json is not a pull_request event: {e}", dir.display()))
+        InputError(format!(
+            "{}: event.json is not a pull_request event: {e}",
+            dir.display()
+        ))
     })?;
-    let gh = GitHub::with_transport(REPLAY_API_URL, Arc::new(ReplayTransport::new(bundle.exchanges)))
-        .with_write_gap(std::time::Duration::ZERO);
+    let gh = GitHub::with_transport(
+        REPLAY_API_URL,
+        Arc::new(ReplayTransport::new(bundle.exchanges)),
+    )
+    .with_write_gap(std::time::Duration::ZERO)
+    // A bundle answers at once or never: retrying (with backoff) cannot help.
+    .with_policy(RetryPolicy {
+        max_retries: 0,
+        ..RetryPolicy::default()
+    });
     review_pull_request(PrReviewRequest {
         gh: &gh,
         repo: &bundle.manifest.repo,
@@ -143,4 +232,13 @@ pub async fn replay(dir: &PathBuf, config: Option<ConfigSource>) -> Result<PrRev
         identity: None,
     })
     .await
+    .map_err(|e| {
+        // No GitHub was involved: a request the bundle cannot answer is the bundle's
+        // problem (exit 2), not a remote failure.
+        if e.chain().any(|c| c.is::<GitHubError>()) {
+            InputError(format!("replaying {}: {e:#}", dir.display())).into()
+        } else {
+            e
+        }
+    })
 }

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::config::{LoadedConfig, RepoConfig, DEFAULT_FILE_NAMES};
+use crate::config::{DEFAULT_FILE_NAMES, LoadedConfig, RepoConfig};
 use crate::error::InputError;
-use crate::github::types::{PrFile, PullRequest};
 use crate::github::GitHub;
+use crate::github::types::{PrFile, PullRequest};
 use crate::publish::{self, Identity, Publication};
 use crate::review::{PrRef, Review};
 
@@ -41,6 +41,8 @@ pub struct PrReviewOutcome {
     pub review: Review,
     /// `None` for a dry run.
     pub publication: Option<Publication>,
+    /// What was posted, or in a dry run what would have been (no review id or URL then).
+    pub planned: Publication,
     /// The summary as posted (or as it would be).
     pub body: String,
     pub config_warnings: Vec<String>,
@@ -52,7 +54,9 @@ pub async fn fetch_diff(gh: &GitHub, repo: &str, number: u64) -> Result<String> 
     if let Some(diff) = gh.pull_diff(repo, number).await? {
         return Ok(diff);
     }
-    eprintln!("nectr: the diff of {repo}#{number} is too large for GitHub's .diff; using the files list");
+    eprintln!(
+        "nectr: the diff of {repo}#{number} is too large for GitHub's .diff; using the files list"
+    );
     let files = gh.pull_files(repo, number).await?;
     Ok(diff_from_files(&files))
 }
@@ -80,7 +84,10 @@ pub fn diff_from_files(files: &[PrFile]) -> String {
                 }
             }
             // GitHub omits the patch of binary and very large files.
-            None if f.additions + f.deletions > 0 || f.status == "added" || f.status == "removed" => {
+            None if f.additions + f.deletions > 0
+                || f.status == "added"
+                || f.status == "removed" =>
+            {
                 let _ = writeln!(out, "Binary files {minus} and {plus} differ");
             }
             None => {}
@@ -100,7 +107,10 @@ pub async fn load_config(gh: &GitHub, repo: &str, source: &ConfigSource) -> Resu
                         InputError(format!("{repo}:{name} at {git_ref} is not UTF-8 text"))
                     })?;
                     let short: String = git_ref.chars().take(12).collect();
-                    return Ok(RepoConfig::parse(&text, &format!("{name} ({repo}@{short})"))?);
+                    return Ok(RepoConfig::parse(
+                        &text,
+                        &format!("{name} ({repo}@{short})"),
+                    )?);
                 }
             }
             Ok(LoadedConfig::default())
@@ -155,7 +165,8 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
     Ok(PrReviewOutcome {
         pull,
         review,
-        publication: (!req.dry_run).then_some(publication),
+        publication: (!req.dry_run).then(|| publication.clone()),
+        planned: publication,
         body,
         config_warnings: warnings,
     })
@@ -179,10 +190,20 @@ mod tests {
     #[test]
     fn files_become_a_parseable_diff() {
         let files = vec![
-            file("src/a.rs", "modified", Some("@@ -1,2 +1,2 @@\n x\n-y\n+z"), None),
+            file(
+                "src/a.rs",
+                "modified",
+                Some("@@ -1,2 +1,2 @@\n x\n-y\n+z"),
+                None,
+            ),
             file("new.txt", "added", Some("@@ -0,0 +1 @@\n+hello"), None),
             file("logo.png", "added", None, None),
-            file("b.rs", "renamed", Some("@@ -3 +3 @@\n-a\n+b"), Some("old/b.rs")),
+            file(
+                "b.rs",
+                "renamed",
+                Some("@@ -3 +3 @@\n-a\n+b"),
+                Some("old/b.rs"),
+            ),
         ];
         let text = diff_from_files(&files);
         let diff = crate::diff::parse(&text).unwrap();

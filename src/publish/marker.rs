@@ -48,9 +48,12 @@ impl ReviewMarker {
         let start = body.find(REVIEW_PREFIX)? + REVIEW_PREFIX.len();
         let end = start + body[start..].find(SUFFIX)?;
         let marker: ReviewMarker = serde_json::from_str(&body[start..end]).ok()?;
-        let hex = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
-        (marker.v == 1 && hex(&marker.head) && marker.inline.iter().chain(&marker.all).all(|f| hex(f)))
-            .then_some(marker)
+        let hex =
+            |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        (marker.v == 1
+            && hex(&marker.head)
+            && marker.inline.iter().chain(&marker.all).all(|f| hex(f)))
+        .then_some(marker)
     }
 }
 
@@ -136,8 +139,14 @@ mod tests {
         assert_eq!(ReviewMarker::find(&body), Some(m));
         assert_eq!(ReviewMarker::find("no marker"), None);
         assert_eq!(ReviewMarker::find("<!-- nectr:review {not json} -->"), None);
-        assert_eq!(ReviewMarker::find(r#"<!-- nectr:review {"v":1,"head":"<script>"} -->"#), None);
-        assert_eq!(ReviewMarker::find(r#"<!-- nectr:review {"v":2,"head":"ab"} -->"#), None);
+        assert_eq!(
+            ReviewMarker::find(r#"<!-- nectr:review {"v":1,"head":"<script>"} -->"#),
+            None
+        );
+        assert_eq!(
+            ReviewMarker::find(r#"<!-- nectr:review {"v":2,"head":"ab"} -->"#),
+            None
+        );
     }
 
     #[test]
@@ -158,12 +167,22 @@ mod tests {
         let f2 = finding("a.py", 4, "security.eval", "Avoid eval on untrusted input");
         let fp1 = fingerprint(&f1, Some(&d1.files[0]));
         assert_eq!(fp1.len(), 16);
-        assert_eq!(fp1, fingerprint(&f2, Some(&d2.files[0])), "moved and reworded: same");
+        assert_eq!(
+            fp1,
+            fingerprint(&f2, Some(&d2.files[0])),
+            "moved and reworded: same"
+        );
         let other_rule = finding("a.py", 2, "security.other", "eval");
         assert_ne!(fp1, fingerprint(&other_rule, Some(&d1.files[0])));
         let other_line = finding("a.py", 1, "security.eval", "eval");
         assert_ne!(fp1, fingerprint(&other_line, Some(&d1.files[0])));
         let off_diff = finding("a.py", 90, "security.eval", "eval");
-        assert_ne!(fingerprint(&off_diff, Some(&d1.files[0])), fingerprint(&finding("a.py", 91, "security.eval", "x"), Some(&d1.files[0])));
+        assert_ne!(
+            fingerprint(&off_diff, Some(&d1.files[0])),
+            fingerprint(
+                &finding("a.py", 91, "security.eval", "x"),
+                Some(&d1.files[0])
+            )
+        );
     }
 }
