@@ -5,6 +5,8 @@
 
 use crate::config::ConfigError;
 use crate::diff::DiffError;
+use crate::github::GitHubError;
+use crate::github::bundle::BundleError;
 
 /// Findings at or above `--fail-on`.
 pub const EXIT_FINDINGS: u8 = 1;
@@ -23,14 +25,27 @@ pub struct InputError(pub String);
 #[error("{0}")]
 pub struct RemoteError(pub String);
 
-/// The exit code for an error: 3 when a remote service failed, otherwise 2 — every other
-/// failure is one of input or configuration as far as the user can act on it.
+/// The exit code for an error: 3 when a remote service failed after retries, otherwise 2 —
+/// every other failure is one of input or configuration as far as the user can act on it.
+/// A GitHub error counts as input when the user can fix it (the token, the repository, the
+/// number, permissions) and as remote otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause.is::<RemoteError>() {
             return EXIT_REMOTE;
         }
-        if cause.is::<InputError>() || cause.is::<DiffError>() || cause.is::<ConfigError>() {
+        if let Some(github) = cause.downcast_ref::<GitHubError>() {
+            return if github.is_user_fixable() {
+                EXIT_INPUT
+            } else {
+                EXIT_REMOTE
+            };
+        }
+        if cause.is::<InputError>()
+            || cause.is::<DiffError>()
+            || cause.is::<ConfigError>()
+            || cause.is::<BundleError>()
+        {
             return EXIT_INPUT;
         }
     }

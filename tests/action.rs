@@ -349,7 +349,10 @@ fn other_events_and_actions_exit_0_without_any_request() {
             assert_eq!(out.len(), 1, "one line: {}", run.show());
             assert!(out[0].starts_with("::notice"), "{}", run.show());
             assert!(out[0].contains("nothing to review"), "{}", run.show());
-            assert!(run.stderr.is_empty(), "{}", run.show());
+            // The contract: exit 0 "says why on stderr", in one line.
+            let err: Vec<&str> = run.stderr.lines().collect();
+            assert_eq!(err.len(), 1, "{}", run.show());
+            assert!(err[0].starts_with("nectr: nothing to review"), "{}", run.show());
             assert!(!run.stdout.contains(TOKEN));
         }
     }

@@ -53,7 +53,10 @@ fn assert_input_error(o: &Output) -> String {
     assert_eq!(o.status.code(), Some(2), "stderr: {err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(err.starts_with("error: "), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "{err}"
+    );
     err
 }
 
@@ -67,7 +70,10 @@ fn json_review(args: &[&str]) -> Value {
 fn version_and_help() {
     let o = run(&["--version"]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(stdout(&o).trim(), format!("nectr {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("nectr {}", env!("CARGO_PKG_VERSION"))
+    );
     let o = run(&["--help"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("review"));
@@ -89,16 +95,36 @@ fn unknown_flags_and_missing_input_are_usage_errors() {
 
 #[test]
 fn reviews_the_example_as_json() {
-    let v = json_review(&["review", "--diff", example().to_str().unwrap(), "--format", "json"]);
+    let v = json_review(&[
+        "review",
+        "--diff",
+        example().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     assert_eq!(v["schema"], "nectr.review/v1");
     assert!(v["pr"].is_null());
     assert!(v["posted"].is_null());
     assert_eq!(v["stats"]["files"], 5);
     let findings = v["findings"].as_array().unwrap();
-    let rules: Vec<&str> = findings.iter().map(|f| f["rule"].as_str().unwrap()).collect();
-    assert_eq!(rules[0], "secret.github-token", "most severe first: {rules:?}");
-    for expected in ["security.eval", "security.sql-concat", "rust.unwrap", "todo.added"] {
-        assert!(rules.contains(&expected), "{expected} missing from {rules:?}");
+    let rules: Vec<&str> = findings
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules[0], "secret.github-token",
+        "most severe first: {rules:?}"
+    );
+    for expected in [
+        "security.eval",
+        "security.sql-concat",
+        "rust.unwrap",
+        "todo.added",
+    ] {
+        assert!(
+            rules.contains(&expected),
+            "{expected} missing from {rules:?}"
+        );
     }
     let token = &findings[0];
     assert_eq!(token["path"], "app/settings.py");
@@ -108,7 +134,10 @@ fn reviews_the_example_as_json() {
     // The token itself appears nowhere in the output.
     let text = v.to_string();
     assert!(!text.contains("R8x2Kq7LmN4pV9sT1wY6zA3bC5dE0fG2hJ4k"));
-    assert!(findings.iter().all(|f| f["anchored"] == true), "rule findings sit on added lines");
+    assert!(
+        findings.iter().all(|f| f["anchored"] == true),
+        "rule findings sit on added lines"
+    );
     let skipped = &v["stats"]["skipped_files"][0];
     assert_eq!(skipped["path"], "docs/logo.png");
     assert_eq!(skipped["reason"], "binary file");
@@ -119,11 +148,25 @@ fn fail_on_sets_the_exit_code() {
     let diff = example();
     let diff = diff.to_str().unwrap();
     assert_eq!(run(&["review", "--diff", diff]).status.code(), Some(0));
-    assert_eq!(run(&["review", "--diff", diff, "--fail-on", "never"]).status.code(), Some(0));
-    assert_eq!(run(&["review", "--diff", diff, "--fail-on", "critical"]).status.code(), Some(1));
+    assert_eq!(
+        run(&["review", "--diff", diff, "--fail-on", "never"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["review", "--diff", diff, "--fail-on", "critical"])
+            .status
+            .code(),
+        Some(1)
+    );
     let clean = "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-hello\n+hello, world\n";
     let dir = tempfile::tempdir().unwrap();
-    let o = run_in(dir.path(), &["review", "--diff", "-", "--fail-on", "minor"], Some(clean.as_bytes()));
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", "-", "--fail-on", "minor"],
+        Some(clean.as_bytes()),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("No findings in 1 file (+1 -1)."));
 }
@@ -132,7 +175,11 @@ fn fail_on_sets_the_exit_code() {
 fn reads_standard_input() {
     let text = std::fs::read(example()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let o = run_in(dir.path(), &["review", "--diff", "-", "--format", "markdown"], Some(&text));
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", "-", "--format", "markdown"],
+        Some(&text),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let md = stdout(&o);
     assert!(md.starts_with("### Nectr review"), "{md}");
@@ -142,13 +189,22 @@ fn reads_standard_input() {
 
 #[test]
 fn sarif_output() {
-    let o = run(&["review", "--diff", example().to_str().unwrap(), "--format", "sarif"]);
+    let o = run(&[
+        "review",
+        "--diff",
+        example().to_str().unwrap(),
+        "--format",
+        "sarif",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["version"], "2.1.0");
     let results = v["runs"][0]["results"].as_array().unwrap();
     assert!(!results.is_empty());
-    assert_eq!(results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "app/settings.py");
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "app/settings.py"
+    );
 }
 
 #[test]
@@ -157,41 +213,80 @@ fn text_has_no_colour_when_piped_unless_asked() {
     let plain = run(&["review", "--diff", diff.to_str().unwrap()]);
     assert!(!stdout(&plain).contains('\x1b'));
     assert!(stdout(&plain).contains("app/settings.py:4: critical: "));
-    let coloured = run(&["review", "--diff", diff.to_str().unwrap(), "--color", "always"]);
+    let coloured = run(&[
+        "review",
+        "--diff",
+        diff.to_str().unwrap(),
+        "--color",
+        "always",
+    ]);
     assert!(stdout(&coloured).contains('\x1b'));
 }
 
 #[test]
 fn not_a_diff_is_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run_in(dir.path(), &["review", "--diff", "-"], Some(b"hello, this is a README\nnot a diff\n"));
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", "-"],
+        Some(b"hello, this is a README\nnot a diff\n"),
+    );
     let err = assert_input_error(&o);
     assert!(err.contains("standard input is not a usable diff"), "{err}");
     // Bytes that are not UTF-8 get a warning first, then the same one-line error.
-    let o = run_in(dir.path(), &["review", "--diff", "-"], Some(&[0xff, 0xfe, 0x00, 0x01, 0x02]));
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", "-"],
+        Some(&[0xff, 0xfe, 0x00, 0x01, 0x02]),
+    );
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.lines().next().unwrap().starts_with("warning: standard input is not valid UTF-8"), "{err}");
-    assert!(err.lines().nth(1).unwrap().starts_with("error: standard input is not a usable diff"), "{err}");
+    assert!(
+        err.lines()
+            .next()
+            .unwrap()
+            .starts_with("warning: standard input is not valid UTF-8"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("error: standard input is not a usable diff"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 2, "{err}");
 }
 
 #[test]
 fn a_hunk_that_lies_is_refused_with_its_line() {
-    let lying = "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,5 @@\n line\n+added\n";
+    let lying =
+        "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,5 @@\n line\n+added\n";
     let dir = tempfile::tempdir().unwrap();
-    let o = run_in(dir.path(), &["review", "--diff", "-"], Some(lying.as_bytes()));
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", "-"],
+        Some(lying.as_bytes()),
+    );
     let err = assert_input_error(&o);
     assert!(err.contains("line "), "{err}");
     let absurd = "diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1,1 +4294967295,1 @@\n-x\n+y\n";
-    let o = run_in(dir.path(), &["review", "--diff", "-"], Some(absurd.as_bytes()));
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", "-"],
+        Some(absurd.as_bytes()),
+    );
     assert_input_error(&o);
 }
 
 #[test]
 fn empty_input_has_nothing_to_review() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run_in(dir.path(), &["review", "--diff", "-", "--fail-on", "minor"], Some(b""));
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", "-", "--fail-on", "minor"],
+        Some(b""),
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("nothing to review"));
 }
@@ -205,7 +300,8 @@ fn missing_file_says_what_to_pass() {
 
 #[test]
 fn non_utf8_diff_is_reviewed_with_a_warning() {
-    let mut bytes = b"diff --git a/l.txt b/l.txt\n--- a/l.txt\n+++ b/l.txt\n@@ -1 +1 @@\n-caf".to_vec();
+    let mut bytes =
+        b"diff --git a/l.txt b/l.txt\n--- a/l.txt\n+++ b/l.txt\n@@ -1 +1 @@\n-caf".to_vec();
     bytes.extend_from_slice(&[0xe9]);
     bytes.extend_from_slice(b"\n+debugger;\n");
     let dir = tempfile::tempdir().unwrap();
@@ -224,23 +320,52 @@ fn config_is_discovered_validated_and_applied() {
         "rules:\n  disable: [todo.added]\n  severity: {rust.unwrap: critical}\nmax_inline_comments: 1\nsurprise: true\n",
     )
     .unwrap();
-    let o = run_in(dir.path(), &["review", "--diff", diff, "--format", "json"], None);
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", diff, "--format", "json"],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("unknown key `surprise`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown key `surprise`"),
+        "{}",
+        stderr(&o)
+    );
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let findings = v["findings"].as_array().unwrap();
     assert!(findings.iter().all(|f| f["rule"] != "todo.added"));
-    assert!(findings.iter().any(|f| f["rule"] == "rust.unwrap" && f["severity"] == "critical"));
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "rust.unwrap" && f["severity"] == "critical")
+    );
     let anchored = findings.iter().filter(|f| f["anchored"] == true).count();
     assert_eq!(anchored, 1, "the cap leaves one inline comment");
-    assert!(v["summary"].as_str().unwrap().contains("over the limit of 1 inline comments"));
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 1 inline comments")
+    );
 
-    std::fs::write(dir.path().join("bad.yml"), "rules:\n  severity:\n    rust.unwrap: huge\n").unwrap();
-    let o = run_in(dir.path(), &["review", "--diff", diff, "--config", "bad.yml"], None);
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "rules:\n  severity:\n    rust.unwrap: huge\n",
+    )
+    .unwrap();
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", diff, "--config", "bad.yml"],
+        None,
+    );
     let err = assert_input_error(&o);
     assert!(err.contains("bad.yml") && err.contains("line 3"), "{err}");
 
-    let o = run_in(dir.path(), &["review", "--diff", diff, "--config", "missing.yml"], None);
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", diff, "--config", "missing.yml"],
+        None,
+    );
     let err = assert_input_error(&o);
     assert!(err.contains("missing.yml"), "{err}");
 }
@@ -253,10 +378,25 @@ fn custom_rule_from_config() {
         "rules:\n  custom:\n    - id: no-env-get\n      regex: 'os\\.environ\\.get'\n      message: Read settings through `config.py`.\n      severity: major\n      paths: ['app/**']\n",
     )
     .unwrap();
-    let o = run_in(dir.path(), &["review", "--diff", example().to_str().unwrap(), "--format", "json"], None);
+    let o = run_in(
+        dir.path(),
+        &[
+            "review",
+            "--diff",
+            example().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let hit = v["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "no-env-get").expect("custom rule fired");
+    let hit = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "no-env-get")
+        .expect("custom rule fired");
     assert_eq!(hit["path"], "app/settings.py");
     assert_eq!(hit["line"], 3);
     assert_eq!(hit["severity"], "major");

@@ -69,10 +69,9 @@ fn regenerate_example_bundle() {
     let gh = FakeGitHub::start_blocking();
     gh.add_token("example-token", "octocat", Access::Write, "repo");
     gh.add_repo("nectr-ai/demo");
-    let diff = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/pr.diff"),
-    )
-    .unwrap();
+    let diff =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/pr.diff"))
+            .unwrap();
     gh.add_pull(
         "nectr-ai/demo",
         PullSpec {

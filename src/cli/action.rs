@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::github_review::{api_url, classify_error, connect, read_event};
+use super::github_review::{api_url, connect, read_event};
 use super::review::{FailOn, OutputFormat, exit_code_for};
 use crate::error::InputError;
 use crate::github::event::PullRequestEvent;
@@ -53,8 +53,11 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Tell the workflow (an annotation on stdout) and the log reader (stderr) why nothing
+/// happened.
 fn notice(message: &str) {
     println!("::notice title=Nectr::{}", escape_data(message));
+    eprintln!("nectr: {message}");
 }
 
 /// Append `text` to the file a `GITHUB_*` variable names, if it is set.
@@ -96,9 +99,7 @@ pub fn annotations(outcome: &PrReviewOutcome) -> String {
 }
 
 pub fn run(args: ActionArgs) -> Result<u8> {
-    super::runtime()?
-        .block_on(run_async(args))
-        .map_err(classify_error)
+    super::runtime()?.block_on(run_async(args))
 }
 
 async fn run_async(args: ActionArgs) -> Result<u8> {

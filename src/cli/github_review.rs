@@ -1,13 +1,13 @@
 //! `nectr review --event | --repo/--pr | --replay`: review a pull request on GitHub (or
 //! a recorded one) through the shared pipeline, print it, and post it unless told not to.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
 
 use super::review::{FailOn, OutputFormat, ReviewArgs, exit_code_for, use_color};
-use crate::error::{InputError, RemoteError};
+use crate::error::InputError;
 use crate::github::bundle::{Bundle, REPLAY_API_URL, ReplayTransport};
 use crate::github::event::PullRequestEvent;
 use crate::github::ratelimit::RetryPolicy;
@@ -73,28 +73,18 @@ pub fn connect(api: &str, token: Option<&str>) -> Result<GitHub, GitHubError> {
     if let Some(gap) = millis("NECTR_GITHUB_WRITE_GAP_MS") {
         gh = gh.with_write_gap(gap);
     }
+    let mut policy = RetryPolicy::default();
     if let Some(base) = millis("NECTR_GITHUB_RETRY_BASE_MS") {
-        gh = gh.with_policy(RetryPolicy {
-            base_delay: base,
-            ..RetryPolicy::default()
-        });
+        policy.base_delay = base;
     }
+    if let Some(secs) = std::env::var("NECTR_GITHUB_MAX_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        policy.max_wait = std::time::Duration::from_secs(secs);
+    }
+    gh = gh.with_policy(policy);
     Ok(gh)
-}
-
-/// Give a GitHub error its exit-code class (see `INTERFACE.md`): 2 when the user can fix it
-/// (the token, the repository, the number, permissions), 3 when GitHub itself failed after
-/// retries. Other errors pass through unchanged.
-pub fn classify_error(err: anyhow::Error) -> anyhow::Error {
-    let class = err
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<GitHubError>())
-        .map(GitHubError::is_user_fixable);
-    match class {
-        Some(true) => InputError(format!("{err:#}")).into(),
-        Some(false) => RemoteError(format!("{err:#}")).into(),
-        None => err,
-    }
 }
 
 pub fn no_token_error() -> anyhow::Error {
@@ -120,9 +110,7 @@ pub fn render_outcome(outcome: &PrReviewOutcome, format: OutputFormat, color: bo
 }
 
 pub fn run(args: ReviewArgs) -> Result<u8> {
-    super::runtime()?
-        .block_on(run_async(args))
-        .map_err(classify_error)
+    super::runtime()?.block_on(run_async(args))
 }
 
 async fn run_async(args: ReviewArgs) -> Result<u8> {
@@ -204,7 +192,7 @@ pub fn dry_run_note(outcome: &PrReviewOutcome) -> String {
 }
 
 /// Run the pipeline against a bundle: offline, never writing.
-pub async fn replay(dir: &PathBuf, config: Option<ConfigSource>) -> Result<PrReviewOutcome> {
+pub async fn replay(dir: &Path, config: Option<ConfigSource>) -> Result<PrReviewOutcome> {
     let bundle = Bundle::read(dir)?;
     let event = PullRequestEvent::parse(&bundle.event).map_err(|e| {
         InputError(format!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Args;
 
-use super::github_review::{api_url, classify_error, no_token_error, parse_repo};
+use super::github_review::{api_url, no_token_error, parse_repo};
 use crate::github::GitHub;
 use crate::github::bundle::{Bundle, Manifest, RecordingTransport, SCHEMA};
 use crate::github::token;
@@ -26,9 +26,7 @@ pub struct RecordArgs {
 }
 
 pub fn run(args: RecordArgs) -> Result<u8> {
-    super::runtime()?
-        .block_on(record(args))
-        .map_err(classify_error)
+    super::runtime()?.block_on(record(args))
 }
 
 async fn record(args: RecordArgs) -> Result<u8> {

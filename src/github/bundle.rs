@@ -121,10 +121,13 @@ impl Transport for RecordingTransport {
     }
 }
 
+/// Method, path and `Accept`: what identifies a request in a bundle.
+type RequestKey = (Method, String, Option<String>);
+
 /// Answers requests from a bundle, in recorded order per request; never touches the
 /// network. A request the bundle does not hold is an error naming it.
 pub struct ReplayTransport {
-    queues: Mutex<HashMap<(Method, String, Option<String>), Vec<Exchange>>>,
+    queues: Mutex<HashMap<RequestKey, Vec<Exchange>>>,
 }
 
 impl ReplayTransport {

@@ -74,7 +74,13 @@ impl GitHubError {
     }
 
     pub fn is_read_only(&self) -> bool {
-        matches!(self, GitHubError::Forbidden { read_only: true, .. })
+        matches!(
+            self,
+            GitHubError::Forbidden {
+                read_only: true,
+                ..
+            }
+        )
     }
 }
 
@@ -162,10 +168,11 @@ pub struct GitHub {
 impl GitHub {
     /// A client for the real API (or any server speaking it) at `api_url`.
     pub fn connect(api_url: &str, token: Option<&str>) -> Result<GitHub, GitHubError> {
-        let transport = OctocrabTransport::new(api_url, token).map_err(|e| GitHubError::Unavailable {
-            endpoint: api_url.to_owned(),
-            reason: e.0,
-        })?;
+        let transport =
+            OctocrabTransport::new(api_url, token).map_err(|e| GitHubError::Unavailable {
+                endpoint: api_url.to_owned(),
+                reason: e.0,
+            })?;
         Ok(GitHub::with_transport(api_url, Arc::new(transport)))
     }
 
@@ -371,7 +378,11 @@ impl GitHub {
         self.check(&request, response)
     }
 
-    fn decode<T: DeserializeOwned>(&self, request: &Request, response: &Response) -> Result<T, GitHubError> {
+    fn decode<T: DeserializeOwned>(
+        &self,
+        request: &Request,
+        response: &Response,
+    ) -> Result<T, GitHubError> {
         serde_json::from_slice(&response.body).map_err(|e| GitHubError::Malformed {
             endpoint: self.endpoint(request),
             detail: e.to_string(),
@@ -396,7 +407,11 @@ impl GitHub {
     }
 
     /// Every item of a paginated list, following `Link: rel="next"`, up to `limit` items.
-    pub async fn get_all<T: DeserializeOwned>(&self, path: &str, limit: usize) -> Result<Vec<T>, GitHubError> {
+    pub async fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+    ) -> Result<Vec<T>, GitHubError> {
         self.get_all_where(path, limit, |_: &T| true).await
     }
 
@@ -432,7 +447,8 @@ impl GitHub {
     // ---- pull requests -------------------------------------------------------------
 
     pub async fn pull(&self, repo: &str, number: u64) -> Result<PullRequest, GitHubError> {
-        self.get_json(&format!("/repos/{repo}/pulls/{number}")).await
+        self.get_json(&format!("/repos/{repo}/pulls/{number}"))
+            .await
     }
 
     /// The PR's unified diff, or `None` when GitHub says it is too large (406) — then use
@@ -454,7 +470,12 @@ impl GitHub {
             .await
     }
 
-    pub async fn list_pulls(&self, repo: &str, state: &str, limit: usize) -> Result<Vec<PullRequest>, GitHubError> {
+    pub async fn list_pulls(
+        &self,
+        repo: &str,
+        state: &str,
+        limit: usize,
+    ) -> Result<Vec<PullRequest>, GitHubError> {
         self.get_all(&format!("/repos/{repo}/pulls?state={state}"), limit)
             .await
     }
@@ -472,7 +493,12 @@ impl GitHub {
     // ---- contents ------------------------------------------------------------------
 
     /// A file at a ref, decoded from the contents API's base64; `None` when absent.
-    pub async fn file_content(&self, repo: &str, path: &str, git_ref: &str) -> Result<Option<Vec<u8>>, GitHubError> {
+    pub async fn file_content(
+        &self,
+        repo: &str,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
         #[derive(serde::Deserialize)]
         struct Content {
             #[serde(default)]
@@ -512,7 +538,12 @@ impl GitHub {
     }
 
     /// A file at a ref as raw bytes (`application/vnd.github.raw`); `None` when absent.
-    pub async fn file_content_raw(&self, repo: &str, path: &str, git_ref: &str) -> Result<Option<Vec<u8>>, GitHubError> {
+    pub async fn file_content_raw(
+        &self,
+        repo: &str,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
         let mut request = Request::get(self.url(&format!(
             "/repos/{repo}/contents/{}?ref={}",
             encode_path(path),
@@ -528,7 +559,12 @@ impl GitHub {
 
     // ---- comments and reviews ------------------------------------------------------
 
-    pub async fn create_issue_comment(&self, repo: &str, number: u64, body: &str) -> Result<IssueComment, GitHubError> {
+    pub async fn create_issue_comment(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<IssueComment, GitHubError> {
         self.write_json(
             Method::Post,
             &format!("/repos/{repo}/issues/{number}/comments"),
@@ -537,7 +573,12 @@ impl GitHub {
         .await
     }
 
-    pub async fn update_issue_comment(&self, repo: &str, id: u64, body: &str) -> Result<IssueComment, GitHubError> {
+    pub async fn update_issue_comment(
+        &self,
+        repo: &str,
+        id: u64,
+        body: &str,
+    ) -> Result<IssueComment, GitHubError> {
         self.write_json(
             Method::Patch,
             &format!("/repos/{repo}/issues/comments/{id}"),
@@ -546,22 +587,39 @@ impl GitHub {
         .await
     }
 
-    pub async fn list_issue_comments(&self, repo: &str, number: u64) -> Result<Vec<IssueComment>, GitHubError> {
+    pub async fn list_issue_comments(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueComment>, GitHubError> {
         self.get_all(&format!("/repos/{repo}/issues/{number}/comments"), 10_000)
             .await
     }
 
-    pub async fn list_review_comments(&self, repo: &str, number: u64) -> Result<Vec<ReviewComment>, GitHubError> {
+    pub async fn list_review_comments(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<ReviewComment>, GitHubError> {
         self.get_all(&format!("/repos/{repo}/pulls/{number}/comments"), 10_000)
             .await
     }
 
-    pub async fn list_reviews(&self, repo: &str, number: u64) -> Result<Vec<ReviewInfo>, GitHubError> {
+    pub async fn list_reviews(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<ReviewInfo>, GitHubError> {
         self.get_all(&format!("/repos/{repo}/pulls/{number}/reviews"), 10_000)
             .await
     }
 
-    pub async fn create_review(&self, repo: &str, number: u64, review: &NewReview) -> Result<ReviewInfo, GitHubError> {
+    pub async fn create_review(
+        &self,
+        repo: &str,
+        number: u64,
+        review: &NewReview,
+    ) -> Result<ReviewInfo, GitHubError> {
         let body = serde_json::to_value(review).map_err(|e| GitHubError::Malformed {
             endpoint: "POST review".to_owned(),
             detail: e.to_string(),
@@ -575,7 +633,13 @@ impl GitHub {
     }
 
     /// Edit a submitted review's summary.
-    pub async fn update_review(&self, repo: &str, number: u64, id: u64, body: &str) -> Result<ReviewInfo, GitHubError> {
+    pub async fn update_review(
+        &self,
+        repo: &str,
+        number: u64,
+        id: u64,
+        body: &str,
+    ) -> Result<ReviewInfo, GitHubError> {
         self.write_json(
             Method::Put,
             &format!("/repos/{repo}/pulls/{number}/reviews/{id}"),
@@ -605,7 +669,12 @@ impl GitHub {
     // ---- repository ----------------------------------------------------------------
 
     /// Issues (not pull requests), most recently updated first.
-    pub async fn list_issues(&self, repo: &str, state: &str, limit: usize) -> Result<Vec<Issue>, GitHubError> {
+    pub async fn list_issues(
+        &self,
+        repo: &str,
+        state: &str,
+        limit: usize,
+    ) -> Result<Vec<Issue>, GitHubError> {
         // The issues endpoint lists pull requests too; drop them before counting to `limit`.
         self.get_all_where(
             &format!("/repos/{repo}/issues?state={state}&sort=updated&direction=desc"),
@@ -615,12 +684,20 @@ impl GitHub {
         .await
     }
 
-    pub async fn languages(&self, repo: &str) -> Result<std::collections::BTreeMap<String, u64>, GitHubError> {
+    pub async fn languages(
+        &self,
+        repo: &str,
+    ) -> Result<std::collections::BTreeMap<String, u64>, GitHubError> {
         self.get_json(&format!("/repos/{repo}/languages")).await
     }
 
-    pub async fn contributors(&self, repo: &str, limit: usize) -> Result<Vec<Contributor>, GitHubError> {
-        self.get_all(&format!("/repos/{repo}/contributors"), limit).await
+    pub async fn contributors(
+        &self,
+        repo: &str,
+        limit: usize,
+    ) -> Result<Vec<Contributor>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/contributors"), limit)
+            .await
     }
 
     /// The authenticated user and the token's OAuth scopes (`X-OAuth-Scopes`).
@@ -648,7 +725,13 @@ impl GitHub {
 
     /// Install a webhook sending `events` as JSON to `url`, signed with `secret`, with TLS
     /// verification on.
-    pub async fn create_hook(&self, repo: &str, url: &str, secret: &str, events: &[&str]) -> Result<Hook, GitHubError> {
+    pub async fn create_hook(
+        &self,
+        repo: &str,
+        url: &str,
+        secret: &str,
+        events: &[&str],
+    ) -> Result<Hook, GitHubError> {
         self.write_json(
             Method::Post,
             &format!("/repos/{repo}/hooks"),
@@ -678,7 +761,12 @@ impl GitHub {
         self.check(&request, response).map(|_| true)
     }
 
-    pub async fn hook_deliveries(&self, repo: &str, id: u64, limit: usize) -> Result<Vec<HookDelivery>, GitHubError> {
+    pub async fn hook_deliveries(
+        &self,
+        repo: &str,
+        id: u64,
+        limit: usize,
+    ) -> Result<Vec<HookDelivery>, GitHubError> {
         self.get_all(&format!("/repos/{repo}/hooks/{id}/deliveries"), limit)
             .await
     }
@@ -689,7 +777,9 @@ pub fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -698,7 +788,10 @@ pub fn encode_component(s: &str) -> String {
 
 /// Percent-encode a repository path, keeping its `/`s.
 pub fn encode_path(path: &str) -> String {
-    path.split('/').map(encode_component).collect::<Vec<_>>().join("/")
+    path.split('/')
+        .map(encode_component)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
@@ -712,7 +805,10 @@ mod tests {
             next_link(link).as_deref(),
             Some("https://api.github.com/repositories/1/pulls/2/files?per_page=100&page=2")
         );
-        assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev", <https://x/?page=1>; rel="first""#), None);
+        assert_eq!(
+            next_link(r#"<https://x/?page=1>; rel="prev", <https://x/?page=1>; rel="first""#),
+            None
+        );
         assert_eq!(next_link(""), None);
     }
 
@@ -722,13 +818,22 @@ mod tests {
             error_message(br#"{"message":"Validation Failed","errors":[{"message":"Line could not be resolved"}]}"#),
             "Validation Failed (Line could not be resolved)"
         );
-        assert_eq!(error_message(br#"{"message":"Bad credentials"}"#), "Bad credentials");
-        assert_eq!(error_message(b"<html><body>unicorn</body></html>"), "an HTML error page");
+        assert_eq!(
+            error_message(br#"{"message":"Bad credentials"}"#),
+            "Bad credentials"
+        );
+        assert_eq!(
+            error_message(b"<html><body>unicorn</body></html>"),
+            "an HTML error page"
+        );
     }
 
     #[test]
     fn paths_are_encoded() {
-        assert_eq!(encode_path("dir with space/ü.txt"), "dir%20with%20space/%C3%BC.txt");
+        assert_eq!(
+            encode_path("dir with space/ü.txt"),
+            "dir%20with%20space/%C3%BC.txt"
+        );
         assert_eq!(encode_component("feature/x"), "feature%2Fx");
     }
 }

@@ -142,8 +142,9 @@ mod tests {
 
     #[test]
     fn missing_fields_are_errors_naming_them() {
-        let err = PullRequestEvent::parse(br#"{"action":"opened","repository":{"full_name":"o/r"}}"#)
-            .unwrap_err();
+        let err =
+            PullRequestEvent::parse(br#"{"action":"opened","repository":{"full_name":"o/r"}}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("pull_request"), "{err}");
         assert!(PullRequestEvent::parse(b"not json").is_err());
     }

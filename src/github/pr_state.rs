@@ -251,13 +251,23 @@ mod tests {
             calls.set(calls.get() + 1);
             Ok::<_, ()>(PrState::Open)
         };
-        assert_eq!(poll_ready(cache.get_or_fetch(key(1), fetch())), Ok(PrState::Open));
-        assert_eq!(poll_ready(cache.get_or_fetch(key(1), fetch())), Ok(PrState::Open));
+        assert_eq!(
+            poll_ready(cache.get_or_fetch(key(1), fetch())),
+            Ok(PrState::Open)
+        );
+        assert_eq!(
+            poll_ready(cache.get_or_fetch(key(1), fetch())),
+            Ok(PrState::Open)
+        );
         assert_eq!(calls.get(), 1);
         cache.clock().advance(TTL_OPEN);
-        assert_eq!(poll_ready(cache.get_or_fetch(key(1), fetch())), Ok(PrState::Open));
+        assert_eq!(
+            poll_ready(cache.get_or_fetch(key(1), fetch())),
+            Ok(PrState::Open)
+        );
         assert_eq!(calls.get(), 2);
-        let failed: Result<PrState, &str> = poll_ready(cache.get_or_fetch(key(9), std::future::ready(Err("boom"))));
+        let failed: Result<PrState, &str> =
+            poll_ready(cache.get_or_fetch(key(9), std::future::ready(Err("boom"))));
         assert_eq!(failed, Err("boom"));
         assert!(cache.get(&key(9)).is_none(), "errors are not cached");
     }

@@ -246,19 +246,35 @@ mod tests {
     fn success_and_client_errors_are_final() {
         let p = RetryPolicy::default();
         for status in [200, 201, 204, 304, 401, 404, 406, 422] {
-            assert_eq!(decide(&p, true, 0, resp(status, &[], ""), NOW, 0.5), Decision::Accept);
+            assert_eq!(
+                decide(&p, true, 0, resp(status, &[], ""), NOW, 0.5),
+                Decision::Accept
+            );
         }
         let not_rate = h(&[("x-ratelimit-remaining", "4000")]);
         let body = r#"{"message":"Resource not accessible by integration"}"#;
-        assert_eq!(decide(&p, true, 0, resp(403, &not_rate, body), NOW, 0.5), Decision::Accept);
+        assert_eq!(
+            decide(&p, true, 0, resp(403, &not_rate, body), NOW, 0.5),
+            Decision::Accept
+        );
     }
 
     #[test]
     fn retry_after_is_honoured_even_for_posts() {
         let p = RetryPolicy::default();
         let headers = h(&[("Retry-After", "7")]);
-        let d = decide(&p, false, 0, resp(403, &headers, "secondary rate limit"), NOW, 0.5);
-        assert!(matches!(d, Decision::Retry { after, .. } if after == Duration::from_secs(7)), "{d:?}");
+        let d = decide(
+            &p,
+            false,
+            0,
+            resp(403, &headers, "secondary rate limit"),
+            NOW,
+            0.5,
+        );
+        assert!(
+            matches!(d, Decision::Retry { after, .. } if after == Duration::from_secs(7)),
+            "{d:?}"
+        );
         let d = decide(&p, false, 0, resp(429, &headers, ""), NOW, 0.5);
         assert!(matches!(d, Decision::Retry { after, .. } if after == Duration::from_secs(7)));
     }
@@ -266,7 +282,10 @@ mod tests {
     #[test]
     fn exhausted_limit_waits_until_reset_within_the_cap() {
         let p = RetryPolicy::default();
-        let headers = h(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &(NOW + 20).to_string())]);
+        let headers = h(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &(NOW + 20).to_string()),
+        ]);
         let d = decide(&p, true, 0, resp(403, &headers, ""), NOW, 0.5);
         assert_eq!(
             d,
@@ -275,16 +294,32 @@ mod tests {
                 reason: "rate limit resets in 21 s".into()
             }
         );
-        let far = h(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &(NOW + 3600).to_string())]);
+        let far = h(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &(NOW + 3600).to_string()),
+        ]);
         let d = decide(&p, true, 0, resp(403, &far, ""), NOW, 0.5);
-        assert!(matches!(&d, Decision::GiveUp { reason } if reason.contains("longer than the 60 s")), "{d:?}");
+        assert!(
+            matches!(&d, Decision::GiveUp { reason } if reason.contains("longer than the 60 s")),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn secondary_limit_without_hint_backs_off() {
         let p = RetryPolicy::default();
-        let d = decide(&p, true, 0, resp(403, &[], "You have exceeded a secondary rate limit"), NOW, 0.0);
-        assert!(matches!(d, Decision::Retry { after, .. } if after == Duration::from_secs(1)), "{d:?}");
+        let d = decide(
+            &p,
+            true,
+            0,
+            resp(403, &[], "You have exceeded a secondary rate limit"),
+            NOW,
+            0.0,
+        );
+        assert!(
+            matches!(d, Decision::Retry { after, .. } if after == Duration::from_secs(1)),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -298,20 +333,37 @@ mod tests {
             }
         }
         assert_eq!(waits, [500, 1000, 2000].map(Duration::from_millis));
-        assert!(matches!(decide(&p, true, 3, resp(502, &[], ""), NOW, 1.0), Decision::GiveUp { .. }));
-        assert!(matches!(decide(&p, false, 0, resp(502, &[], ""), NOW, 1.0), Decision::GiveUp { .. }));
-        assert!(matches!(decide(&p, true, 0, Outcome::NoResponse, NOW, 0.0), Decision::Retry { .. }));
-        assert!(matches!(decide(&p, false, 0, Outcome::NoResponse, NOW, 0.0), Decision::GiveUp { .. }));
+        assert!(matches!(
+            decide(&p, true, 3, resp(502, &[], ""), NOW, 1.0),
+            Decision::GiveUp { .. }
+        ));
+        assert!(matches!(
+            decide(&p, false, 0, resp(502, &[], ""), NOW, 1.0),
+            Decision::GiveUp { .. }
+        ));
+        assert!(matches!(
+            decide(&p, true, 0, Outcome::NoResponse, NOW, 0.0),
+            Decision::Retry { .. }
+        ));
+        assert!(matches!(
+            decide(&p, false, 0, Outcome::NoResponse, NOW, 0.0),
+            Decision::GiveUp { .. }
+        ));
     }
 
     #[test]
     fn jitter_stays_within_half_to_full_backoff() {
         let p = RetryPolicy::default();
         for jitter in [0.0, 0.3, 0.999] {
-            let Decision::Retry { after, .. } = decide(&p, true, 1, resp(500, &[], ""), NOW, jitter) else {
+            let Decision::Retry { after, .. } =
+                decide(&p, true, 1, resp(500, &[], ""), NOW, jitter)
+            else {
                 panic!()
             };
-            assert!(after >= Duration::from_millis(500) && after <= Duration::from_millis(1000), "{after:?}");
+            assert!(
+                after >= Duration::from_millis(500) && after <= Duration::from_millis(1000),
+                "{after:?}"
+            );
         }
     }
 }

@@ -147,18 +147,8 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         number: req.number,
         head_sha: head_sha.clone(),
     };
-    let mut review = super::review_diff(&diff, &rules, &config, Some(pr));
-    let publication = publish::publish(
-        gh,
-        req.repo,
-        req.number,
-        &head_sha,
-        &review,
-        &diff,
-        req.identity,
-        req.dry_run,
-    )
-    .await?;
+    let mut review = super::review_diff(&diff, &rules, &config, Some(pr.clone()));
+    let publication = publish::publish(gh, &pr, &review, &diff, req.identity, req.dry_run).await?;
     review.stats.github_calls = gh.calls();
     review.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     let body = publication.body.clone();

@@ -19,9 +19,9 @@ use std::collections::HashSet;
 use crate::diff::{Diff, Side};
 use crate::github::types::{NewReview, NewReviewComment, ReviewInfo};
 use crate::github::{GitHub, GitHubError};
-use crate::review::Review;
 use crate::review::finding::Finding;
 use crate::review::render::markdown;
+use crate::review::{PrRef, Review};
 
 use marker::{ReviewMarker, find_finding_marker, finding_marker, fingerprint, strip_markers};
 
@@ -266,14 +266,13 @@ async fn create_review(
 /// resolved lazily: only when an earlier review carries a marker.
 pub async fn publish(
     gh: &GitHub,
-    repo: &str,
-    number: u64,
-    head_sha: &str,
+    pr: &PrRef,
     review: &Review,
     diff: &Diff<'_>,
     identity: Option<Identity>,
     dry_run: bool,
 ) -> Result<Publication, GitHubError> {
+    let (repo, number, head_sha) = (pr.repo.as_str(), pr.number, pr.head_sha.as_str());
     let reviews = gh.list_reviews(repo, number).await?;
     let marked: Vec<(ReviewInfo, ReviewMarker)> = reviews
         .into_iter()
