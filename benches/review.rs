@@ -28,17 +28,27 @@ fn synthetic_diff(files: usize, lines_per_file: usize) -> String {
         let mut new_line = 1u32;
         for h in 0..hunks {
             // 30 lines per hunk: 20 context, 6 added, 4 removed.
-            let _ = writeln!(out, "@@ -{old_line},24 +{new_line},26 @@ fn section_{h}() {{");
+            let _ = writeln!(
+                out,
+                "@@ -{old_line},24 +{new_line},26 @@ fn section_{h}() {{"
+            );
             for i in 0..30 {
                 match i % 5 {
                     0 if i < 20 => {
-                        let _ = writeln!(out, "+    let value_{i} = compute(input, {i}).map(|v| v * 2);");
+                        let _ = writeln!(
+                            out,
+                            "+    let value_{i} = compute(input, {i}).map(|v| v * 2);"
+                        );
                     }
                     1 if i < 20 => {
                         let _ = writeln!(out, "-    let value_{i} = compute(input, {i});");
                     }
                     _ if i >= 28 => {
-                        let text = if h % 7 == 0 { "console.log(value);" } else { "let total = a + b;" };
+                        let text = if h % 7 == 0 {
+                            "console.log(value);"
+                        } else {
+                            "let total = a + b;"
+                        };
                         let _ = writeln!(out, "+    {text}");
                     }
                     _ => {
