@@ -352,7 +352,11 @@ fn other_events_and_actions_exit_0_without_any_request() {
             // The contract: exit 0 "says why on stderr", in one line.
             let err: Vec<&str> = run.stderr.lines().collect();
             assert_eq!(err.len(), 1, "{}", run.show());
-            assert!(err[0].starts_with("nectr: nothing to review"), "{}", run.show());
+            assert!(
+                err[0].starts_with("nectr: nothing to review"),
+                "{}",
+                run.show()
+            );
             assert!(!run.stdout.contains(TOKEN));
         }
     }
