@@ -6,9 +6,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod diff;
 pub mod error;
 pub mod github;
 pub mod pipeline;
 pub mod publish;
 pub mod review;
+pub mod store;

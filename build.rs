@@ -1,0 +1,5 @@
+//! Rebuild when a migration is added: `sqlx::migrate!` embeds `src/store/migrations/*` at
+//! compile time, and Cargo does not otherwise notice a new file there.
+fn main() {
+    println!("cargo:rerun-if-changed=src/store/migrations");
+}
