@@ -11,5 +11,6 @@ pub mod ratelimit;
 pub mod token;
 pub mod transport;
 pub mod types;
+pub mod webhook;
 
 pub use client::{GitHub, GitHubError};
