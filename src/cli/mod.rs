@@ -8,6 +8,7 @@ mod github_review;
 mod keygen;
 mod record;
 mod review;
+mod webhook;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -29,6 +30,8 @@ pub enum Command {
     Record(record::RecordArgs),
     /// The GitHub Actions entry point: review the pull request of the workflow's event.
     Action(action::ActionArgs),
+    /// Install or remove a repository's webhook by hand.
+    Webhook(webhook::WebhookArgs),
     /// Print a new Fernet key for NECTR_ENCRYPTION_KEY.
     Keygen,
 }
@@ -50,6 +53,7 @@ pub fn run() -> Result<u8> {
         Command::Review(args) => review::run(args),
         Command::Record(args) => record::run(args),
         Command::Action(args) => action::run(args),
+        Command::Webhook(args) => webhook::run(args),
         Command::Keygen => keygen::run(),
     }
 }

@@ -1,0 +1,133 @@
+//! `nectr webhook install | uninstall`: manage a repository's webhook by hand (the hosted
+//! server does this itself when a user connects a repository).
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use super::github_review::{api_url, connect, no_token_error, parse_repo};
+use crate::error::InputError;
+use crate::github::token;
+
+/// The events Nectr's webhook subscribes to.
+pub const WEBHOOK_EVENTS: [&str; 2] = ["pull_request", "issues"];
+/// The receiver's path on the server.
+pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/github";
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
+
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    #[command(subcommand)]
+    pub command: WebhookCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Install a webhook that sends pull_request and issues events to the Nectr server.
+    Install {
+        #[arg(long, value_name = "OWNER/NAME")]
+        repo: String,
+        /// The server's public base URL [default: NECTR_PUBLIC_URL, or http://localhost:8000].
+        #[arg(long, value_name = "PUBLIC_URL")]
+        url: Option<String>,
+    },
+    /// Remove a webhook by id (as printed by `install`).
+    Uninstall {
+        #[arg(long, value_name = "OWNER/NAME")]
+        repo: String,
+        #[arg(long, value_name = "N")]
+        id: u64,
+    },
+}
+
+/// 32 random bytes as 64 hex digits, from the operating system's CSPRNG.
+pub fn random_secret() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("the operating system has no randomness to offer: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The payload URL for a public base URL; only http(s) URLs are accepted.
+pub fn payload_url(public: &str) -> Result<String> {
+    let base = public.trim().trim_end_matches('/');
+    if !(base.starts_with("https://") || base.starts_with("http://"))
+        || base.contains(char::is_whitespace)
+    {
+        return Err(InputError(format!(
+            "`{public}` is not an http(s) URL: pass the server's public base URL, e.g. --url https://nectr.example.com"
+        ))
+        .into());
+    }
+    Ok(format!("{base}{WEBHOOK_PATH}"))
+}
+
+pub fn run(args: WebhookArgs) -> Result<u8> {
+    super::runtime()?.block_on(async {
+        let (token, _) = token::resolve(None).ok_or_else(no_token_error)?;
+        let gh = connect(&api_url(), Some(&token))?;
+        match args.command {
+            WebhookCommand::Install { repo, url } => {
+                let repo = parse_repo(&repo)?;
+                let public = url
+                    .or_else(|| std::env::var("NECTR_PUBLIC_URL").ok().filter(|v| !v.trim().is_empty()))
+                    .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
+                let target = payload_url(&public)?;
+                let (secret, generated) = match std::env::var("GITHUB_WEBHOOK_SECRET") {
+                    Ok(s) if !s.trim().is_empty() => (s, false),
+                    _ => (random_secret()?, true),
+                };
+                let hook = gh.create_hook(&repo, &target, &secret, &WEBHOOK_EVENTS).await?;
+                eprintln!(
+                    "nectr: installed webhook {} on {repo}: {} → {target}",
+                    hook.id,
+                    WEBHOOK_EVENTS.join(", ")
+                );
+                if generated {
+                    eprintln!(
+                        "nectr: the webhook's secret is below; set it as GITHUB_WEBHOOK_SECRET on the server (it is not shown again)"
+                    );
+                    super::print_stdout(&format!("{secret}\n"))?;
+                } else {
+                    eprintln!("nectr: signed with GITHUB_WEBHOOK_SECRET");
+                }
+                Ok(0)
+            }
+            WebhookCommand::Uninstall { repo, id } => {
+                let repo = parse_repo(&repo)?;
+                if gh.delete_hook(&repo, id).await? {
+                    eprintln!("nectr: removed webhook {id} from {repo}");
+                } else {
+                    eprintln!("nectr: webhook {id} was already gone from {repo}");
+                }
+                Ok(0)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_64_hex_and_differ() {
+        let a = random_secret().unwrap();
+        let b = random_secret().unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn payload_urls() {
+        assert_eq!(
+            payload_url("https://nectr.example.com/").unwrap(),
+            "https://nectr.example.com/api/v1/webhooks/github"
+        );
+        assert!(payload_url("ftp://x").is_err());
+        assert!(payload_url("nectr.example.com").is_err());
+    }
+}
