@@ -228,8 +228,35 @@ fn describe_octocrab_error(error: &octocrab::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        text = format!("{text}: {cause}");
+        // hyper's errors repeat their source in their own message; say each part once.
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connection_errors_read_once_and_never_show_the_token() {
+        let transport = OctocrabTransport::with_timeouts(
+            "http://127.0.0.1:9",
+            Some("secret-token-value"),
+            Duration::from_secs(2),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let err = transport
+            .send(&Request::get("http://127.0.0.1:9/repos/a/b"))
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("Connection refused"), "{}", err.0);
+        assert_eq!(err.0.matches("tcp connect error").count(), 1, "{}", err.0);
+        assert!(!err.0.contains("secret-token-value"));
+    }
 }
