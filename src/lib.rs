@@ -13,4 +13,5 @@ pub mod github;
 pub mod pipeline;
 pub mod publish;
 pub mod review;
+pub mod server;
 pub mod store;

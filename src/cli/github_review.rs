@@ -56,35 +56,9 @@ pub fn read_event(path: &std::path::Path) -> Result<PullRequestEvent> {
     })
 }
 
-/// Connect to GitHub for the CLI and the Action.
-///
-/// `NECTR_GITHUB_WRITE_GAP_MS` overrides the pause between two writes (default 1000: GitHub
-/// asks integrations to space out content-creating requests) and `NECTR_GITHUB_RETRY_BASE_MS`
-/// the first retry backoff step (default 500). Both exist for tests against a local fake;
-/// leave them unset against GitHub.
+/// Connect to GitHub for the CLI and the Action (see [`crate::github::connect_tuned`]).
 pub fn connect(api: &str, token: Option<&str>) -> Result<GitHub, GitHubError> {
-    let millis = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(std::time::Duration::from_millis)
-    };
-    let mut gh = GitHub::connect(api, token)?;
-    if let Some(gap) = millis("NECTR_GITHUB_WRITE_GAP_MS") {
-        gh = gh.with_write_gap(gap);
-    }
-    let mut policy = RetryPolicy::default();
-    if let Some(base) = millis("NECTR_GITHUB_RETRY_BASE_MS") {
-        policy.base_delay = base;
-    }
-    if let Some(secs) = std::env::var("NECTR_GITHUB_MAX_WAIT")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        policy.max_wait = std::time::Duration::from_secs(secs);
-    }
-    gh = gh.with_policy(policy);
-    Ok(gh)
+    crate::github::connect_tuned(api, token)
 }
 
 pub fn no_token_error() -> anyhow::Error {

@@ -8,6 +8,7 @@ mod github_review;
 mod keygen;
 mod record;
 mod review;
+mod serve;
 mod webhook;
 
 use anyhow::Result;
@@ -30,6 +31,8 @@ pub enum Command {
     Record(record::RecordArgs),
     /// The GitHub Actions entry point: review the pull request of the workflow's event.
     Action(action::ActionArgs),
+    /// The hosted server: OAuth login, dashboard, webhook receiver and review workers.
+    Serve(serve::ServeArgs),
     /// Install or remove a repository's webhook by hand.
     Webhook(webhook::WebhookArgs),
     /// Print a new Fernet key for NECTR_ENCRYPTION_KEY.
@@ -53,6 +56,7 @@ pub fn run() -> Result<u8> {
         Command::Review(args) => review::run(args),
         Command::Record(args) => record::run(args),
         Command::Action(args) => action::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Keygen => keygen::run(),
     }

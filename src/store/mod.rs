@@ -279,6 +279,16 @@ pub trait Store: Send + Sync {
         retry_at: Option<i64>,
         now: i64,
     ) -> StoreFuture<'a, bool>;
+    /// Marks the event `ignored` with `reason`: on a closer look it needs no review (the PR
+    /// closed, its head moved on, this head was already reviewed). `false` if `worker_id`
+    /// no longer holds the lease.
+    fn skip<'a>(
+        &'a self,
+        id: i64,
+        worker_id: &'a str,
+        reason: &'a str,
+        now: i64,
+    ) -> StoreFuture<'a, bool>;
     /// Graceful shutdown: back to `pending` at once, and the attempt is not counted.
     fn release<'a>(&'a self, id: i64, worker_id: &'a str, now: i64) -> StoreFuture<'a, bool>;
     /// The newest events of the user's installations, each with its review if any.

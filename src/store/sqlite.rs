@@ -537,6 +537,29 @@ impl Store for SqliteStore {
         })
     }
 
+    fn skip<'a>(
+        &'a self,
+        id: i64,
+        worker_id: &'a str,
+        reason: &'a str,
+        now: i64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE events SET status = 'ignored', lease_owner = NULL, \
+                 lease_expires_at = NULL, error = $3, updated_at = $4 \
+                 WHERE id = $1 AND status = 'running' AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(worker_id)
+            .bind(clip_error(reason))
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
     fn fail<'a>(
         &'a self,
         id: i64,

@@ -1,0 +1,351 @@
+//! `POST /api/v1/webhooks/github`: the webhook receiver.
+//!
+//! In order, and nothing is parsed before the signature holds:
+//! 1. the `X-GitHub-Event`, `X-GitHub-Delivery` and `X-Hub-Signature-256` headers must be
+//!    present (400);
+//! 2. a body over [`MAX_BODY_BYTES`] is refused (413) — by `Content-Length` before reading,
+//!    and by counting while streaming when the length is not declared;
+//! 3. the secret is the one of the installation that owns the webhook (`X-GitHub-Hook-ID`),
+//!    else `GITHUB_WEBHOOK_SECRET`; with neither the delivery is refused (401) — verification
+//!    is never skipped. A forged or missing signature is 401;
+//! 4. `ping` → 200; the payload is parsed into the few fields the queue needs;
+//! 5. the event is stored — pending, ignored (needs no review) or duplicate — and only then
+//!    answered: 202 when queued, 200 otherwise.
+//!
+//! A delivery signed with one repo's secret but naming another repo is refused (403): a
+//! secret vouches for its own repository only.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::Instrument;
+
+use super::http::{ApiError, header as get_header};
+use super::{AppState, now, owners};
+use crate::github::event::REVIEWED_ACTIONS;
+use crate::github::webhook::verify_signature;
+use crate::store::{NewEvent, Recorded};
+
+/// GitHub caps payloads at 25 MB; anything larger is not from GitHub.
+pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// The events Nectr's webhook subscribes to.
+pub const SUBSCRIBED_EVENTS: [&str; 2] = ["pull_request", "issues"];
+
+/// The few payload fields the queue needs. Everything else stays in the stored raw bytes.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    repository: Option<EnvelopeRepo>,
+    #[serde(default)]
+    pull_request: Option<EnvelopePull>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeRepo {
+    full_name: String,
+}
+
+#[derive(Deserialize)]
+struct EnvelopePull {
+    number: i64,
+    #[serde(default)]
+    state: Option<String>,
+    head: EnvelopeHead,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeHead {
+    sha: String,
+}
+
+/// The answer plus the metric label it is counted under.
+struct Answer {
+    result: &'static str,
+    response: Response,
+}
+
+fn answer(result: &'static str, status: StatusCode, body: serde_json::Value) -> Answer {
+    Answer {
+        result,
+        response: (status, Json(body)).into_response(),
+    }
+}
+
+fn refuse(result: &'static str, error: ApiError) -> Answer {
+    Answer {
+        result,
+        response: error.into_response(),
+    }
+}
+
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let delivery = get_header(&headers, "x-github-delivery")
+        .unwrap_or("")
+        .chars()
+        .take(100)
+        .collect::<String>();
+    let span = tracing::info_span!("webhook", delivery = %delivery);
+    let answer = handle(&state, &headers, body)
+        .instrument(span.clone())
+        .await;
+    let took = started.elapsed();
+    state.metrics.delivery(answer.result, took);
+    span.in_scope(|| {
+        tracing::info!(
+            result = answer.result,
+            status = answer.response.status().as_u16(),
+            micros = took.as_micros() as u64,
+            "webhook delivery"
+        )
+    });
+    answer.response
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
+    // 1. Required headers.
+    let mut missing = Vec::new();
+    for name in ["X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256"] {
+        if get_header(headers, name).is_none_or(|v| v.trim().is_empty()) {
+            missing.push(name);
+        }
+    }
+    if !missing.is_empty() {
+        return refuse(
+            "bad_request",
+            ApiError::bad_request(format!(
+                "missing header{} {}: this endpoint takes GitHub webhook deliveries, signed with the webhook's secret",
+                if missing.len() > 1 { "s" } else { "" },
+                missing.join(", ")
+            )),
+        );
+    }
+    let event = get_header(headers, "x-github-event").unwrap_or("").trim();
+    let delivery = get_header(headers, "x-github-delivery")
+        .unwrap_or("")
+        .trim();
+    if event.len() > 100
+        || delivery.len() > 100
+        || !event
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return refuse(
+            "bad_request",
+            ApiError::bad_request("X-GitHub-Event or X-GitHub-Delivery is not a valid value"),
+        );
+    }
+
+    // 2. Size, before reading.
+    let too_large = || {
+        refuse(
+            "too_large",
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is over {MAX_BODY_BYTES} bytes, GitHub's limit for webhook payloads"
+                ),
+            ),
+        )
+    };
+    let declared = get_header(headers, header::CONTENT_LENGTH.as_str())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(e) => {
+            // `to_bytes` stops at the limit: either the body was too long or the
+            // connection broke mid-body.
+            let is_limit = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if is_limit {
+                return too_large();
+            }
+            return refuse(
+                "bad_request",
+                ApiError::bad_request("the request body could not be read"),
+            );
+        }
+    };
+
+    // 3. The secret: the webhook's installation first, the global secret only as fallback.
+    let hook_id =
+        get_header(headers, "x-github-hook-id").and_then(|v| v.trim().parse::<i64>().ok());
+    let mut installation = None;
+    if let Some(id) = hook_id {
+        match state.store.installation_by_hook_id(id).await {
+            Ok(found) => installation = found.filter(|i| i.active),
+            Err(e) => return refuse("error", ApiError::internal(e)),
+        }
+    }
+    let secret: Vec<u8> = match &installation {
+        Some(inst) => match state.keyring.decrypt(
+            &owners::webhook_secret(&inst.repo),
+            &inst.encrypted_webhook_secret,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                return refuse(
+                    "error",
+                    ApiError::internal(format!(
+                        "cannot decrypt the webhook secret of {} (was NECTR_ENCRYPTION_KEY changed without keeping the old key?): {e}",
+                        inst.repo
+                    )),
+                );
+            }
+        },
+        None => match &state.config.global_webhook_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => {
+                return refuse(
+                    "no_secret",
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "no webhook secret is known for this delivery's webhook: connect the repository in Nectr's dashboard (it installs a webhook with its own secret) or set GITHUB_WEBHOOK_SECRET",
+                    ),
+                );
+            }
+        },
+    };
+    if let Err(e) = verify_signature(&secret, &bytes, get_header(headers, "x-hub-signature-256")) {
+        tracing::warn!(reason = %e, hook_id = ?hook_id, "webhook signature refused");
+        return refuse(
+            "bad_signature",
+            ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()),
+        );
+    }
+
+    // 4. Verified: now the payload may be read.
+    if event == "ping" {
+        return answer("ping", StatusCode::OK, json!({"status": "pong"}));
+    }
+    let envelope: Envelope = match serde_json::from_slice(&bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            return refuse(
+                "bad_request",
+                ApiError::bad_request(format!("the payload is not the JSON GitHub sends: {e}")),
+            );
+        }
+    };
+    let Some(repo) = envelope.repository.as_ref().map(|r| r.full_name.clone()) else {
+        return refuse(
+            "bad_request",
+            ApiError::bad_request("the payload has no `repository.full_name`"),
+        );
+    };
+    if let Some(inst) = &installation
+        && !inst.repo.eq_ignore_ascii_case(&repo)
+    {
+        tracing::warn!(hook_repo = %inst.repo, payload_repo = %repo, "delivery names another repository than its webhook's");
+        return refuse(
+            "bad_signature",
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the delivery names a different repository than the webhook it was signed for",
+            ),
+        );
+    }
+    // Deliveries verified with the global secret belong to the repo's active installation,
+    // if any: its user's token reviews them.
+    let installation_id = match &installation {
+        Some(i) => Some(i.id),
+        None => match state.store.active_installation_for_repo(&repo).await {
+            Ok(found) => found.map(|f| f.installation.id),
+            Err(e) => return refuse("error", ApiError::internal(e)),
+        },
+    };
+
+    // 5. Classify and store.
+    let action = envelope.action.clone();
+    let pull = envelope.pull_request.as_ref();
+    let ignore_reason = ignore_reason(event, action.as_deref(), pull, installation_id);
+    let new_event = NewEvent {
+        delivery_id: delivery.to_owned(),
+        event: event.to_owned(),
+        action,
+        repo: repo.clone(),
+        pr_number: pull.map(|p| p.number),
+        head_sha: pull.map(|p| p.head.sha.clone()),
+        installation_id,
+        ignore_reason: ignore_reason.clone(),
+        payload: bytes.to_vec(),
+    };
+    match state.store.record_delivery(&new_event, now()).await {
+        Ok(Recorded::Inserted(id)) => match ignore_reason {
+            None => {
+                state.queue_wake.notify_one();
+                tracing::info!(event_id = id, %repo, pr = ?new_event.pr_number, "queued for review");
+                answer(
+                    "queued",
+                    StatusCode::ACCEPTED,
+                    json!({"status": "queued", "event_id": id}),
+                )
+            }
+            Some(reason) => answer(
+                "ignored",
+                StatusCode::OK,
+                json!({"status": "ignored", "event_id": id, "reason": reason}),
+            ),
+        },
+        Ok(Recorded::Duplicate(id)) => answer(
+            "duplicate",
+            StatusCode::OK,
+            json!({"status": "duplicate", "event_id": id,
+                   "reason": "the same pull request head and action arrived within the hour; it is reviewed once"}),
+        ),
+        Ok(Recorded::SeenDelivery) => answer(
+            "seen",
+            StatusCode::OK,
+            json!({"status": "seen", "reason": "this delivery was already received"}),
+        ),
+        Err(e) => {
+            // 500 makes GitHub show the delivery as failed, so it can be redelivered.
+            refuse("error", ApiError::internal(e))
+        }
+    }
+}
+
+/// Why an event needs no review, or `None` when it is queued.
+fn ignore_reason(
+    event: &str,
+    action: Option<&str>,
+    pull: Option<&EnvelopePull>,
+    installation_id: Option<i64>,
+) -> Option<String> {
+    if event != "pull_request" {
+        return Some(format!("`{event}` events are recorded, not reviewed"));
+    }
+    let action = action.unwrap_or("");
+    if !REVIEWED_ACTIONS.contains(&action) {
+        return Some(format!(
+            "pull request `{action}`: only {} are reviewed",
+            REVIEWED_ACTIONS.join(", ")
+        ));
+    }
+    let Some(pull) = pull else {
+        return Some("the payload has no `pull_request`".into());
+    };
+    if pull.state.as_deref().is_some_and(|s| s != "open") {
+        return Some("the pull request is not open".into());
+    }
+    if installation_id.is_none() {
+        return Some(
+            "the repository is not connected in Nectr: nobody's token can post the review (connect it in the dashboard)"
+                .into(),
+        );
+    }
+    None
+}

@@ -1,0 +1,521 @@
+//! Review workers: drain the durable queue in the database.
+//!
+//! A worker claims the oldest claimable event with a lease ([`Store::claim_next`]), keeps
+//! the lease alive while it works, and ends the event one of four ways:
+//! - `done`: a review was posted (or one for this head was already on the PR — found by
+//!   Nectr's marker — so a crash after posting never posts twice);
+//! - `ignored`: on a closer look nothing to do (PR closed or merged, head moved on, a draft);
+//! - back to `pending` with a not-before time: GitHub failed in a way worth retrying, and
+//!   fewer than `max_attempts` attempts were made;
+//! - `failed` with the reason the dashboard shows (revoked token, repo disconnected, …).
+//!
+//! A worker that dies (kill -9) simply stops extending its lease; when it expires another
+//! worker claims the event again. On graceful shutdown a worker gets `shutdown_grace` to
+//! finish, then releases the event to the queue without counting the attempt.
+//!
+//! [`Store::claim_next`]: crate::store::Store::claim_next
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use super::{AppState, now, owners};
+use crate::error::InputError;
+use crate::github::event::PullRequestEvent;
+use crate::github::pr_state::PrState;
+use crate::github::{GitHub, GitHubError};
+use crate::pipeline::pr::{ConfigSource, PrReviewRequest, load_config, review_pull_request};
+use crate::publish::Identity;
+use crate::publish::marker::ReviewMarker;
+use crate::store::{ClaimedEvent, NewReviewRecord};
+
+/// Queue tuning. The defaults suit GitHub; tests shorten them through the environment.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// How long a claim holds before another worker may take the event (seconds). Workers
+    /// extend it every third of this while they work.
+    pub lease_secs: i64,
+    /// Attempts before an event is `failed` for good.
+    pub max_attempts: i64,
+    /// First retry delay (seconds); doubles per attempt up to `retry_max_secs`.
+    pub retry_base_secs: i64,
+    pub retry_max_secs: i64,
+    /// How often an idle worker looks at the queue when no wake-up arrives (another replica
+    /// may have queued the event).
+    pub poll_interval: Duration,
+    /// How long a review in progress may run on after shutdown is asked for.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            lease_secs: 300,
+            max_attempts: 5,
+            retry_base_secs: 30,
+            retry_max_secs: 3600,
+            poll_interval: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// Defaults, overridden by `NECTR_LEASE_SECS`, `NECTR_MAX_ATTEMPTS`,
+    /// `NECTR_RETRY_BASE_SECS`, `NECTR_RETRY_MAX_SECS`, `NECTR_POLL_MS` and
+    /// `NECTR_SHUTDOWN_GRACE_SECS`.
+    pub fn from_env() -> Result<WorkerConfig> {
+        fn var(name: &str, min: i64) -> Result<Option<i64>> {
+            match std::env::var(name) {
+                Ok(v) if !v.trim().is_empty() => match v.trim().parse::<i64>() {
+                    Ok(n) if n >= min => Ok(Some(n)),
+                    _ => Err(InputError(format!(
+                        "{name} must be a whole number of at least {min} (it is `{}`)",
+                        v.chars().take(40).collect::<String>()
+                    ))
+                    .into()),
+                },
+                _ => Ok(None),
+            }
+        }
+        let mut c = WorkerConfig::default();
+        if let Some(n) = var("NECTR_LEASE_SECS", 1)? {
+            c.lease_secs = n;
+        }
+        if let Some(n) = var("NECTR_MAX_ATTEMPTS", 1)? {
+            c.max_attempts = n;
+        }
+        if let Some(n) = var("NECTR_RETRY_BASE_SECS", 0)? {
+            c.retry_base_secs = n;
+        }
+        if let Some(n) = var("NECTR_RETRY_MAX_SECS", 0)? {
+            c.retry_max_secs = n;
+        }
+        if let Some(n) = var("NECTR_POLL_MS", 10)? {
+            c.poll_interval = Duration::from_millis(n as u64);
+        }
+        if let Some(n) = var("NECTR_SHUTDOWN_GRACE_SECS", 0)? {
+            c.shutdown_grace = Duration::from_secs(n as u64);
+        }
+        Ok(c)
+    }
+
+    /// The not-before delay after the `attempts`-th failed attempt.
+    pub fn backoff_secs(&self, attempts: i64) -> i64 {
+        let exp = attempts.saturating_sub(1).clamp(0, 20) as u32;
+        self.retry_base_secs
+            .saturating_mul(1_i64 << exp)
+            .min(self.retry_max_secs)
+    }
+}
+
+/// How an event ended.
+#[derive(Debug)]
+enum Outcome {
+    Posted {
+        review_id: u64,
+        review_url: String,
+        findings: usize,
+    },
+    /// The review for this head is already on the PR.
+    AlreadyPosted {
+        review_id: u64,
+        review_url: String,
+    },
+    Skipped(String),
+    /// Worth another attempt later.
+    Transient(String),
+    /// Will not get better by retrying.
+    Permanent(String),
+}
+
+pub struct Worker {
+    state: AppState,
+    /// Unique across replicas: host, process and worker number.
+    id: String,
+}
+
+impl Worker {
+    pub fn new(state: AppState, n: usize) -> Worker {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "nectr".into());
+        let id = format!(
+            "{host}:{}:{n}:{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        );
+        Worker { state, id }
+    }
+
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let config = self.state.config.worker.clone();
+        tracing::debug!(worker = %self.id, "worker started");
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let claimed = match self
+                .state
+                .store
+                .claim_next(&self.id, config.lease_secs, now())
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim from the queue; retrying");
+                    None
+                }
+            };
+            let Some(event) = claimed else {
+                tokio::select! {
+                    _ = self.state.queue_wake.notified() => {}
+                    _ = tokio::time::sleep(config.poll_interval) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            };
+            let span = tracing::info_span!("review", delivery = %event.delivery_id, event_id = event.id, repo = %event.repo, pr = ?event.pr_number, attempt = event.attempts);
+            self.work_on(event, &mut stop).instrument(span).await;
+        }
+        tracing::debug!(worker = %self.id, "worker stopped");
+    }
+
+    /// Process one claimed event: keep its lease alive, stop at shutdown after the grace
+    /// period, and record how it ended.
+    async fn work_on(&self, event: ClaimedEvent, stop: &mut watch::Receiver<bool>) {
+        let config = self.state.config.worker.clone();
+        let started = Instant::now();
+        let review = self.process(&event);
+        tokio::pin!(review);
+        let mut keepalive =
+            tokio::time::interval(Duration::from_secs((config.lease_secs / 3).max(1) as u64));
+        keepalive.tick().await;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut review => break Some(outcome),
+                _ = keepalive.tick() => {
+                    match self.state.store.extend_lease(event.id, &self.id, config.lease_secs, now()).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Another worker took it over (our lease had expired): stop
+                            // here; its result is the one that counts.
+                            tracing::warn!("lease lost; abandoning this attempt");
+                            return;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot extend the lease"),
+                    }
+                }
+                _ = stop.changed(), if deadline.is_none() => {
+                    deadline = Some(tokio::time::Instant::now() + config.shutdown_grace);
+                }
+                _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {
+                    break None;
+                }
+            }
+        };
+        let store = &self.state.store;
+        let metrics = &self.state.metrics;
+        let took = started.elapsed();
+        let Some(outcome) = outcome else {
+            tracing::info!("shutting down: releasing the event to the queue");
+            if let Err(e) = store.release(event.id, &self.id, now()).await {
+                tracing::warn!(error = %e, "cannot release the event; its lease will expire instead");
+            }
+            return;
+        };
+        let result = match outcome {
+            Outcome::Posted {
+                review_id,
+                review_url,
+                findings,
+            } => {
+                tracing::info!(review_id, %review_url, findings, ms = took.as_millis() as u64, "review posted");
+                self.record_review(&event, review_id, &review_url, findings as i64)
+                    .await;
+                metrics.review("posted", took);
+                store.complete(event.id, &self.id, now()).await
+            }
+            Outcome::AlreadyPosted {
+                review_id,
+                review_url,
+            } => {
+                tracing::info!(
+                    review_id,
+                    "this head was already reviewed; not posting again"
+                );
+                self.record_review(&event, review_id, &review_url, 0).await;
+                metrics.review("already_posted", took);
+                store.complete(event.id, &self.id, now()).await
+            }
+            Outcome::Skipped(reason) => {
+                tracing::info!(%reason, "skipped");
+                metrics.review("skipped", took);
+                store.skip(event.id, &self.id, &reason, now()).await
+            }
+            Outcome::Transient(error) if event.attempts < config.max_attempts => {
+                let delay = config.backoff_secs(event.attempts);
+                tracing::warn!(%error, attempt = event.attempts, retry_in_secs = delay, "review failed; will retry");
+                metrics.review("retry", took);
+                let message = format!(
+                    "attempt {} of {} failed: {error}; retrying in {delay} s",
+                    event.attempts, config.max_attempts
+                );
+                store
+                    .fail(event.id, &self.id, &message, Some(now() + delay), now())
+                    .await
+            }
+            Outcome::Transient(error) => {
+                tracing::error!(%error, attempts = event.attempts, "review failed; giving up");
+                metrics.review("failed", took);
+                let message = format!("gave up after {} attempts: {error}", event.attempts);
+                store.fail(event.id, &self.id, &message, None, now()).await
+            }
+            Outcome::Permanent(error) => {
+                tracing::error!(%error, "review failed");
+                metrics.review("failed", took);
+                store.fail(event.id, &self.id, &error, None, now()).await
+            }
+        };
+        match result {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "the lease expired before the result was recorded; another worker owns the event now"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record the event's result; its lease will expire and it runs again")
+            }
+        }
+    }
+
+    async fn record_review(&self, event: &ClaimedEvent, review_id: u64, url: &str, findings: i64) {
+        let record = NewReviewRecord {
+            event_id: Some(event.id),
+            repo: event.repo.clone(),
+            pr_number: event.pr_number.unwrap_or(0),
+            head_sha: event.head_sha.clone().unwrap_or_default(),
+            review_id: review_id as i64,
+            review_url: url.to_owned(),
+            findings,
+        };
+        if let Err(e) = self.state.store.record_review(&record, now()).await {
+            tracing::error!(error = %e, "cannot record the posted review");
+        }
+    }
+
+    async fn process(&self, event: &ClaimedEvent) -> Outcome {
+        let payload = match PullRequestEvent::parse(&event.payload) {
+            Ok(p) => p,
+            Err(e) => {
+                return Outcome::Permanent(format!(
+                    "the stored payload is not a pull_request event: {e}"
+                ));
+            }
+        };
+        let repo = event.repo.as_str();
+        let number = payload.pull_request.number;
+        let head_sha = event
+            .head_sha
+            .clone()
+            .unwrap_or_else(|| payload.pull_request.head.sha.clone());
+
+        // The connecting user's token: the review appears as them.
+        let found = match self.state.store.active_installation_for_repo(repo).await {
+            Ok(f) => f,
+            Err(e) => return Outcome::Transient(format!("database: {e}")),
+        };
+        let Some(found) = found else {
+            return Outcome::Permanent(format!(
+                "{repo} is no longer connected to Nectr; connect it again to have its pull requests reviewed"
+            ));
+        };
+        let user = found.user;
+        if user.needs_reauth {
+            return Outcome::Permanent(format!(
+                "the GitHub token of @{} (who connected {repo}) was revoked or lacks the `repo` scope: @{} must sign in to Nectr again",
+                user.login, user.login
+            ));
+        }
+        let token = match self
+            .state
+            .keyring
+            .decrypt(&owners::user_token(user.github_id), &user.encrypted_token)
+        {
+            Ok(t) => t,
+            Err(e) => {
+                return Outcome::Permanent(format!(
+                    "cannot decrypt the token of @{} ({e}); if NECTR_ENCRYPTION_KEY changed, keep the old key after the new one, or have @{} sign in again",
+                    user.login, user.login
+                ));
+            }
+        };
+        let Ok(token) = String::from_utf8(token) else {
+            return Outcome::Permanent(format!(
+                "the stored token of @{} is not text; @{} must sign in again",
+                user.login, user.login
+            ));
+        };
+        let gh = match self.state.github(&token) {
+            Ok(gh) => gh,
+            Err(e) => return Outcome::Permanent(e.to_string()),
+        };
+        let outcome = self.review(&gh, repo, number, &head_sha, &user.login).await;
+        self.state
+            .metrics
+            .github_rate_limit(gh.rate_limit().remaining);
+        match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                if let Some(GitHubError::Unauthorized { .. }) = e.downcast_ref::<GitHubError>() {
+                    if let Err(db) = self.state.store.mark_needs_reauth(user.id, now()).await {
+                        tracing::error!(error = %db, "cannot flag the user for re-login");
+                    }
+                    return Outcome::Permanent(format!(
+                        "GitHub rejected the token of @{} (401): it was revoked or expired; @{} must sign in to Nectr again",
+                        user.login, user.login
+                    ));
+                }
+                classify(&e)
+            }
+        }
+    }
+
+    /// The GitHub part: check the PR still wants this review, then review and post.
+    async fn review(
+        &self,
+        gh: &GitHub,
+        repo: &str,
+        number: u64,
+        head_sha: &str,
+        login: &str,
+    ) -> Result<Outcome> {
+        let key = (repo.to_owned(), number);
+        if let Some(state) = self.state.pr_states.get(&key)
+            && state != PrState::Open
+        {
+            return Ok(Outcome::Skipped(
+                format!("pull request #{number} is {state:?}").to_lowercase(),
+            ));
+        }
+        let pull = gh.pull(repo, number).await?;
+        let state = PrState::from_api(&pull.state, pull.merged.unwrap_or(false));
+        self.state.pr_states.insert(key, state);
+        if state != PrState::Open {
+            return Ok(Outcome::Skipped(
+                format!("pull request #{number} is {state:?} now").to_lowercase(),
+            ));
+        }
+        if pull.head.sha != head_sha {
+            return Ok(Outcome::Skipped(format!(
+                "the head moved on to {} since this event; the newer push is reviewed instead",
+                short(&pull.head.sha)
+            )));
+        }
+        // A review of this head by this user is already there: a previous attempt posted
+        // it and then died before recording it.
+        for review in gh.list_reviews(repo, number).await? {
+            if review.user.as_ref().is_some_and(|u| u.login == login)
+                && let Some(marker) = ReviewMarker::find(review.body.as_deref().unwrap_or(""))
+                && marker.head == head_sha
+            {
+                return Ok(Outcome::AlreadyPosted {
+                    review_id: review.id,
+                    review_url: review.html_url.unwrap_or_default(),
+                });
+            }
+        }
+        // Config from the base branch, as for pull_request_target: a pull request cannot
+        // switch off or weaken its own review.
+        let source = ConfigSource::Repo {
+            git_ref: pull.base.sha.clone(),
+        };
+        if pull.draft {
+            let config = load_config(gh, repo, &source).await?;
+            if !config.config.review.drafts {
+                return Ok(Outcome::Skipped(format!(
+                    "pull request #{number} is a draft; it is reviewed when marked ready (or set `review: {{drafts: true}}` in .nectr.yml)"
+                )));
+            }
+        }
+        let outcome = review_pull_request(PrReviewRequest {
+            gh,
+            repo,
+            number,
+            pull: Some(pull),
+            config: Some(source),
+            dry_run: false,
+            identity: Some(Identity::User(login.to_owned())),
+        })
+        .await?;
+        let publication = outcome.publication.unwrap_or_default();
+        Ok(Outcome::Posted {
+            review_id: publication.review_id.unwrap_or(0),
+            review_url: publication.review_url.unwrap_or_default(),
+            findings: outcome.review.findings.len(),
+        })
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// Retry what GitHub may answer differently later; fail the rest at once.
+fn classify(e: &anyhow::Error) -> Outcome {
+    let message = format!("{e:#}");
+    for cause in e.chain() {
+        if let Some(gh) = cause.downcast_ref::<GitHubError>() {
+            return match gh {
+                GitHubError::Unavailable { .. }
+                | GitHubError::Status { .. }
+                | GitHubError::Malformed { .. } => Outcome::Transient(message),
+                GitHubError::Forbidden { message: m, .. }
+                    if m.to_ascii_lowercase().contains("rate limit") =>
+                {
+                    Outcome::Transient(message)
+                }
+                _ => Outcome::Permanent(message),
+            };
+        }
+        if cause.is::<crate::error::RemoteError>() {
+            return Outcome::Transient(message);
+        }
+    }
+    // Config errors, undiffable input and the like: retrying gives the same answer.
+    Outcome::Permanent(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let c = WorkerConfig {
+            retry_base_secs: 30,
+            retry_max_secs: 200,
+            ..WorkerConfig::default()
+        };
+        assert_eq!(c.backoff_secs(1), 30);
+        assert_eq!(c.backoff_secs(2), 60);
+        assert_eq!(c.backoff_secs(3), 120);
+        assert_eq!(c.backoff_secs(4), 200);
+        assert_eq!(c.backoff_secs(99), 200);
+    }
+
+    #[test]
+    fn server_errors_retry_and_missing_repos_do_not() {
+        let unavailable: anyhow::Error = GitHubError::Unavailable {
+            endpoint: "GET /x".into(),
+            reason: "502".into(),
+        }
+        .into();
+        assert!(matches!(classify(&unavailable), Outcome::Transient(_)));
+        let missing: anyhow::Error = GitHubError::NotFound {
+            endpoint: "GET /x".into(),
+        }
+        .into();
+        assert!(matches!(classify(&missing), Outcome::Permanent(_)));
+    }
+}
