@@ -717,6 +717,21 @@ impl GitHub {
         Ok((user, scopes))
     }
 
+    /// A repository, with the token user's permissions in it.
+    pub async fn repo(&self, repo: &str) -> Result<RepoInfo, GitHubError> {
+        self.get_json(&format!("/repos/{repo}")).await
+    }
+
+    /// The repositories the token's user owns, collaborates on or sees through an
+    /// organization, each with their permissions; at most `limit`.
+    pub async fn user_repos(&self, limit: usize) -> Result<Vec<RepoInfo>, GitHubError> {
+        self.get_all(
+            "/user/repos?affiliation=owner,collaborator,organization_member&sort=full_name",
+            limit,
+        )
+        .await
+    }
+
     // ---- webhooks ------------------------------------------------------------------
 
     pub async fn list_hooks(&self, repo: &str) -> Result<Vec<Hook>, GitHubError> {

@@ -152,3 +152,27 @@ pub struct HookDelivery {
     #[serde(default)]
     pub redelivery: bool,
 }
+
+/// What the token's user may do in a repository (`permissions` of a repository).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoPermissions {
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(default)]
+    pub push: bool,
+    #[serde(default)]
+    pub pull: bool,
+}
+
+/// A repository as `GET /repos/{o}/{r}` and `GET /user/repos` return it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoInfo {
+    pub full_name: String,
+    #[serde(default)]
+    pub private: bool,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    /// Present when the request was authenticated.
+    #[serde(default)]
+    pub permissions: Option<RepoPermissions>,
+}

@@ -16,6 +16,7 @@
 
 pub mod http;
 pub mod metrics;
+pub mod repos;
 pub mod session;
 pub mod webhook;
 pub mod worker;

@@ -1067,6 +1067,7 @@ impl State {
             ["user"] if method == "GET" => {
                 Reply::json(200, &user_full_json(&self.base, &caller.login))
             }
+            ["user", "repos"] if method == "GET" => self.user_repos(req, caller),
             ["repos", owner, name, rest @ ..] => match self.find_repo(&format!("{owner}/{name}")) {
                 Some(key) => self.repo_route(&key, method, rest, req, caller),
                 None => not_found(),
@@ -1177,6 +1178,34 @@ impl State {
     }
 
     // -- repositories --------------------------------------------------------------------
+
+    /// `GET /user/repos`: every repository, sorted by name, with the caller's permissions
+    /// (admin with a write token), paginated with `Link` headers.
+    fn user_repos(&self, req: &Incoming, caller: &Caller) -> Reply {
+        let write = caller.access == Access::Write;
+        let items: Vec<Value> = self
+            .repos
+            .values()
+            .map(|r| {
+                let mut v = repo_json(&self.base, &r.view());
+                v["permissions"] = json!({"admin": write, "maintain": write, "push": write,
+                                          "triage": write, "pull": true});
+                v
+            })
+            .collect();
+        let (page, per_page) = page_params(req);
+        let last = items.len().div_ceil(per_page).max(1);
+        let slice: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1).saturating_mul(per_page))
+            .take(per_page)
+            .collect();
+        let mut reply = Reply::json(200, &Value::Array(slice));
+        if let Some(link) = link_header(&self.base, "/user/repos", &req.query, page, last) {
+            reply.headers.push(("link".into(), link));
+        }
+        reply
+    }
 
     fn get_repo(&self, key: &str, caller: &Caller) -> Reply {
         let r = &self.repos[key];
