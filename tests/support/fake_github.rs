@@ -368,6 +368,11 @@ impl FakeGitHub {
         );
     }
 
+    /// Forgets `token`: GitHub answers 401 for it from now on (a revoked token).
+    pub fn remove_token(&self, token: &str) {
+        self.state().tokens.remove(token);
+    }
+
     /// Adds public repository `owner/name` with default branch `main`.
     pub fn add_repo(&self, full_name: &str) {
         self.state().repo_entry(full_name);
