@@ -67,9 +67,22 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> HttpResponse {
+    try_send(method, url, headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// [`send`] that reports connection failures (refused, reset, timed out, a cut-off answer)
+/// instead of panicking: for tests that kill the server on purpose.
+pub async fn try_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<HttpResponse, String> {
     tokio::time::timeout(TIMEOUT, exchange(method, url, headers, body))
         .await
-        .unwrap_or_else(|_| panic!("{method} {url}: no answer within {TIMEOUT:?}"))
+        .map_err(|_| format!("no answer within {TIMEOUT:?}"))?
 }
 
 async fn exchange(
@@ -77,17 +90,17 @@ async fn exchange(
     url: &str,
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
-) -> HttpResponse {
+) -> Result<HttpResponse, String> {
     let rest = url
         .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("only http:// URLs: {url}"));
+        .ok_or_else(|| format!("only http:// URLs: {url}"))?;
     let (host, target) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
     let mut stream = TcpStream::connect(host)
         .await
-        .unwrap_or_else(|e| panic!("connect {host}: {e}"));
+        .map_err(|e| format!("connect {host}: {e}"))?;
     let mut head = format!(
         "{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: nectr-tests\r\n"
     );
@@ -104,10 +117,22 @@ async fn exchange(
     if let Some(b) = body {
         out.extend_from_slice(b);
     }
-    stream.write_all(&out).await.expect("write request");
+    stream
+        .write_all(&out)
+        .await
+        .map_err(|e| format!("write request: {e}"))?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read response");
-    parse_response(&raw, method == "HEAD")
+    stream
+        .read_to_end(&mut raw)
+        .await
+        .map_err(|e| format!("read response: {e}"))?;
+    if !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        return Err(format!(
+            "connection closed before a full answer ({} bytes)",
+            raw.len()
+        ));
+    }
+    Ok(parse_response(&raw, method == "HEAD"))
 }
 
 fn parse_response(raw: &[u8], head_only: bool) -> HttpResponse {
