@@ -621,6 +621,59 @@ async fn shutdown_releases_work_in_progress(store: Arc<dyn Store>) {
     assert!(app.fake.reviews(REPO, 15).is_empty());
 }
 
+async fn replicas_share_one_queue(store: Arc<dyn Store>) {
+    let mut options = Options::default();
+    options.workers = 2;
+    let mut app = App::start(store, options).await;
+    // A second replica: its own process state (pool, workers, caches), the same database.
+    let url = DB_URL.with(|u| u.borrow().clone());
+    let second_store = nectr::store::connect(&url).await.unwrap();
+    let second = AppState::new(
+        second_store,
+        app.state.keyring.clone(),
+        app.state.config.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second_url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve(second.clone(), listener, async {
+        let _ = rx.await;
+    }));
+    let mut ids = Vec::new();
+    for n in 100..130u64 {
+        let head = sha1_hex(format!("replica head {n}").as_bytes());
+        app.add_pull(n, &head);
+        let body = pr_payload("opened", n, &head);
+        let signature = sign(SECRET.as_bytes(), &body);
+        let hook = app.hook_id.to_string();
+        let delivery = format!("rep-{n}");
+        let base = if n % 2 == 0 { &app.url } else { &second_url };
+        let r = send(
+            "POST",
+            &format!("{base}/api/v1/webhooks/github"),
+            &[
+                ("X-GitHub-Event", "pull_request"),
+                ("X-GitHub-Delivery", &delivery),
+                ("X-Hub-Signature-256", &signature),
+                ("X-GitHub-Hook-ID", &hook),
+            ],
+            Some(&body),
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        ids.push(event_id(&r));
+    }
+    for id in ids {
+        assert_eq!(app.settled(id).await.status, EventStatus::Done);
+    }
+    for n in 100..130u64 {
+        assert_eq!(app.fake.reviews(REPO, n).len(), 1, "PR #{n} reviewed once");
+    }
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+    app.stop().await;
+}
+
 impl App {
     async fn event_after_restart(&self, id: i64) -> EventSummary {
         let url = DB_URL.with(|u| u.borrow().clone());
@@ -667,6 +720,7 @@ backend_tests!(
     github_failures_retry_then_fail_with_the_reason,
     revoked_token_fails_and_flags_the_user,
     shutdown_releases_work_in_progress,
+    replicas_share_one_queue,
 );
 
 mod harness {
