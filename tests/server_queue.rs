@@ -622,8 +622,10 @@ async fn shutdown_releases_work_in_progress(store: Arc<dyn Store>) {
 }
 
 async fn replicas_share_one_queue(store: Arc<dyn Store>) {
-    let mut options = Options::default();
-    options.workers = 2;
+    let options = Options {
+        workers: 2,
+        ..Options::default()
+    };
     let mut app = App::start(store, options).await;
     // A second replica: its own process state (pool, workers, caches), the same database.
     let url = DB_URL.with(|u| u.borrow().clone());
