@@ -51,3 +51,19 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
     EXIT_INPUT
 }
+
+/// Tells the user about something that went wrong but did not stop the run (a retry, a
+/// fallback). The CLI prints `line` on stderr as is; under `nectr serve`, where a log
+/// subscriber is installed, it becomes a structured warning carrying the current span's
+/// fields (the delivery id), without its `warning: ` / `nectr: ` prefix.
+pub fn notice(line: &str) {
+    if tracing::dispatcher::has_been_set() {
+        let message = line
+            .strip_prefix("warning: ")
+            .or_else(|| line.strip_prefix("nectr: "))
+            .unwrap_or(line);
+        tracing::warn!("{message}");
+    } else {
+        eprintln!("{line}");
+    }
+}

@@ -294,10 +294,10 @@ impl GitHub {
                     return Ok(response);
                 }
                 Decision::Retry { after, reason } => {
-                    eprintln!(
+                    crate::error::notice(&format!(
                         "nectr: {endpoint}: {reason}; retrying in {:.1} s",
                         after.as_secs_f64()
-                    );
+                    ));
                     tokio::time::sleep(after).await;
                     attempt += 1;
                 }
@@ -329,14 +329,14 @@ impl GitHub {
             return;
         }
         if limits.is_low() {
-            eprintln!(
+            crate::error::notice(&format!(
                 "warning: GitHub rate limit almost used up: {} requests left{}",
                 limits.remaining.unwrap_or_default(),
                 limits
                     .reset
                     .map(|r| format!(", resets in {} s", r.saturating_sub(now_unix())))
                     .unwrap_or_default()
-            );
+            ));
         }
         if let Ok(mut rate) = self.rate.lock() {
             *rate = limits;

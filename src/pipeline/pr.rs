@@ -54,9 +54,9 @@ pub async fn fetch_diff(gh: &GitHub, repo: &str, number: u64) -> Result<String> 
     if let Some(diff) = gh.pull_diff(repo, number).await? {
         return Ok(diff);
     }
-    eprintln!(
+    crate::error::notice(&format!(
         "nectr: the diff of {repo}#{number} is too large for GitHub's .diff; using the files list"
-    );
+    ));
     let files = gh.pull_files(repo, number).await?;
     Ok(diff_from_files(&files))
 }

@@ -243,7 +243,9 @@ async fn create_review(
         Err(e @ GitHubError::Unavailable { .. }) => e,
         other => return other,
     };
-    eprintln!("warning: {error}; checking whether the review was posted anyway");
+    crate::error::notice(&format!(
+        "warning: {error}; checking whether the review was posted anyway"
+    ));
     let Ok(reviews) = gh.list_reviews(repo, number).await else {
         return Err(error);
     };
@@ -354,9 +356,9 @@ pub async fn publish(
         Err(GitHubError::Unprocessable { message, .. }) if !request.comments.is_empty() => {
             // GitHub refused an inline comment despite the anchoring; post the review
             // anyway, with those comments in the summary.
-            eprintln!(
+            crate::error::notice(&format!(
                 "warning: GitHub refused the inline comments ({message}); posting them in the summary instead"
-            );
+            ));
             publication.body = with_unplaced(&plan, &request.comments);
             publication.moved_to_summary = request.comments.len();
             publication.inline_comments = 0;
@@ -387,7 +389,9 @@ pub async fn publish(
             .update_review(repo, number, p.review.id, &superseded)
             .await
         {
-            eprintln!("warning: could not mark the previous Nectr review as superseded: {e}");
+            crate::error::notice(&format!(
+                "warning: could not mark the previous Nectr review as superseded: {e}"
+            ));
         }
     }
     Ok(publication)
