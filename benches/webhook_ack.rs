@@ -10,7 +10,8 @@
 //! signed with the repo's secret, so each one is verified, stored and queued.
 //!
 //! Options (environment): `BENCH_RATE` (deliveries/s, default 200), `BENCH_SECS` (default 10),
-//! `BENCH_BURST` (closed-loop concurrency for the max-throughput run, default 32).
+//! `BENCH_BURST` (closed-loop concurrency for the max-throughput run, default 32),
+//! `BENCH_ONLY` (`sqlite` or `postgres`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -351,28 +352,35 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-        bench_backend("sqlite", &sqlite).await;
-        if let Ok(admin_url) = std::env::var("NECTR_TEST_POSTGRES_URL") {
-            use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-            let name = format!("nectr_bench_{:016x}", fastrand::u64(..));
-            let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-            admin
-                .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await
-                .unwrap();
-            let base = admin_url.split('?').next().unwrap();
-            let cut = base.rfind('/').unwrap();
-            bench_backend("postgres", &format!("{}/{name}", &base[..cut])).await;
-            admin
-                .execute(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .await
-                .unwrap();
-        } else {
-            println!("postgres: skipped (set NECTR_TEST_POSTGRES_URL)");
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        let want = |backend: &str| only.is_empty() || only == backend;
+        if want("sqlite") {
+            let dir = tempfile::tempdir().unwrap();
+            let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+            bench_backend("sqlite", &sqlite).await;
         }
+        if !want("postgres") {
+            return;
+        }
+        let Ok(admin_url) = std::env::var("NECTR_TEST_POSTGRES_URL") else {
+            println!("postgres: skipped (set NECTR_TEST_POSTGRES_URL)");
+            return;
+        };
+        use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+        let name = format!("nectr_bench_{:016x}", fastrand::u64(..));
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+        admin
+            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        let base = admin_url.split('?').next().unwrap();
+        let cut = base.rfind('/').unwrap();
+        bench_backend("postgres", &format!("{}/{name}", &base[..cut])).await;
+        admin
+            .execute(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await
+            .unwrap();
     });
 }

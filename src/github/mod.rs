@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod client;
 pub mod event;
+pub mod oauth;
 pub mod pr_state;
 pub mod ratelimit;
 pub mod token;

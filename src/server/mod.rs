@@ -14,6 +14,8 @@
 //! - Several replicas may share one database: all coordination is in the store (leases,
 //!   single-use OAuth states, delivery dedupe), none in process memory.
 
+pub mod api;
+pub mod auth;
 pub mod http;
 pub mod metrics;
 pub mod repos;
@@ -235,6 +237,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/api/v1/webhooks/github", post(webhook::receive))
+        .merge(auth::routes())
+        .merge(api::routes())
         .fallback(http::not_found)
         .with_state(state)
 }

@@ -666,6 +666,8 @@ struct State {
     recorded: u64,
     /// Answers given, for `x-github-request-id`.
     request_seq: u64,
+    /// The OAuth web flow (see `OAuthFake`).
+    oauth: OAuthFake,
 }
 
 struct Repo {
@@ -808,6 +810,7 @@ impl State {
             requests: Vec::new(),
             recorded: 0,
             request_seq: 0,
+            oauth: OAuthFake::default(),
         }
     }
 
@@ -886,6 +889,10 @@ impl State {
         self.rate.refresh();
         if let Some(kind) = fault {
             return self.fault_reply(kind);
+        }
+        // The OAuth web pages need no API token (and spend no API rate limit).
+        if let Some(reply) = self.oauth_route(req) {
+            return reply;
         }
         let caller = req
             .header("authorization")
@@ -2236,6 +2243,338 @@ impl State {
             ));
         }
         reply
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// OAuth web flow (github.com/login/oauth/*), for `nectr serve`'s sign-in
+// ---------------------------------------------------------------------------------------
+//
+// GitHub serves these on the web host (`GITHUB_SERVER_URL`), not the API; the fake serves
+// both on one address. `GET /login/oauth/authorize` approves at once (no page) for the user
+// set with `set_oauth_user`, or denies when `deny_oauth(true)`; `POST
+// /login/oauth/access_token` checks the app's credentials, the code (single use, 10
+// minutes), the `redirect_uri` and the PKCE verifier against the remembered S256 challenge,
+// then issues a token that the API accepts. Failures are GitHub's: `200` with
+// `{"error", "error_description", "error_uri"}`.
+
+/// How long an authorization code may be exchanged, as on GitHub.
+pub const OAUTH_CODE_SECS: u64 = 600;
+
+/// A token the fake issued through the OAuth flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token: String,
+    pub login: String,
+    pub scopes: String,
+}
+
+#[derive(Default)]
+struct OAuthFake {
+    /// `(client_id, client_secret)`.
+    app: Option<(String, String)>,
+    /// `(login, scopes)` of whoever approves the next authorize request.
+    user: Option<(String, String)>,
+    /// What issued tokens may do (`Write` unless set).
+    access: Option<Access>,
+    deny: bool,
+    codes: HashMap<String, OAuthCode>,
+    issued: Vec<IssuedToken>,
+}
+
+struct OAuthCode {
+    client_id: String,
+    redirect_uri: String,
+    /// `code_challenge` as sent with method `S256`.
+    challenge: Option<String>,
+    login: String,
+    scopes: String,
+    expires: SystemTime,
+}
+
+impl FakeGitHub {
+    /// The OAuth app the code exchange accepts.
+    pub fn set_oauth_app(&self, client_id: &str, client_secret: &str) {
+        self.state().oauth.app = Some((client_id.to_string(), client_secret.to_string()));
+    }
+
+    /// Who approves authorize requests from now on, and the scopes their token gets (as
+    /// `X-OAuth-Scopes` writes them, e.g. `"repo"` or `"read:user, user:email"`).
+    pub fn set_oauth_user(&self, login: &str, scopes: &str) {
+        self.state().oauth.user = Some((login.to_string(), scopes.to_string()));
+    }
+
+    /// What tokens issued from now on may do (default [`Access::Write`]).
+    pub fn set_oauth_access(&self, access: Access) {
+        self.state().oauth.access = Some(access);
+    }
+
+    /// `true`: the user clicks "Cancel" on the authorize page (`error=access_denied`).
+    pub fn deny_oauth(&self, deny: bool) {
+        self.state().oauth.deny = deny;
+    }
+
+    /// Makes every code issued so far expired.
+    pub fn expire_oauth_codes(&self) {
+        for code in self.state().oauth.codes.values_mut() {
+            code.expires = UNIX_EPOCH;
+        }
+    }
+
+    /// The tokens issued by the code exchange, in order.
+    pub fn oauth_tokens(&self) -> Vec<IssuedToken> {
+        self.state().oauth.issued.clone()
+    }
+}
+
+/// `BASE64URL(SHA-256(verifier))` without padding, from the fake's own base64.
+fn s256_challenge(verifier: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(verifier.as_bytes());
+    base64(&digest)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
+fn random_hex(bytes: usize) -> String {
+    (0..bytes)
+        .map(|_| format!("{:02x}", fastrand::u8(..)))
+        .collect()
+}
+
+/// `uri` with `params` appended to its query.
+fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
+    let mut out = uri.to_string();
+    let mut sep = if uri.contains('?') { '&' } else { '?' };
+    for (k, v) in params {
+        out.push(sep);
+        out.push_str(&pct_encode(k));
+        out.push('=');
+        out.push_str(&pct_encode(v));
+        sep = '&';
+    }
+    out
+}
+
+fn html_error(status: u16, message: &str) -> Reply {
+    Reply {
+        status,
+        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+        body: format!("<!DOCTYPE html><html><body><p>{message}</p></body></html>").into_bytes(),
+    }
+}
+
+impl State {
+    /// The OAuth web routes, answered before (and without) API authentication.
+    fn oauth_route(&mut self, req: &Incoming) -> Option<Reply> {
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/login/oauth/authorize") => Some(self.oauth_authorize(req)),
+            ("POST", "/login/oauth/access_token") => Some(self.oauth_access_token(req)),
+            _ => None,
+        }
+    }
+
+    fn oauth_authorize(&mut self, req: &Incoming) -> Reply {
+        let Some((client_id, _)) = self.oauth.app.clone() else {
+            return html_error(404, "no OAuth app is configured (call set_oauth_app)");
+        };
+        if req.q("client_id").as_deref() != Some(client_id.as_str()) {
+            return html_error(404, "Not Found: unknown client_id");
+        }
+        let Some(redirect_uri) = req.q("redirect_uri").filter(|u| !u.is_empty()) else {
+            return html_error(
+                400,
+                "redirect_uri is required by this fake (GitHub would use the app's)",
+            );
+        };
+        let challenge = req.q("code_challenge");
+        match (req.q("code_challenge_method").as_deref(), &challenge) {
+            (None, None) => {}
+            (Some("S256"), Some(c)) if (43..=128).contains(&c.len()) => {}
+            _ => {
+                return html_error(
+                    400,
+                    "code_challenge must come with code_challenge_method=S256",
+                );
+            }
+        }
+        let state = req.q("state");
+        let mut params: Vec<(&str, &str)> = Vec::new();
+        if self.oauth.deny {
+            params.push(("error", "access_denied"));
+            params.push((
+                "error_description",
+                "The user has denied your application access.",
+            ));
+            params.push((
+                "error_uri",
+                "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#access-denied",
+            ));
+            if let Some(s) = &state {
+                params.push(("state", s));
+            }
+            return redirect_reply(&with_query(&redirect_uri, &params));
+        }
+        let Some((login, scopes)) = self.oauth.user.clone() else {
+            return html_error(500, "no OAuth user is configured (call set_oauth_user)");
+        };
+        let code = random_hex(10);
+        self.oauth.codes.insert(
+            code.clone(),
+            OAuthCode {
+                client_id,
+                redirect_uri: redirect_uri.clone(),
+                challenge,
+                login,
+                scopes,
+                expires: SystemTime::now() + Duration::from_secs(OAUTH_CODE_SECS),
+            },
+        );
+        params.push(("code", &code));
+        if let Some(s) = &state {
+            params.push(("state", s));
+        }
+        redirect_reply(&with_query(&redirect_uri, &params))
+    }
+
+    fn oauth_access_token(&mut self, req: &Incoming) -> Reply {
+        // Parameters may come as JSON, as a form, or in the query, as GitHub accepts.
+        let mut params: HashMap<String, String> = req.params.iter().cloned().collect();
+        let is_json = req
+            .header("content-type")
+            .is_some_and(|c| c.contains("application/json"));
+        if is_json {
+            match serde_json::from_slice::<Value>(&req.body) {
+                Ok(Value::Object(o)) => {
+                    for (k, v) in o {
+                        if let Some(s) = v.as_str() {
+                            params.insert(k, s.to_string());
+                        }
+                    }
+                }
+                _ => return Reply::error(400, "Problems parsing JSON", DOCS),
+            }
+        } else {
+            params.extend(parse_query(&String::from_utf8_lossy(&req.body)));
+        }
+        let json = req
+            .header("accept")
+            .is_some_and(|a| a.contains("application/json"));
+        let answer = |pairs: Vec<(&str, String)>| -> Reply {
+            if json {
+                let map: Map<String, Value> = pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), Value::String(v)))
+                    .collect();
+                Reply::json(200, &Value::Object(map))
+            } else {
+                let body = pairs
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", pct_encode(k), pct_encode(v)))
+                    .collect::<Vec<_>>()
+                    .join("&");
+                Reply {
+                    status: 200,
+                    headers: vec![(
+                        "content-type".into(),
+                        "application/x-www-form-urlencoded; charset=utf-8".into(),
+                    )],
+                    body: body.into_bytes(),
+                }
+            }
+        };
+        let error = |code: &str, description: &str, anchor: &str| {
+            answer(vec![
+                ("error", code.to_string()),
+                ("error_description", description.to_string()),
+                (
+                    "error_uri",
+                    format!(
+                        "/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#{anchor}"
+                    ),
+                ),
+            ])
+        };
+        let p = |k: &str| params.get(k).cloned().unwrap_or_default();
+        let credentials_ok = self
+            .oauth
+            .app
+            .as_ref()
+            .is_some_and(|(id, secret)| *id == p("client_id") && *secret == p("client_secret"));
+        if !credentials_ok {
+            return error(
+                "incorrect_client_credentials",
+                "The client_id and/or client_secret passed are incorrect.",
+                "incorrect-client-credentials",
+            );
+        }
+        let bad_code = || {
+            error(
+                "bad_verification_code",
+                "The code passed is incorrect or expired.",
+                "bad-verification-code",
+            )
+        };
+        // Single use: a code is gone after its first exchange attempt, right or wrong.
+        let Some(code) = self.oauth.codes.remove(&p("code")) else {
+            return bad_code();
+        };
+        if code.expires <= SystemTime::now() || code.client_id != p("client_id") {
+            return bad_code();
+        }
+        if params.contains_key("redirect_uri") && p("redirect_uri") != code.redirect_uri {
+            return error(
+                "redirect_uri_mismatch",
+                "The redirect_uri MUST match the registered callback URL for this application.",
+                "redirect-uri-mismatch2",
+            );
+        }
+        if let Some(challenge) = &code.challenge {
+            let verifier = p("code_verifier");
+            let well_formed = (43..=128).contains(&verifier.len())
+                && verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            if !well_formed || s256_challenge(&verifier) != *challenge {
+                return bad_code();
+            }
+        }
+        let token = format!("gho_{}", random_hex(18));
+        let access = self.oauth.access.unwrap_or(Access::Write);
+        self.tokens.insert(
+            token.clone(),
+            TokenInfo {
+                login: code.login.clone(),
+                access,
+                scopes: code.scopes.clone(),
+            },
+        );
+        self.oauth.issued.push(IssuedToken {
+            token: token.clone(),
+            login: code.login,
+            scopes: code.scopes.clone(),
+        });
+        let scope = code
+            .scopes
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
+        answer(vec![
+            ("access_token", token),
+            ("token_type", "bearer".to_string()),
+            ("scope", scope),
+        ])
+    }
+}
+
+fn redirect_reply(location: &str) -> Reply {
+    Reply {
+        status: 302,
+        headers: vec![("location".into(), location.to_string())],
+        body: Vec::new(),
     }
 }
 
