@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod diff;
 pub mod error;
 pub mod github;
+pub mod llm;
 pub mod pipeline;
 pub mod publish;
 pub mod review;

@@ -1,0 +1,110 @@
+//! Language models behind one small trait: what the AI review asks ([`CompletionRequest`])
+//! and what comes back ([`Completion`]). Providers (OpenAI-compatible chat completions,
+//! Anthropic Messages) implement [`LanguageModel`]; the review code never sees HTTP, keys or
+//! provider JSON.
+//!
+//! Invariants every implementation keeps:
+//! - The API key never appears in an error, a log line or `Debug` output; errors name the
+//!   endpoint (without query secrets) and the model instead.
+//! - `complete` returns within its per-call timeout, retries 429 and 5xx with backoff
+//!   (honouring `retry-after`) and never retries a request the server accepted.
+//! - Usage (input/output tokens) is taken from the provider's reply when it reports it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, sendable future, so `dyn LanguageModel` works.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One request to a model. `user` may carry untrusted text (the PR, the diff); the caller
+/// delimits it and says so in `system`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompletionRequest {
+    pub system: String,
+    pub user: String,
+    /// Upper bound on the reply's length.
+    pub max_output_tokens: u32,
+    /// A JSON Schema for the reply. Providers with structured output enforce it (OpenAI
+    /// `response_format: json_schema`); the others are asked for JSON in the prompt. Callers
+    /// parse defensively either way.
+    pub response_schema: Option<serde_json::Value>,
+}
+
+/// Tokens a call consumed, as the provider reported them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+    }
+}
+
+/// A model's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub usage: Usage,
+    /// The reply was cut at `max_output_tokens` (OpenAI `finish_reason: length`,
+    /// Anthropic `stop_reason: max_tokens`): it may be incomplete JSON.
+    pub truncated: bool,
+}
+
+/// What a model is, for messages, stats and budgeting. Never holds the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// `openai` or `anthropic`.
+    pub provider: &'static str,
+    pub model: String,
+    /// The base URL, for error messages.
+    pub endpoint: String,
+    /// Tokens the model accepts per call, prompt plus reply.
+    pub context_window: usize,
+}
+
+impl fmt::Display for ModelInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} model `{}` at {}",
+            self.provider, self.model, self.endpoint
+        )
+    }
+}
+
+/// Why a call failed. Messages name the endpoint and model, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    #[error("{model}: no answer within {secs} s")]
+    Timeout { model: String, secs: u64 },
+    #[error("{model}: the review's LLM deadline passed")]
+    Deadline { model: String },
+    #[error("{model} refused the API key ({status}): check NECTR_LLM_API_KEY")]
+    Unauthorized { model: String, status: u16 },
+    #[error("{model} answered {status}: {message}")]
+    Status {
+        model: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{model}: cannot reach the endpoint: {message}")]
+    Transport { model: String, message: String },
+    #[error("{model} sent a reply Nectr cannot read: {message}")]
+    Malformed { model: String, message: String },
+}
+
+/// A language model.
+pub trait LanguageModel: Send + Sync {
+    fn info(&self) -> &ModelInfo;
+
+    /// One call, with the implementation's timeout and retries.
+    fn complete<'a>(
+        &'a self,
+        request: &'a CompletionRequest,
+    ) -> BoxFuture<'a, Result<Completion, LlmError>>;
+}
