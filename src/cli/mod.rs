@@ -4,6 +4,7 @@
 //! review logic of their own.
 
 mod action;
+mod doctor;
 mod github_review;
 mod keygen;
 mod record;
@@ -35,6 +36,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Install or remove a repository's webhook by hand.
     Webhook(webhook::WebhookArgs),
+    /// Check token, scopes, rate limit, webhook health and recent deliveries; say what is
+    /// wrong and how to fix it.
+    Doctor(doctor::DoctorArgs),
     /// Print a new Fernet key for NECTR_ENCRYPTION_KEY.
     Keygen,
 }
@@ -58,6 +62,7 @@ pub fn run() -> Result<u8> {
         Command::Action(args) => action::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Webhook(args) => webhook::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Keygen => keygen::run(),
     }
 }
