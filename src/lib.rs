@@ -13,5 +13,6 @@ pub mod github;
 pub mod pipeline;
 pub mod publish;
 pub mod review;
+pub mod rotation;
 pub mod server;
 pub mod store;

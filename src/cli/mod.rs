@@ -9,6 +9,7 @@ mod github_review;
 mod keygen;
 mod record;
 mod review;
+mod rotate_keys;
 mod serve;
 mod webhook;
 
@@ -39,6 +40,9 @@ pub enum Command {
     /// Check token, scopes, rate limit, webhook health and recent deliveries; say what is
     /// wrong and how to fix it.
     Doctor(doctor::DoctorArgs),
+    /// Re-encrypt every stored OAuth token and webhook secret under the newest key of
+    /// NECTR_ENCRYPTION_KEY.
+    RotateKeys(rotate_keys::RotateKeysArgs),
     /// Print a new Fernet key for NECTR_ENCRYPTION_KEY.
     Keygen,
 }
@@ -63,6 +67,7 @@ pub fn run() -> Result<u8> {
         Command::Serve(args) => serve::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::RotateKeys(args) => rotate_keys::run(args),
         Command::Keygen => keygen::run(),
     }
 }
