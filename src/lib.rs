@@ -14,5 +14,6 @@ pub mod llm;
 pub mod pipeline;
 pub mod publish;
 pub mod review;
+pub mod rotation;
 pub mod server;
 pub mod store;

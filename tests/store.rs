@@ -961,6 +961,8 @@ async fn users_and_rotation_compare_and_swap(db: Db) {
         (tokens[0].id, tokens[0].encrypted.as_str()),
         (alice.id, "enc-token-new")
     );
+    // What the rotation binds the ciphertext to: the GitHub id, not the row id.
+    assert_eq!(tokens[0].owner_key, "42");
     assert!(
         !store
             .update_user_token(alice.id, "stale", "rotated", T + 3)
@@ -992,6 +994,7 @@ async fn users_and_rotation_compare_and_swap(db: Db) {
         (secrets[0].id, secrets[0].encrypted.as_str()),
         (inst.id, "enc-secret-7")
     );
+    assert_eq!(secrets[0].owner_key, "acme/widgets");
     assert!(
         !store
             .update_installation_secret(inst.id, "stale", "rotated", T + 3)

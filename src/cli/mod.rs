@@ -4,10 +4,12 @@
 //! review logic of their own.
 
 mod action;
+mod doctor;
 mod github_review;
 mod keygen;
 mod record;
 mod review;
+mod rotate_keys;
 mod serve;
 mod webhook;
 
@@ -35,6 +37,12 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Install or remove a repository's webhook by hand.
     Webhook(webhook::WebhookArgs),
+    /// Check token, scopes, rate limit, webhook health and recent deliveries; say what is
+    /// wrong and how to fix it.
+    Doctor(doctor::DoctorArgs),
+    /// Re-encrypt every stored OAuth token and webhook secret under the newest key of
+    /// NECTR_ENCRYPTION_KEY.
+    RotateKeys(rotate_keys::RotateKeysArgs),
     /// Print a new Fernet key for NECTR_ENCRYPTION_KEY.
     Keygen,
 }
@@ -58,6 +66,8 @@ pub fn run() -> Result<u8> {
         Command::Action(args) => action::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Webhook(args) => webhook::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::RotateKeys(args) => rotate_keys::run(args),
         Command::Keygen => keygen::run(),
     }
 }

@@ -702,18 +702,23 @@ impl GitHub {
 
     /// The authenticated user and the token's OAuth scopes (`X-OAuth-Scopes`).
     pub async fn current_user(&self) -> Result<(User, Vec<String>), GitHubError> {
+        let (user, scopes) = self.current_user_scopes().await?;
+        Ok((user, scopes.unwrap_or_default()))
+    }
+
+    /// [`GitHub::current_user`], telling apart a token without scopes (`Some(vec![])`: the
+    /// header is present but empty) from one GitHub lists no scopes for (`None`: no header,
+    /// as for fine-grained and GitHub App tokens).
+    pub async fn current_user_scopes(&self) -> Result<(User, Option<Vec<String>>), GitHubError> {
         let request = Request::get(self.url("/user"));
         let response = self.request_ok(request.clone()).await?;
         let user: User = self.decode(&request, &response)?;
-        let scopes = response
-            .header("x-oauth-scopes")
-            .map(|s| {
-                s.split(',')
-                    .map(|x| x.trim().to_owned())
-                    .filter(|x| !x.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let scopes = response.header("x-oauth-scopes").map(|s| {
+            s.split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect()
+        });
         Ok((user, scopes))
     }
 
@@ -730,6 +735,28 @@ impl GitHub {
             limit,
         )
         .await
+    }
+
+    /// The core rate limit from `GET /rate_limit` (which does not count against it);
+    /// `None` when the server has rate limiting turned off (GitHub Enterprise Server answers
+    /// 404 then).
+    pub async fn rate_limit_status(&self) -> Result<Option<RateLimitResource>, GitHubError> {
+        #[derive(serde::Deserialize)]
+        struct Resources {
+            core: RateLimitResource,
+        }
+        #[derive(serde::Deserialize)]
+        struct Body {
+            resources: Resources,
+        }
+        let request = Request::get(self.url("/rate_limit"));
+        let response = self.send(request.clone()).await?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        let response = self.check(&request, response)?;
+        let body: Body = self.decode(&request, &response)?;
+        Ok(Some(body.resources.core))
     }
 
     // ---- webhooks ------------------------------------------------------------------
@@ -784,6 +811,26 @@ impl GitHub {
     ) -> Result<Vec<HookDelivery>, GitHubError> {
         self.get_all(&format!("/repos/{repo}/hooks/{id}/deliveries"), limit)
             .await
+    }
+
+    /// Asks GitHub to send a delivery of webhook `hook_id` again (202 Accepted; the new
+    /// attempt shows up in [`GitHub::hook_deliveries`] with `redelivery: true`).
+    pub async fn redeliver(
+        &self,
+        repo: &str,
+        hook_id: u64,
+        delivery_id: u64,
+    ) -> Result<(), GitHubError> {
+        let request = Request {
+            method: Method::Post,
+            url: self.url(&format!(
+                "/repos/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"
+            )),
+            accept: None,
+            if_none_match: None,
+            body: None,
+        };
+        self.request_ok(request).await.map(|_| ())
     }
 }
 

@@ -120,8 +120,25 @@ pub struct HookConfig {
     pub url: Option<String>,
     #[serde(default)]
     pub content_type: Option<String>,
-    #[serde(default)]
+    /// `"0"` (TLS verified) or `"1"`; GitHub documents it as a string *or* a number, so a
+    /// number is read as its decimal text.
+    #[serde(default, deserialize_with = "string_or_number")]
     pub insecure_ssl: Option<String>,
+}
+
+/// An optional field GitHub sends as a string or as a number, read as text.
+fn string_or_number<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(
+        match Option::<serde_json::Value>::deserialize(deserializer)? {
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            Some(serde_json::Value::Bool(b)) => Some(if b { "1" } else { "0" }.to_owned()),
+            _ => None,
+        },
+    )
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,7 +189,37 @@ pub struct RepoInfo {
     pub private: bool,
     #[serde(default)]
     pub html_url: Option<String>,
-    /// Present when the request was authenticated.
+    /// The authenticated user's access; absent for unauthenticated requests and some
+    /// GitHub App tokens.
     #[serde(default)]
     pub permissions: Option<RepoPermissions>,
+}
+
+/// One resource of `GET /rate_limit` (Nectr reads `resources.core`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimitResource {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Unix seconds when the window resets.
+    pub reset: u64,
+    #[serde(default)]
+    pub used: Option<u64>,
+}
+
+#[cfg(test)]
+mod hook_tests {
+    use super::*;
+
+    #[test]
+    fn insecure_ssl_is_read_as_a_string_or_a_number() {
+        for (json, expected) in [
+            (r#"{"insecure_ssl": "0"}"#, Some("0")),
+            (r#"{"insecure_ssl": 1}"#, Some("1")),
+            (r#"{"insecure_ssl": null}"#, None),
+            (r#"{}"#, None),
+        ] {
+            let config: HookConfig = serde_json::from_str(json).unwrap();
+            assert_eq!(config.insecure_ssl.as_deref(), expected, "{json}");
+        }
+    }
 }

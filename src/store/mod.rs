@@ -181,7 +181,8 @@ pub trait Store: Send + Sync {
     /// Flags the user's token as unusable (revoked, expired, missing scopes) until they sign
     /// in again.
     fn mark_needs_reauth(&self, user_id: i64, now: i64) -> StoreFuture<'_, bool>;
-    /// Every user's encrypted token, for re-encryption under a new key.
+    /// Every user's encrypted token (`owner_key`: their `github_id`), for re-encryption
+    /// under a new key.
     fn list_users_with_tokens(&self) -> StoreFuture<'_, Vec<EncryptedSecret>>;
     /// Replaces the token only if it still equals `old` (compare-and-swap), so a key
     /// rotation never overwrites a token the user refreshed meanwhile.
@@ -233,7 +234,8 @@ pub trait Store: Send + Sync {
     fn installation_by_hook_id(&self, hook_id: i64) -> StoreFuture<'_, Option<Installation>>;
     /// The user's active installations, by repo.
     fn installations_for_user(&self, user_id: i64) -> StoreFuture<'_, Vec<Installation>>;
-    /// Every installation's encrypted webhook secret (inactive ones too), for rotation.
+    /// Every installation's encrypted webhook secret (inactive ones too; `owner_key`: its
+    /// `repo`), for rotation.
     fn list_installation_secrets(&self) -> StoreFuture<'_, Vec<EncryptedSecret>>;
     /// Compare-and-swap, as [`Store::update_user_token`].
     fn update_installation_secret<'a>(
@@ -373,10 +375,15 @@ impl fmt::Debug for User {
     }
 }
 
-/// A row id and the encrypted value stored with it (a user's token, a webhook secret).
+/// A row id and the encrypted value stored with it (a user's token, a webhook secret), with
+/// what the ciphertext's owner label is built from, so a key rotation can decrypt it.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EncryptedSecret {
     pub id: i64,
+    /// For a user's token, the user's `github_id` in decimal; for a webhook secret, the
+    /// installation's `repo` as stored. (The label itself is the caller's business, e.g.
+    /// `server::owners`.)
+    pub owner_key: String,
     pub encrypted: String,
 }
 
@@ -384,6 +391,7 @@ impl fmt::Debug for EncryptedSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptedSecret")
             .field("id", &self.id)
+            .field("owner_key", &self.owner_key)
             .field("encrypted", &REDACTED)
             .finish()
     }

@@ -163,7 +163,8 @@ impl Store for PgStore {
     fn list_users_with_tokens(&self) -> StoreFuture<'_, Vec<EncryptedSecret>> {
         Box::pin(async move {
             let rows = sqlx::query_as::<_, EncryptedSecret>(
-                "SELECT id, encrypted_token AS encrypted FROM users ORDER BY id",
+                "SELECT id, CAST(github_id AS TEXT) AS owner_key, encrypted_token AS encrypted \
+                 FROM users ORDER BY id",
             )
             .fetch_all(&self.pool)
             .await?;
@@ -383,7 +384,8 @@ impl Store for PgStore {
     fn list_installation_secrets(&self) -> StoreFuture<'_, Vec<EncryptedSecret>> {
         Box::pin(async move {
             let rows = sqlx::query_as::<_, EncryptedSecret>(
-                "SELECT id, encrypted_webhook_secret AS encrypted FROM installations ORDER BY id",
+                "SELECT id, repo AS owner_key, encrypted_webhook_secret AS encrypted \
+                 FROM installations ORDER BY id",
             )
             .fetch_all(&self.pool)
             .await?;

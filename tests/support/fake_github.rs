@@ -1167,6 +1167,9 @@ impl State {
             ("PATCH", ["hooks", id]) => self.edit_hook(key, n!(id), req),
             ("DELETE", ["hooks", id]) => self.delete_hook(key, n!(id)),
             ("GET", ["hooks", id, "deliveries"]) => self.list_deliveries(key, n!(id), req),
+            ("POST", ["hooks", id, "deliveries", delivery, "attempts"]) => {
+                self.redeliver(key, n!(id), n!(delivery))
+            }
             _ => not_found(),
         }
     }
@@ -2575,6 +2578,46 @@ fn redirect_reply(location: &str) -> Reply {
         status: 302,
         headers: vec![("location".into(), location.to_string())],
         body: Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Webhook redeliveries (`nectr doctor --redeliver`)
+// ---------------------------------------------------------------------------------------
+
+impl FakeGitHub {
+    /// Changes a stored webhook in place (make it inactive, change its events or config), as
+    /// a user editing it in the repository's settings would. Panics if it does not exist.
+    pub fn edit_hook_record(&self, repo: &str, hook_id: u64, edit: impl FnOnce(&mut HookRecord)) {
+        let mut st = self.state();
+        let hook = st
+            .repo_entry(repo)
+            .hooks
+            .iter_mut()
+            .find(|h| h.rec.id == hook_id)
+            .unwrap_or_else(|| panic!("no hook {hook_id} in {repo}"));
+        edit(&mut hook.rec);
+        hook.updated = now_secs();
+    }
+}
+
+impl State {
+    /// `POST /repos/{o}/{r}/hooks/{id}/deliveries/{delivery_id}/attempts`: 202 with `{}` for
+    /// a delivery of that hook, 404 otherwise. GitHub delivers again asynchronously; the fake
+    /// delivers nothing, so tests assert on [`FakeGitHub::requests`].
+    fn redeliver(&self, key: &str, hook_id: u64, delivery_id: u64) -> Reply {
+        const DOC: &str = "https://docs.github.com/rest/repos/webhooks#redeliver-a-delivery-for-a-repository-webhook";
+        let r = &self.repos[key];
+        let known = r
+            .hooks
+            .iter()
+            .find(|h| h.rec.id == hook_id)
+            .is_some_and(|h| h.deliveries.iter().any(|d| d.id == delivery_id));
+        if known {
+            Reply::json(202, &json!({}))
+        } else {
+            not_found_doc(DOC)
+        }
     }
 }
 
