@@ -14,6 +14,7 @@
 //! - Several replicas may share one database: all coordination is in the store (leases,
 //!   single-use OAuth states, delivery dedupe), none in process memory.
 
+pub mod dashboard;
 pub mod http;
 pub mod metrics;
 pub mod repos;
@@ -235,6 +236,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/api/v1/webhooks/github", post(webhook::receive))
+        .merge(dashboard::routes())
         .fallback(http::not_found)
         .with_state(state)
 }
