@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dashboard;
 pub mod http;
 pub mod metrics;
 pub mod repos;
@@ -239,6 +240,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/webhooks/github", post(webhook::receive))
         .merge(auth::routes())
         .merge(api::routes())
+        .merge(dashboard::routes())
         .fallback(http::not_found)
         .with_state(state)
 }
