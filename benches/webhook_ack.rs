@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 
 use nectr::crypto::{Keyring, generate_key};
 use nectr::github::webhook::sign;
-use nectr::server::owners;
-use nectr::store::{NewInstallation, NewUser};
+use support::db::{Connected, PgDatabase, seed_connected};
 use support::fake_github::{Access, FakeGitHub, PullSpec, sha1_hex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -263,31 +262,15 @@ async fn bench_backend(name: &str, db_url: &str) {
     let key = generate_key();
     let keyring = Keyring::from_env_value(&key).unwrap();
     let store = nectr::store::connect(db_url).await.unwrap();
-    let user = store
-        .upsert_user(
-            &NewUser {
-                github_id: 1,
-                login: "bench".into(),
-                encrypted_token: keyring.encrypt(&owners::user_token(1), TOKEN.as_bytes()),
-                scopes: "repo".into(),
-            },
-            nectr::server::now(),
-        )
-        .await
-        .unwrap();
-    store
-        .upsert_installation(
-            &NewInstallation {
-                repo: REPO.into(),
-                user_id: user.id,
-                webhook_id: hook_id,
-                encrypted_webhook_secret: keyring
-                    .encrypt(&owners::webhook_secret(REPO), SECRET.as_bytes()),
-            },
-            nectr::server::now(),
-        )
-        .await
-        .unwrap();
+    let connected = Connected {
+        repo: REPO,
+        login: "bench",
+        github_id: 1,
+        token: TOKEN,
+        hook_id,
+        secret: SECRET,
+    };
+    seed_connected(store.as_ref(), &keyring, &connected).await;
     store.close().await;
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -362,25 +345,10 @@ fn main() {
         if !want("postgres") {
             return;
         }
-        let Ok(admin_url) = std::env::var("NECTR_TEST_POSTGRES_URL") else {
-            println!("postgres: skipped (set NECTR_TEST_POSTGRES_URL)");
+        let Some(db) = PgDatabase::create().await else {
             return;
         };
-        use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-        let name = format!("nectr_bench_{:016x}", fastrand::u64(..));
-        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-        admin
-            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        let base = admin_url.split('?').next().unwrap();
-        let cut = base.rfind('/').unwrap();
-        bench_backend("postgres", &format!("{}/{name}", &base[..cut])).await;
-        admin
-            .execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await
-            .unwrap();
+        bench_backend("postgres", &db.url).await;
+        db.drop_database().await;
     });
 }

@@ -3,134 +3,24 @@
 //! `NECTR_TEST_POSTGRES_URL` names a server, as in `tests/store.rs`.
 
 use std::process::Output;
-use std::sync::Arc;
 
 use nectr::crypto::{CryptoError, Keyring, generate_key};
 use nectr::rotation;
 use nectr::server::owners;
 use nectr::store::{NewInstallation, NewUser, Store};
+use support::db::Db;
+
+mod support;
 
 const T: i64 = 1_700_000_000;
 
-/// Defines `sqlite::NAME` and `postgres::NAME` for every test body `NAME(db: Db)`.
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::harness::on_sqlite(super::$name).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::harness::on_postgres(super::$name).await;
-                }
-            )*
-        }
-    };
-}
-
 backend_tests!(
+    store:
     rotation_reencrypts_everything_under_the_new_key,
     dry_run_writes_nothing,
     undecryptable_rows_are_named_and_left_alone,
     a_concurrent_change_is_never_overwritten,
 );
-
-/// A database for one test: the store (to seed and inspect) and its URL (for the binary).
-pub struct Db {
-    store: Arc<dyn Store>,
-    url: String,
-}
-
-mod harness {
-    use std::future::Future;
-    use std::panic::resume_unwind;
-
-    use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-
-    use super::Db;
-
-    pub async fn on_sqlite<F, Fut>(body: F)
-    where
-        F: FnOnce(Db) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("nectr.db").display());
-        run(url, body).await;
-    }
-
-    pub async fn on_postgres<F, Fut>(body: F)
-    where
-        F: FnOnce(Db) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let Ok(admin_url) = std::env::var("NECTR_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: NECTR_TEST_POSTGRES_URL is not set");
-            return;
-        };
-        // Hex digits only: safe to splice into the one statement that cannot bind a name.
-        let name = format!("nectr_rotate_{:016x}", fastrand::u64(..));
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to NECTR_TEST_POSTGRES_URL");
-        admin
-            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create the test database");
-        let outcome = tokio::spawn(run(with_database(&admin_url, &name), body)).await;
-        admin
-            .execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await
-            .expect("drop the test database");
-        admin.close().await.ok();
-        if let Err(err) = outcome {
-            resume_unwind(err.into_panic());
-        }
-    }
-
-    async fn run<F, Fut>(url: String, body: F)
-    where
-        F: FnOnce(Db) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let store = nectr::store::connect(&url).await.expect("connect");
-        let db = Db {
-            store: store.clone(),
-            url,
-        };
-        let outcome = tokio::spawn(body(db)).await;
-        store.close().await;
-        if let Err(err) = outcome {
-            resume_unwind(err.into_panic());
-        }
-    }
-
-    /// `url` with its database path replaced by `name`, query string kept.
-    fn with_database(url: &str, name: &str) -> String {
-        let (base, query) = match url.split_once('?') {
-            Some((base, query)) => (base, Some(query)),
-            None => (url, None),
-        };
-        let authority = base.find("://").map_or(0, |i| i + 3);
-        let path = base[authority..]
-            .find('/')
-            .map_or(base.len(), |i| authority + i);
-        let mut out = format!("{}/{name}", &base[..path]);
-        if let Some(query) = query {
-            out.push('?');
-            out.push_str(query);
-        }
-        out
-    }
-}
 
 /// Two keys: `old` wrote the data, `new` replaces it.
 struct Keys {

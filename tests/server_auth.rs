@@ -331,27 +331,6 @@ impl Browser {
 
 // --- the two backends ---------------------------------------------------------------------
 
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::harness::on_sqlite(super::$name).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::harness::on_postgres(super::$name).await;
-                }
-            )*
-        }
-    };
-}
-
 backend_tests!(
     login_round_trip_starts_a_fresh_session_each_time,
     cookies_are_secure_behind_https,
@@ -378,75 +357,6 @@ backend_tests!(
     revoked_token_answers_401_and_flags_reauth,
     events_list_only_the_users_repositories,
 );
-
-mod harness {
-    use std::panic::resume_unwind;
-
-    use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-
-    pub async fn on_sqlite<F, Fut>(body: F)
-    where
-        F: FnOnce(String) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("nectr.db").display());
-        let outcome = tokio::spawn(body(url)).await;
-        drop(dir);
-        if let Err(err) = outcome {
-            resume_unwind(err.into_panic());
-        }
-    }
-
-    pub async fn on_postgres<F, Fut>(body: F)
-    where
-        F: FnOnce(String) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let Ok(admin_url) = std::env::var("NECTR_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: NECTR_TEST_POSTGRES_URL is not set");
-            return;
-        };
-        // Hex digits only: safe to splice into the one statement that cannot bind a name.
-        let name = format!("nectr_auth_{:016x}", fastrand::u64(..));
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to NECTR_TEST_POSTGRES_URL");
-        admin
-            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create the test database");
-        let outcome = tokio::spawn(body(with_database(&admin_url, &name))).await;
-        admin
-            .execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await
-            .expect("drop the test database");
-        admin.close().await.ok();
-        if let Err(err) = outcome {
-            resume_unwind(err.into_panic());
-        }
-    }
-
-    /// `url` with its database path replaced by `name`, query string kept.
-    fn with_database(url: &str, name: &str) -> String {
-        let (base, query) = match url.split_once('?') {
-            Some((base, query)) => (base, Some(query)),
-            None => (url, None),
-        };
-        let authority = base.find("://").map_or(0, |i| i + 3);
-        let path = base[authority..]
-            .find('/')
-            .map_or(base.len(), |i| authority + i);
-        let mut out = format!("{}/{name}", &base[..path]);
-        if let Some(query) = query {
-            out.push('?');
-            out.push_str(query);
-        }
-        out
-    }
-}
 
 /// Every row of `users` as text, read straight from the database (not through the store).
 async fn raw_users(db_url: &str) -> Vec<(i64, String, String, String)> {

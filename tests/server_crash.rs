@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use nectr::crypto::{Keyring, generate_key};
 use nectr::github::webhook::sign;
-use nectr::server::owners;
-use nectr::store::{EventStatus, NewInstallation, NewUser};
+use nectr::store::EventStatus;
 use serde_json::json;
+use support::db::{Connected, PgDatabase, seed_connected};
 use support::fake_github::{Access, FakeGitHub, PullSpec, sha1_hex};
 use support::raw_http::try_send;
 
@@ -145,31 +145,15 @@ async fn killed_servers_lose_nothing_and_post_nothing_twice(db_url: String) {
     let keyring = Keyring::from_env_value(&key).unwrap();
     {
         let store = nectr::store::connect(&db_url).await.unwrap();
-        let user = store
-            .upsert_user(
-                &NewUser {
-                    github_id: 7,
-                    login: "alice".into(),
-                    encrypted_token: keyring.encrypt(&owners::user_token(7), TOKEN.as_bytes()),
-                    scopes: "repo".into(),
-                },
-                nectr::server::now(),
-            )
-            .await
-            .unwrap();
-        store
-            .upsert_installation(
-                &NewInstallation {
-                    repo: REPO.into(),
-                    user_id: user.id,
-                    webhook_id: hook_id,
-                    encrypted_webhook_secret: keyring
-                        .encrypt(&owners::webhook_secret(REPO), SECRET.as_bytes()),
-                },
-                nectr::server::now(),
-            )
-            .await
-            .unwrap();
+        let connected = Connected {
+            repo: REPO,
+            login: "alice",
+            github_id: 7,
+            token: TOKEN,
+            hook_id,
+            secret: SECRET,
+        };
+        seed_connected(store.as_ref(), &keyring, &connected).await;
         store.close().await;
     }
 
@@ -283,30 +267,14 @@ async fn sqlite_kill_9_under_load() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_kill_9_under_load() {
-    use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-    let Ok(admin_url) = std::env::var("NECTR_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: NECTR_TEST_POSTGRES_URL is not set");
+    let Some(db) = PgDatabase::create().await else {
         return;
     };
-    let name = format!("nectr_crash_{:016x}", fastrand::u64(..));
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    let base = admin_url.split('?').next().unwrap();
-    let cut = base
-        .rfind('/')
-        .filter(|&i| i > base.find("://").map_or(0, |j| j + 2))
-        .unwrap_or(base.len());
-    let url = format!("{}/{name}", &base[..cut]);
-    let outcome = tokio::spawn(killed_servers_lose_nothing_and_post_nothing_twice(url)).await;
-    admin
-        .execute(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .await
-        .unwrap();
+    let outcome = tokio::spawn(killed_servers_lose_nothing_and_post_nothing_twice(
+        db.url.clone(),
+    ))
+    .await;
+    db.drop_database().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }

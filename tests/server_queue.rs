@@ -7,15 +7,14 @@
 
 mod support;
 
-use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use nectr::crypto::{Keyring, generate_key};
 use nectr::github::webhook::sign;
-use nectr::server::{self, AppState, ServerConfig, WorkerConfig, owners};
-use nectr::store::{EventStatus, EventSummary, NewInstallation, NewUser, Store};
+use nectr::server::{self, AppState, ServerConfig, WorkerConfig};
+use nectr::store::{EventStatus, EventSummary};
 use serde_json::json;
+use support::db::{Connected, seed_connected};
 use support::fake_github::{Access, FakeGitHub, FaultKind, PullSpec, sha1_hex};
 use support::raw_http::{HttpResponse, send};
 
@@ -37,6 +36,7 @@ const DIFF: &str = concat!(
 /// A running app with one connected repository.
 struct App {
     url: String,
+    db_url: String,
     state: AppState,
     fake: FakeGitHub,
     hook_id: i64,
@@ -69,7 +69,8 @@ impl Default for Options {
 }
 
 impl App {
-    async fn start(store: Arc<dyn Store>, options: Options) -> App {
+    async fn start(db_url: &str, options: Options) -> App {
+        let store = nectr::store::connect(db_url).await.unwrap();
         // Tests against the fake: no pauses between writes, fast retries.
         // SAFETY (edition 2024): set before any thread reads them; every test sets the same values.
         unsafe {
@@ -85,31 +86,19 @@ impl App {
             &["pull_request", "issues"],
         ) as i64;
         let keyring = Keyring::from_env_value(&generate_key()).unwrap();
-        let user = store
-            .upsert_user(
-                &NewUser {
-                    github_id: 1001,
-                    login: LOGIN.into(),
-                    encrypted_token: keyring.encrypt(&owners::user_token(1001), TOKEN.as_bytes()),
-                    scopes: "repo".into(),
-                },
-                server::now(),
-            )
-            .await
-            .unwrap();
-        store
-            .upsert_installation(
-                &NewInstallation {
-                    repo: REPO.into(),
-                    user_id: user.id,
-                    webhook_id: hook_id,
-                    encrypted_webhook_secret: keyring
-                        .encrypt(&owners::webhook_secret(REPO), SECRET.as_bytes()),
-                },
-                server::now(),
-            )
-            .await
-            .unwrap();
+        let user_id = seed_connected(
+            store.as_ref(),
+            &keyring,
+            &Connected {
+                repo: REPO,
+                login: LOGIN,
+                github_id: 1001,
+                token: TOKEN,
+                hook_id,
+                secret: SECRET,
+            },
+        )
+        .await;
         let config = ServerConfig {
             public_url: "http://127.0.0.1".into(),
             api_url: fake.url.clone(),
@@ -131,10 +120,11 @@ impl App {
         });
         App {
             url,
+            db_url: db_url.to_owned(),
             state,
             fake,
             hook_id,
-            user_id: user.id,
+            user_id,
             stop: Some(tx),
             task: Some(task),
         }
@@ -240,8 +230,8 @@ fn event_id(r: &HttpResponse) -> i64 {
 
 // ---------------------------------------------------------------------------------------
 
-async fn queued_pull_request_is_reviewed_once(store: Arc<dyn Store>) {
-    let mut app = App::start(store, Options::default()).await;
+async fn queued_pull_request_is_reviewed_once(url: String) {
+    let mut app = App::start(&url, Options::default()).await;
     let head = sha1_hex(b"head 1");
     app.add_pull(7, &head);
     let body = pr_payload("opened", 7, &head);
@@ -291,8 +281,8 @@ async fn queued_pull_request_is_reviewed_once(store: Arc<dyn Store>) {
     app.stop().await;
 }
 
-async fn forged_and_malformed_deliveries_are_refused(store: Arc<dyn Store>) {
-    let mut app = App::start(store, Options::default()).await;
+async fn forged_and_malformed_deliveries_are_refused(url: String) {
+    let mut app = App::start(&url, Options::default()).await;
     let head = sha1_hex(b"head 2");
     app.add_pull(8, &head);
     let body = pr_payload("opened", 8, &head);
@@ -380,9 +370,9 @@ async fn forged_and_malformed_deliveries_are_refused(store: Arc<dyn Store>) {
     app.stop().await;
 }
 
-async fn oversized_bodies_are_refused_without_reading_them(store: Arc<dyn Store>) {
+async fn oversized_bodies_are_refused_without_reading_them(url: String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut app = App::start(store, Options::default()).await;
+    let mut app = App::start(&url, Options::default()).await;
     let addr = app.url.trim_start_matches("http://").to_owned();
     // Declared too large: answered before any of the body is sent.
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -430,9 +420,9 @@ async fn oversized_bodies_are_refused_without_reading_them(store: Arc<dyn Store>
     app.stop().await;
 }
 
-async fn ping_ignored_and_global_secret(store: Arc<dyn Store>) {
+async fn ping_ignored_and_global_secret(url: String) {
     let mut app = App::start(
-        store,
+        &url,
         Options {
             global_secret: Some("global-secret"),
             ..Options::default()
@@ -499,8 +489,8 @@ async fn ping_ignored_and_global_secret(store: Arc<dyn Store>) {
     app.stop().await;
 }
 
-async fn closed_stale_and_already_reviewed_are_skipped(store: Arc<dyn Store>) {
-    let mut app = App::start(store, Options::default()).await;
+async fn closed_stale_and_already_reviewed_are_skipped(url: String) {
+    let mut app = App::start(&url, Options::default()).await;
     // Closed between the delivery and the review.
     let head = sha1_hex(b"head 4");
     app.fake.add_pull(
@@ -549,8 +539,8 @@ async fn closed_stale_and_already_reviewed_are_skipped(store: Arc<dyn Store>) {
     app.stop().await;
 }
 
-async fn github_failures_retry_then_fail_with_the_reason(store: Arc<dyn Store>) {
-    let mut app = App::start(store, Options::default()).await;
+async fn github_failures_retry_then_fail_with_the_reason(url: String) {
+    let mut app = App::start(&url, Options::default()).await;
     let head = sha1_hex(b"head 6");
     app.add_pull(13, &head);
     // Every pull request fetch fails: 3 attempts (max_attempts), then `failed`.
@@ -572,8 +562,8 @@ async fn github_failures_retry_then_fail_with_the_reason(store: Arc<dyn Store>) 
     app.stop().await;
 }
 
-async fn revoked_token_fails_and_flags_the_user(store: Arc<dyn Store>) {
-    let mut app = App::start(store.clone(), Options::default()).await;
+async fn revoked_token_fails_and_flags_the_user(url: String) {
+    let mut app = App::start(&url, Options::default()).await;
     let head = sha1_hex(b"head 7");
     app.add_pull(14, &head);
     // The fake no longer knows the token: GitHub answers 401.
@@ -585,15 +575,21 @@ async fn revoked_token_fails_and_flags_the_user(store: Arc<dyn Store>) {
     assert_eq!(e.status, EventStatus::Failed, "{e:?}");
     assert_eq!(e.attempts, 1, "a revoked token is not retried");
     assert!(e.error.as_deref().unwrap().contains("sign in"), "{e:?}");
-    let user = store.get_user(app.user_id).await.unwrap().unwrap();
+    let user = app
+        .state
+        .store
+        .get_user(app.user_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(user.needs_reauth);
     app.stop().await;
 }
 
-async fn shutdown_releases_work_in_progress(store: Arc<dyn Store>) {
+async fn shutdown_releases_work_in_progress(url: String) {
     let mut options = Options::default();
     options.worker.shutdown_grace = Duration::from_millis(100);
-    let mut app = App::start(store.clone(), options).await;
+    let mut app = App::start(&url, options).await;
     let head = sha1_hex(b"head 8");
     app.add_pull(15, &head);
     app.fake.inject(support::fake_github::Fault {
@@ -621,14 +617,13 @@ async fn shutdown_releases_work_in_progress(store: Arc<dyn Store>) {
     assert!(app.fake.reviews(REPO, 15).is_empty());
 }
 
-async fn replicas_share_one_queue(store: Arc<dyn Store>) {
+async fn replicas_share_one_queue(url: String) {
     let options = Options {
         workers: 2,
         ..Options::default()
     };
-    let mut app = App::start(store, options).await;
+    let mut app = App::start(&url, options).await;
     // A second replica: its own process state (pool, workers, caches), the same database.
-    let url = DB_URL.with(|u| u.borrow().clone());
     let second_store = nectr::store::connect(&url).await.unwrap();
     let second = AppState::new(
         second_store,
@@ -678,40 +673,14 @@ async fn replicas_share_one_queue(store: Arc<dyn Store>) {
 
 impl App {
     async fn event_after_restart(&self, id: i64) -> EventSummary {
-        let url = DB_URL.with(|u| u.borrow().clone());
-        let store = nectr::store::connect(&url).await.unwrap();
+        let store = nectr::store::connect(&self.db_url).await.unwrap();
         let e = store.get_event(id).await.unwrap().unwrap();
         store.close().await;
         e
     }
 }
 
-thread_local! {
-    static DB_URL: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
 // ---------------------------------------------------------------------------------------
-
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "current_thread")]
-                async fn $name() {
-                    super::harness::on_sqlite(super::$name).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "current_thread")]
-                async fn $name() {
-                    super::harness::on_postgres(super::$name).await;
-                }
-            )*
-        }
-    };
-}
 
 backend_tests!(
     queued_pull_request_is_reviewed_once,
@@ -724,83 +693,3 @@ backend_tests!(
     shutdown_releases_work_in_progress,
     replicas_share_one_queue,
 );
-
-mod harness {
-    use super::*;
-    use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-
-    pub async fn on_sqlite<F, Fut>(body: F)
-    where
-        F: FnOnce(Arc<dyn Store>) -> Fut,
-        Fut: Future<Output = ()>,
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("nectr.db").display());
-        DB_URL.with(|u| *u.borrow_mut() = url.clone());
-        let store = nectr::store::connect(&url).await.unwrap();
-        body(store).await;
-    }
-
-    pub async fn on_postgres<F, Fut>(body: F)
-    where
-        F: FnOnce(Arc<dyn Store>) -> Fut,
-        Fut: Future<Output = ()>,
-    {
-        let Ok(admin_url) = std::env::var("NECTR_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: NECTR_TEST_POSTGRES_URL is not set");
-            return;
-        };
-        let name = format!("nectr_srv_{:016x}", fastrand::u64(..));
-        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-        admin
-            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        let url = with_database(&admin_url, &name);
-        DB_URL.with(|u| *u.borrow_mut() = url.clone());
-        let store = nectr::store::connect(&url).await.unwrap();
-        // The body's panic is caught so the database is dropped either way.
-        let outcome = futures_catch(body(store)).await;
-        admin
-            .execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await
-            .unwrap();
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
-    }
-
-    async fn futures_catch<Fut: Future<Output = ()>>(
-        fut: Fut,
-    ) -> Result<(), Box<dyn std::any::Any + Send>> {
-        use std::panic::AssertUnwindSafe;
-        let mut fut = std::pin::pin!(fut);
-        std::future::poll_fn(move |cx| {
-            match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-                Ok(std::task::Poll::Ready(())) => std::task::Poll::Ready(Ok(())),
-                Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-                Err(panic) => std::task::Poll::Ready(Err(panic)),
-            }
-        })
-        .await
-    }
-
-    fn with_database(url: &str, name: &str) -> String {
-        let (base, query) = match url.split_once('?') {
-            Some((base, query)) => (base, Some(query)),
-            None => (url, None),
-        };
-        let authority = base.find("://").map_or(0, |i| i + 3);
-        let path = base[authority..]
-            .find('/')
-            .map_or(base.len(), |i| authority + i);
-        let mut out = format!("{}/{name}", &base[..path]);
-        if let Some(query) = query {
-            out.push('?');
-            out.push_str(query);
-        }
-        out
-    }
-}

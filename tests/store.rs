@@ -12,40 +12,16 @@ use nectr::store::{
     self, DELIVERY_DEDUPE_SECS, DUPLICATE_WINDOW_SECS, EventStatus, NewEvent, NewInstallation,
     NewReviewRecord, NewUser, OAuthState, Recorded, Session, Store, User,
 };
+use support::db::Db;
 use tokio::sync::Barrier;
 
-/// What a test body gets: the store, and the URL it came from (to connect again).
-pub struct Db {
-    store: Arc<dyn Store>,
-    url: String,
-}
+mod support;
 
 /// An arbitrary "now" (2023-11-14); tests move time by adding to it.
 const T: i64 = 1_700_000_000;
 
-/// Defines `sqlite::NAME` and `postgres::NAME` for every test body `NAME(db: Db)`.
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::harness::on_sqlite(super::$name).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::harness::on_postgres(super::$name).await;
-                }
-            )*
-        }
-    };
-}
-
 backend_tests!(
+    store:
     migrations_are_idempotent_on_reconnect,
     delivery_guid_is_deduplicated_for_seven_days,
     same_change_within_an_hour_is_a_duplicate,
@@ -65,106 +41,18 @@ backend_tests!(
     sql_injection_in_names_is_stored_verbatim,
 );
 
-mod harness {
-    use std::future::Future;
-    use std::panic::resume_unwind;
-
-    use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-
-    use super::Db;
-
-    pub async fn on_sqlite<F, Fut>(body: F)
-    where
-        F: FnOnce(Db) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("nectr.db").display());
-        run(url, body).await;
-    }
-
-    pub async fn on_postgres<F, Fut>(body: F)
-    where
-        F: FnOnce(Db) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let Ok(admin_url) = std::env::var("NECTR_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: NECTR_TEST_POSTGRES_URL is not set");
-            return;
-        };
-        // Hex digits only: safe to splice into the one statement that cannot bind a name.
-        let name = format!("nectr_test_{:016x}", fastrand::u64(..));
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to NECTR_TEST_POSTGRES_URL");
-        admin
-            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create the test database");
-
-        let outcome = tokio::spawn(run(with_database(&admin_url, &name), body)).await;
-
-        admin
-            .execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await
-            .expect("drop the test database");
-        admin.close().await.ok();
-        if let Err(err) = outcome {
-            resume_unwind(err.into_panic());
-        }
-    }
-
-    /// Connects, runs the body in its own task (so a panic still lets us close the pool),
-    /// closes, and re-raises the body's panic.
-    async fn run<F, Fut>(url: String, body: F)
-    where
-        F: FnOnce(Db) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let store = nectr::store::connect(&url).await.expect("connect");
-        let db = Db {
-            store: store.clone(),
-            url,
-        };
-        let outcome = tokio::spawn(body(db)).await;
-        store.close().await;
-        if let Err(err) = outcome {
-            resume_unwind(err.into_panic());
-        }
-    }
-
-    /// `url` with its database path replaced by `name`, query string kept.
-    fn with_database(url: &str, name: &str) -> String {
-        let (base, query) = match url.split_once('?') {
-            Some((base, query)) => (base, Some(query)),
-            None => (url, None),
-        };
-        let authority = base.find("://").map_or(0, |i| i + 3);
-        let path = base[authority..]
-            .find('/')
-            .map_or(base.len(), |i| authority + i);
-        let mut out = format!("{}/{name}", &base[..path]);
-        if let Some(query) = query {
-            out.push('?');
-            out.push_str(query);
-        }
-        out
-    }
-
-    #[test]
-    fn with_database_replaces_only_the_path() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
-    }
+#[test]
+fn with_database_replaces_only_the_path() {
+    use support::db::with_database;
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }
 
 // --- backend-independent checks ---
