@@ -77,6 +77,119 @@ macro_rules! installation_user_select {
     };
 }
 
+/// The lease owner's queue updates (`extend_lease`, `complete`, `skip`, `fail`, `release`):
+/// the same SQL on both backends, so one copy expands inside each `impl Store`. The one
+/// difference is how `fail`'s optional retry time is tested for NULL (PostgreSQL needs the
+/// parameter's type spelled out).
+macro_rules! lease_owner_methods {
+    (retry_at_is_null: $retry_at_is_null:literal) => {
+        fn extend_lease<'a>(
+            &'a self,
+            id: i64,
+            worker_id: &'a str,
+            lease_secs: i64,
+            now: i64,
+        ) -> StoreFuture<'a, bool> {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE events SET lease_expires_at = $3 + $4, updated_at = $3 \
+                     WHERE id = $1 AND status = 'running' AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(worker_id)
+                .bind(now)
+                .bind(lease_secs)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        }
+
+        fn complete<'a>(&'a self, id: i64, worker_id: &'a str, now: i64) -> StoreFuture<'a, bool> {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE events SET status = 'done', lease_owner = NULL, \
+                     lease_expires_at = NULL, error = NULL, updated_at = $3 \
+                     WHERE id = $1 AND status = 'running' AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(worker_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        }
+
+        fn skip<'a>(
+            &'a self,
+            id: i64,
+            worker_id: &'a str,
+            reason: &'a str,
+            now: i64,
+        ) -> StoreFuture<'a, bool> {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE events SET status = 'ignored', lease_owner = NULL, \
+                     lease_expires_at = NULL, error = $3, updated_at = $4 \
+                     WHERE id = $1 AND status = 'running' AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(worker_id)
+                .bind(clip_error(reason))
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        }
+
+        fn fail<'a>(
+            &'a self,
+            id: i64,
+            worker_id: &'a str,
+            error: &'a str,
+            retry_at: Option<i64>,
+            now: i64,
+        ) -> StoreFuture<'a, bool> {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    concat!("UPDATE events SET status = CASE WHEN ", $retry_at_is_null, " THEN 'failed' ELSE 'pending' END, \
+                     not_before = $4, error = $3, lease_owner = NULL, lease_expires_at = NULL, \
+                     updated_at = $5 \
+                     WHERE id = $1 AND status = 'running' AND lease_owner = $2"),
+                )
+                .bind(id)
+                .bind(worker_id)
+                .bind(clip_error(error))
+                .bind(retry_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        }
+
+        fn release<'a>(&'a self, id: i64, worker_id: &'a str, now: i64) -> StoreFuture<'a, bool> {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE events SET status = 'pending', \
+                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+                     lease_owner = NULL, lease_expires_at = NULL, not_before = NULL, \
+                     updated_at = $3 \
+                     WHERE id = $1 AND status = 'running' AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(worker_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        }
+    };
+}
+
 mod postgres;
 mod sqlite;
 
