@@ -25,6 +25,7 @@ backend_tests!(
     migrations_are_idempotent_on_reconnect,
     delivery_guid_is_deduplicated_for_seven_days,
     same_change_within_an_hour_is_a_duplicate,
+    a_batch_is_one_transaction_in_callers_order,
     ignored_events_are_stored_not_queued,
     concurrent_deliveries_of_one_guid_insert_once,
     concurrent_deliveries_of_one_change_queue_once,
@@ -252,6 +253,43 @@ async fn delivery_guid_is_deduplicated_for_seven_days(db: Db) {
             .unwrap(),
         Recorded::SeenDelivery
     );
+}
+
+async fn a_batch_is_one_transaction_in_callers_order(db: Db) {
+    let store = &*db.store;
+    let repo = "acme/batch";
+    let mut ignored = pr_event("i", repo, 9, "zzz", "closed");
+    ignored.ignore_reason = Some("closed".into());
+    // Many PRs, so the PostgreSQL lock-key order differs from the callers' order.
+    let mut batch: Vec<NewEvent> = (0..20)
+        .map(|n| pr_event(&format!("p{n}"), repo, n, "abc", "opened"))
+        .collect();
+    batch.push(pr_event("p3", repo, 99, "new", "opened")); // a GUID already in the batch
+    batch.push(pr_event("q", repo, 5, "abc", "opened")); // the change of p5 again
+    batch.push(ignored);
+    let out = store.record_deliveries(&batch, T).await.unwrap();
+    assert_eq!(out.len(), batch.len());
+    for (n, r) in out.iter().take(20).enumerate() {
+        let Recorded::Inserted(id) = r else {
+            panic!("p{n}: {r:?}")
+        };
+        let e = store.get_event(*id).await.unwrap().unwrap();
+        assert_eq!(
+            e.delivery_id,
+            format!("p{n}"),
+            "answers in the callers' order"
+        );
+    }
+    assert_eq!(out[20], Recorded::SeenDelivery);
+    assert!(matches!(out[21], Recorded::Duplicate(_)), "{:?}", out[21]);
+    let Recorded::Inserted(ignored_id) = out[22] else {
+        panic!("{:?}", out[22])
+    };
+    assert_eq!(status(store, ignored_id).await, EventStatus::Ignored);
+    // Committed together: a second connection sees all of them.
+    let other = store::connect(&db.url).await.unwrap();
+    assert_eq!(other.queue_stats(T).await.unwrap().pending, 20);
+    other.close().await;
 }
 
 async fn same_change_within_an_hour_is_a_duplicate(db: Db) {

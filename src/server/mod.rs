@@ -18,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod http;
+pub mod ingest;
 pub mod metrics;
 pub mod repos;
 pub mod session;
@@ -190,6 +191,8 @@ pub struct Shared {
     pub keyring: Keyring,
     pub config: ServerConfig,
     pub metrics: Metrics,
+    /// Group commit for webhook deliveries.
+    pub ingest: ingest::Ingest,
     /// Rung after an event is queued so an idle worker starts at once instead of at its
     /// next poll.
     pub queue_wake: Notify,
@@ -208,6 +211,7 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, keyring: Keyring, config: ServerConfig) -> AppState {
         AppState {
             inner: Arc::new(Shared {
+                ingest: ingest::Ingest::new(store.clone()),
                 store,
                 keyring,
                 config,

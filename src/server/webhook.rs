@@ -27,7 +27,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use super::http::{ApiError, header as get_header};
-use super::{AppState, now, owners};
+use super::{AppState, owners};
 use crate::github::event::REVIEWED_ACTIONS;
 use crate::github::webhook::verify_signature;
 use crate::store::{NewEvent, Recorded};
@@ -283,11 +283,12 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
         ignore_reason: ignore_reason.clone(),
         payload: bytes.to_vec(),
     };
-    match state.store.record_delivery(&new_event, now()).await {
+    let pr_number = new_event.pr_number;
+    match state.ingest.record(new_event).await {
         Ok(Recorded::Inserted(id)) => match ignore_reason {
             None => {
                 state.queue_wake.notify_one();
-                tracing::info!(event_id = id, %repo, pr = ?new_event.pr_number, "queued for review");
+                tracing::info!(event_id = id, %repo, pr = ?pr_number, "queued for review");
                 answer(
                     "queued",
                     StatusCode::ACCEPTED,

@@ -363,7 +363,25 @@ pub trait Store: Send + Sync {
 
     /// Records a webhook delivery. See [`Recorded`] for the outcomes. Race-free: of several
     /// concurrent calls with the same delivery GUID exactly one inserts.
-    fn record_delivery<'a>(&'a self, event: &'a NewEvent, now: i64) -> StoreFuture<'a, Recorded>;
+    fn record_delivery<'a>(&'a self, event: &'a NewEvent, now: i64) -> StoreFuture<'a, Recorded> {
+        Box::pin(async move {
+            let mut recorded = self
+                .record_deliveries(std::slice::from_ref(event), now)
+                .await?;
+            recorded
+                .pop()
+                .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        })
+    }
+    /// [`Store::record_delivery`] for several deliveries in one transaction — one commit (one
+    /// disk flush) for all of them — with the outcomes in the same order. Later events in the
+    /// batch see earlier ones (a repeated GUID is `SeenDelivery`, a repeated change
+    /// `Duplicate`). All or nothing: on an error none is recorded.
+    fn record_deliveries<'a>(
+        &'a self,
+        events: &'a [NewEvent],
+        now: i64,
+    ) -> StoreFuture<'a, Vec<Recorded>>;
     fn get_event(&self, id: i64) -> StoreFuture<'_, Option<EventSummary>>;
     /// Takes the oldest claimable event — `pending` and past its `not_before`, or `running`
     /// with an expired lease (its worker died) — and leases it to `worker_id` until
@@ -886,6 +904,15 @@ pub struct ReviewRecord {
     pub review_url: String,
     pub findings: i64,
     pub created_at: i64,
+}
+
+/// What an `INSERT … ON CONFLICT DO NOTHING RETURNING id, status` of an event means.
+fn recorded(inserted: Option<(i64, String)>) -> Recorded {
+    match inserted {
+        None => Recorded::SeenDelivery,
+        Some((id, status)) if status == "duplicate" => Recorded::Duplicate(id),
+        Some((id, _)) => Recorded::Inserted(id),
+    }
 }
 
 /// Cuts an error message to [`MAX_ERROR_LEN`] bytes at a character boundary.

@@ -16,7 +16,7 @@ use super::{
     EventSummary, Installation, InstallationUserRow, InstallationWithUser, NewEvent,
     NewInstallation, NewReviewRecord, NewUser, OAuthState, QueueStats, Recorded, ReviewRecord,
     Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture, User, clip_error,
-    repo_key,
+    recorded, repo_key,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
@@ -417,67 +417,76 @@ impl Store for PgStore {
 
     // --- events ---
 
-    fn record_delivery<'a>(&'a self, event: &'a NewEvent, now: i64) -> StoreFuture<'a, Recorded> {
+    fn record_deliveries<'a>(
+        &'a self,
+        events: &'a [NewEvent],
+        now: i64,
+    ) -> StoreFuture<'a, Vec<Recorded>> {
         Box::pin(async move {
+            // Advisory locks in ascending key order, so two batches (two replicas) that share
+            // keys cannot deadlock; the answers go back in the callers' order.
+            let mut order: Vec<usize> = (0..events.len()).collect();
+            order.sort_by_key(|&i| duplicate_lock_key(&events[i]));
+            let mut out = vec![Recorded::SeenDelivery; events.len()];
             let mut tx = self.pool.begin().await?;
-            if event.pr_number.is_some() && event.head_sha.is_some() {
-                // Held until commit: a concurrent delivery of the same change waits here
-                // and then sees this one in its duplicate check.
-                sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-                    .bind(LOCK_CLASS)
-                    .bind(duplicate_lock_key(event))
-                    .execute(&mut *tx)
-                    .await?;
+            for i in order {
+                let event = &events[i];
+                if event.pr_number.is_some() && event.head_sha.is_some() {
+                    // Held until commit: a concurrent delivery of the same change waits here
+                    // and then sees this one in its duplicate check.
+                    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+                        .bind(LOCK_CLASS)
+                        .bind(duplicate_lock_key(event))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+
+                // A GUID last seen before the dedupe window may be recorded again: free it by
+                // renaming the old row's GUID (ids are unique, so the new name is too).
+                sqlx::query(
+                    "UPDATE events SET delivery_id = delivery_id || '#' || CAST(id AS TEXT) \
+                     WHERE delivery_id = $1 AND created_at <= $2",
+                )
+                .bind(&event.delivery_id)
+                .bind(now - DELIVERY_DEDUPE_SECS)
+                .execute(&mut *tx)
+                .await?;
+
+                // The UNIQUE constraint settles concurrent inserts of one GUID: the loser's
+                // `ON CONFLICT DO NOTHING` waits for the winner's commit and inserts nothing.
+                let inserted: Option<(i64, String)> = sqlx::query_as(
+                    "INSERT INTO events (delivery_id, event, action, repo, pr_number, head_sha, \
+                     installation_id, status, attempts, error, created_at, updated_at, payload) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                       CASE \
+                         WHEN $8::text IS NOT NULL THEN 'ignored' \
+                         WHEN EXISTS (SELECT 1 FROM events d WHERE d.repo = $4 \
+                           AND d.pr_number = $5 AND d.head_sha = $6 \
+                           AND d.action IS NOT DISTINCT FROM $3 \
+                           AND d.status <> 'duplicate' AND d.created_at > $11) THEN 'duplicate' \
+                         ELSE 'pending' \
+                       END, \
+                       0, $8, $9, $9, $10) \
+                     ON CONFLICT (delivery_id) DO NOTHING \
+                     RETURNING id, status",
+                )
+                .bind(&event.delivery_id)
+                .bind(&event.event)
+                .bind(&event.action)
+                .bind(&event.repo)
+                .bind(event.pr_number)
+                .bind(&event.head_sha)
+                .bind(event.installation_id)
+                .bind(event.ignore_reason.as_deref().map(clip_error))
+                .bind(now)
+                .bind(&event.payload)
+                .bind(now - DUPLICATE_WINDOW_SECS)
+                .fetch_optional(&mut *tx)
+                .await?;
+                out[i] = recorded(inserted);
             }
-
-            // A GUID last seen before the dedupe window may be recorded again: free it by
-            // renaming the old row's GUID (ids are unique, so the new name is too).
-            sqlx::query(
-                "UPDATE events SET delivery_id = delivery_id || '#' || CAST(id AS TEXT) \
-                 WHERE delivery_id = $1 AND created_at <= $2",
-            )
-            .bind(&event.delivery_id)
-            .bind(now - DELIVERY_DEDUPE_SECS)
-            .execute(&mut *tx)
-            .await?;
-
-            // The UNIQUE constraint settles concurrent inserts of one GUID: the loser's
-            // `ON CONFLICT DO NOTHING` waits for the winner's commit and inserts nothing.
-            let inserted: Option<(i64, String)> = sqlx::query_as(
-                "INSERT INTO events (delivery_id, event, action, repo, pr_number, head_sha, \
-                 installation_id, status, attempts, error, created_at, updated_at, payload) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                   CASE \
-                     WHEN $8::text IS NOT NULL THEN 'ignored' \
-                     WHEN EXISTS (SELECT 1 FROM events d WHERE d.repo = $4 \
-                       AND d.pr_number = $5 AND d.head_sha = $6 \
-                       AND d.action IS NOT DISTINCT FROM $3 \
-                       AND d.status <> 'duplicate' AND d.created_at > $11) THEN 'duplicate' \
-                     ELSE 'pending' \
-                   END, \
-                   0, $8, $9, $9, $10) \
-                 ON CONFLICT (delivery_id) DO NOTHING \
-                 RETURNING id, status",
-            )
-            .bind(&event.delivery_id)
-            .bind(&event.event)
-            .bind(&event.action)
-            .bind(&event.repo)
-            .bind(event.pr_number)
-            .bind(&event.head_sha)
-            .bind(event.installation_id)
-            .bind(event.ignore_reason.as_deref().map(clip_error))
-            .bind(now)
-            .bind(&event.payload)
-            .bind(now - DUPLICATE_WINDOW_SECS)
-            .fetch_optional(&mut *tx)
-            .await?;
             tx.commit().await?;
-            Ok(match inserted {
-                None => Recorded::SeenDelivery,
-                Some((id, status)) if status == "duplicate" => Recorded::Duplicate(id),
-                Some((id, _)) => Recorded::Inserted(id),
-            })
+            Ok(out)
         })
     }
 

@@ -18,7 +18,7 @@ use super::{
     EventSummary, Installation, InstallationUserRow, InstallationWithUser, NewEvent,
     NewInstallation, NewReviewRecord, NewUser, OAuthState, QueueStats, Recorded, ReviewRecord,
     Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture, User, clip_error,
-    repo_key,
+    recorded, repo_key,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
@@ -408,54 +408,62 @@ impl Store for SqliteStore {
 
     // --- events ---
 
-    fn record_delivery<'a>(&'a self, event: &'a NewEvent, now: i64) -> StoreFuture<'a, Recorded> {
+    fn record_deliveries<'a>(
+        &'a self,
+        events: &'a [NewEvent],
+        now: i64,
+    ) -> StoreFuture<'a, Vec<Recorded>> {
         Box::pin(async move {
-            // A GUID last seen before the dedupe window may be recorded again: free it by
-            // renaming the old row's GUID (ids are unique, so the new name is too).
-            sqlx::query(
-                "UPDATE events SET delivery_id = delivery_id || '#' || CAST(id AS TEXT) \
-                 WHERE delivery_id = $1 AND created_at <= $2",
-            )
-            .bind(&event.delivery_id)
-            .bind(now - DELIVERY_DEDUPE_SECS)
-            .execute(&self.pool)
-            .await?;
+            // IMMEDIATE: take the write lock up front, so the transaction never has to
+            // upgrade a read lock (which SQLite refuses at once instead of waiting).
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut out = Vec::with_capacity(events.len());
+            for event in events {
+                // A GUID last seen before the dedupe window may be recorded again: free it by
+                // renaming the old row's GUID (ids are unique, so the new name is too).
+                sqlx::query(
+                    "UPDATE events SET delivery_id = delivery_id || '#' || CAST(id AS TEXT) \
+                     WHERE delivery_id = $1 AND created_at <= $2",
+                )
+                .bind(&event.delivery_id)
+                .bind(now - DELIVERY_DEDUPE_SECS)
+                .execute(&mut *tx)
+                .await?;
 
-            // One statement: the duplicate check and the insert see the same state, and
-            // the UNIQUE constraint settles concurrent inserts of one GUID.
-            let inserted: Option<(i64, String)> = sqlx::query_as(
-                "INSERT INTO events (delivery_id, event, action, repo, pr_number, head_sha, \
-                 installation_id, status, attempts, error, created_at, updated_at, payload) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                   CASE \
-                     WHEN $8 IS NOT NULL THEN 'ignored' \
-                     WHEN EXISTS (SELECT 1 FROM events d WHERE d.repo = $4 \
-                       AND d.pr_number = $5 AND d.head_sha = $6 AND d.action IS $3 \
-                       AND d.status <> 'duplicate' AND d.created_at > $11) THEN 'duplicate' \
-                     ELSE 'pending' \
-                   END, \
-                   0, $8, $9, $9, $10) \
-                 ON CONFLICT (delivery_id) DO NOTHING \
-                 RETURNING id, status",
-            )
-            .bind(&event.delivery_id)
-            .bind(&event.event)
-            .bind(&event.action)
-            .bind(&event.repo)
-            .bind(event.pr_number)
-            .bind(&event.head_sha)
-            .bind(event.installation_id)
-            .bind(event.ignore_reason.as_deref().map(clip_error))
-            .bind(now)
-            .bind(&event.payload)
-            .bind(now - DUPLICATE_WINDOW_SECS)
-            .fetch_optional(&self.pool)
-            .await?;
-            Ok(match inserted {
-                None => Recorded::SeenDelivery,
-                Some((id, status)) if status == "duplicate" => Recorded::Duplicate(id),
-                Some((id, _)) => Recorded::Inserted(id),
-            })
+                // One statement: the duplicate check and the insert see the same state, and
+                // the UNIQUE constraint settles concurrent inserts of one GUID.
+                let inserted: Option<(i64, String)> = sqlx::query_as(
+                    "INSERT INTO events (delivery_id, event, action, repo, pr_number, head_sha, \
+                     installation_id, status, attempts, error, created_at, updated_at, payload) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                       CASE \
+                         WHEN $8 IS NOT NULL THEN 'ignored' \
+                         WHEN EXISTS (SELECT 1 FROM events d WHERE d.repo = $4 \
+                           AND d.pr_number = $5 AND d.head_sha = $6 AND d.action IS $3 \
+                           AND d.status <> 'duplicate' AND d.created_at > $11) THEN 'duplicate' \
+                         ELSE 'pending' \
+                       END, \
+                       0, $8, $9, $9, $10) \
+                     ON CONFLICT (delivery_id) DO NOTHING \
+                     RETURNING id, status",
+                )
+                .bind(&event.delivery_id)
+                .bind(&event.event)
+                .bind(&event.action)
+                .bind(&event.repo)
+                .bind(event.pr_number)
+                .bind(&event.head_sha)
+                .bind(event.installation_id)
+                .bind(event.ignore_reason.as_deref().map(clip_error))
+                .bind(now)
+                .bind(&event.payload)
+                .bind(now - DUPLICATE_WINDOW_SECS)
+                .fetch_optional(&mut *tx)
+                .await?;
+                out.push(recorded(inserted));
+            }
+            tx.commit().await?;
+            Ok(out)
         })
     }
 
