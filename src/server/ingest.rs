@@ -32,12 +32,15 @@ struct Job {
 #[error("{0}")]
 pub struct IngestError(String);
 
+/// The writer's end of the queue and the store, until the writer task takes them.
+type Unstarted = (mpsc::Receiver<Job>, Arc<dyn Store>);
+
 /// The handle receivers use. The writer task starts with the first delivery, on the runtime
 /// that serves it.
 pub struct Ingest {
     sender: mpsc::Sender<Job>,
     /// Taken by the writer task when it starts.
-    pending: Mutex<Option<(mpsc::Receiver<Job>, Arc<dyn Store>)>>,
+    pending: Mutex<Option<Unstarted>>,
 }
 
 impl Ingest {
