@@ -243,6 +243,8 @@ async fn bench_backend(name: &str, db_url: &str) {
     let burst = env_u64("BENCH_BURST", 32);
     let fake = FakeGitHub::start().await;
     fake.add_token(TOKEN, "bench", Access::Write, "repo");
+    // The workers' review traffic must not run into the fake's hourly limit mid-run.
+    fake.set_rate_limit(10_000_000, 3600);
     fake.add_repo(REPO);
     let hook_id = fake.add_hook(
         REPO,

@@ -1,12 +1,16 @@
 //! Group commit for webhook deliveries.
 //!
 //! Every acknowledged delivery must be committed first, and a commit costs a disk flush
-//! (PostgreSQL: ~4 ms on this kind of virtual disk) or the SQLite write lock. One writer task
-//! per process therefore takes every delivery waiting at that moment and records them in one
-//! transaction ([`Store::record_deliveries`]); while it commits, new deliveries queue up for
-//! the next batch. Under light load a batch holds one delivery and nothing waits; under heavy
-//! load the flush is shared by many. Each receiver still answers only after its own
-//! delivery's batch committed.
+//! (PostgreSQL: ~4 ms on this kind of virtual disk) or the SQLite write lock. Writer tasks
+//! therefore take every delivery waiting at that moment and record them in one transaction
+//! ([`Store::record_deliveries`]); while a batch commits, new deliveries queue up for the
+//! next. Under light load a batch holds one delivery and nothing waits; under heavy load the
+//! flush is shared by many. Each receiver still answers only after its own delivery's batch
+//! committed.
+//!
+//! SQLite has one writer at a time anyway, so it gets one writer task (no lock contention,
+//! no busy-waiting). PostgreSQL gets several, so the round trips of one batch overlap with
+//! the next batch's; their advisory locks are taken in key order, so they cannot deadlock.
 //!
 //! [`Store::record_deliveries`]: crate::store::Store::record_deliveries
 
@@ -18,6 +22,9 @@ use crate::store::{NewEvent, Recorded, Store, StoreError};
 
 /// The most deliveries one transaction takes.
 pub const MAX_BATCH: usize = 64;
+
+/// Writer tasks for PostgreSQL.
+const PG_WRITERS: usize = 4;
 
 /// How many deliveries may wait for the writer before receivers wait to hand theirs over.
 const QUEUE: usize = 1024;
@@ -74,14 +81,30 @@ impl Ingest {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some((receiver, store)) = taken {
-            tokio::spawn(write_batches(receiver, store));
+            let writers = if store.backend() == "postgres" {
+                PG_WRITERS
+            } else {
+                1
+            };
+            let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+            for _ in 0..writers {
+                tokio::spawn(write_batches(receiver.clone(), store.clone()));
+            }
         }
     }
 }
 
-async fn write_batches(mut receiver: mpsc::Receiver<Job>, store: Arc<dyn Store>) {
+async fn write_batches(
+    receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    store: Arc<dyn Store>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        // One writer collects at a time; it lets go before writing, so the next can collect.
+        let received = receiver.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+        if received == 0 {
+            break;
+        }
         let (events, replies): (Vec<NewEvent>, Vec<_>) =
             batch.drain(..).map(|j| (j.event, j.reply)).unzip();
         let now = super::now();
