@@ -47,7 +47,10 @@ fn model(s: &LlmSettings) -> Arc<dyn LanguageModel> {
 
 /// (provider name, base URL for it) for both APIs.
 fn both(mock: &MockLlm) -> [(&'static str, String); 2] {
-    [("openai", mock.openai_base()), ("anthropic", mock.url.clone())]
+    [
+        ("openai", mock.openai_base()),
+        ("anthropic", mock.url.clone()),
+    ]
 }
 
 fn request(schema: bool) -> CompletionRequest {
@@ -504,7 +507,10 @@ async fn a_rejected_token_parameter_is_renamed_once() {
     assert!(reqs[1].body.get("max_tokens").is_none());
 
     // An unrelated 400 is final, with the provider's message.
-    mock.push(MockReply::status_with_message(400, "model `nope` not found"));
+    mock.push(MockReply::status_with_message(
+        400,
+        "model `nope` not found",
+    ));
     let err = m.complete(&request(false)).await.unwrap_err();
     assert!(
         matches!(&err, LlmError::Status { status: 400, message, .. } if message == "model `nope` not found"),
@@ -582,7 +588,11 @@ async fn responder_answers_from_the_prompt() {
     let mock = MockLlm::start().await;
     mock.respond_with(|r| {
         let user = r.user().unwrap_or_default();
-        MockReply::text(format!("saw {} chars, system={}", user.len(), r.system().is_some()))
+        MockReply::text(format!(
+            "saw {} chars, system={}",
+            user.len(),
+            r.system().is_some()
+        ))
     });
     for (provider, base) in both(&mock) {
         let m = model(&settings(provider, &base, Some(KEY), &[]));
@@ -601,7 +611,11 @@ fn yaml(s: &str) -> LlmConfig {
 
 #[test]
 fn none_or_unset_builds_nothing() {
-    for pairs in [vec![], vec![("NECTR_LLM_PROVIDER", "none")], vec![("NECTR_LLM_PROVIDER", "")]] {
+    for pairs in [
+        vec![],
+        vec![("NECTR_LLM_PROVIDER", "none")],
+        vec![("NECTR_LLM_PROVIDER", "")],
+    ] {
         let s = env_settings(&LlmConfig::default(), &pairs).unwrap();
         assert_eq!(s.provider, ProviderKind::None);
         assert!(from_settings(&s).unwrap().is_none());
@@ -646,7 +660,8 @@ fn env_beats_file() {
 
 #[test]
 fn the_key_comes_only_from_the_environment() {
-    let file = yaml("provider: openai\nbase_url: http://localhost:8000/v1\napi_key: sk-in-the-file-999\n");
+    let file =
+        yaml("provider: openai\nbase_url: http://localhost:8000/v1\napi_key: sk-in-the-file-999\n");
     let s = env_settings(&file, &[]).unwrap();
     assert!(s.api_key.is_none());
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);

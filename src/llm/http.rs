@@ -481,8 +481,14 @@ mod tests {
     fn decisions() {
         let o = HttpOptions::default();
         let now = SystemTime::now();
-        assert_eq!(retry_wait(&o, 0, 400, &[], "", now, 0.0), RetryDecision::Final);
-        assert_eq!(retry_wait(&o, 0, 404, &[], "", now, 0.0), RetryDecision::Final);
+        assert_eq!(
+            retry_wait(&o, 0, 400, &[], "", now, 0.0),
+            RetryDecision::Final
+        );
+        assert_eq!(
+            retry_wait(&o, 0, 404, &[], "", now, 0.0),
+            RetryDecision::Final
+        );
         assert_eq!(
             retry_wait(&o, 0, 500, &[], "", now, 0.0),
             RetryDecision::Retry(Duration::from_millis(500))
@@ -526,11 +532,19 @@ mod tests {
             "bad model name"
         );
         assert_eq!(
-            error_message(r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too big"}}"#),
+            error_message(
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too big"}}"#
+            ),
             "max_tokens: too big"
         );
-        assert_eq!(error_message(r#"{"error":"model not found"}"#), "model not found");
-        assert_eq!(error_message("<html>Bad Gateway</html>"), "<html>Bad Gateway</html>");
+        assert_eq!(
+            error_message(r#"{"error":"model not found"}"#),
+            "model not found"
+        );
+        assert_eq!(
+            error_message("<html>Bad Gateway</html>"),
+            "<html>Bad Gateway</html>"
+        );
         assert_eq!(error_message(""), "(no message)");
     }
 

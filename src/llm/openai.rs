@@ -136,7 +136,9 @@ impl OpenAiCompatible {
                 endpoint.header("authorization", &format!("Bearer {}", key.expose()), true)
             };
             set.map_err(|_| {
-                InputError("NECTR_LLM_API_KEY contains characters not allowed in an HTTP header".into())
+                InputError(
+                    "NECTR_LLM_API_KEY contains characters not allowed in an HTTP header".into(),
+                )
             })?;
         }
         let tokens = if host == "api.openai.com" || azure {
@@ -335,10 +337,15 @@ mod tests {
             temperature: true,
         };
         let c1 = c
-            .degrade("Invalid parameter: 'response_format' of type 'json_schema' is not supported", true)
+            .degrade(
+                "Invalid parameter: 'response_format' of type 'json_schema' is not supported",
+                true,
+            )
             .unwrap();
         assert_eq!(c1.format, Format::JsonObject);
-        let c2 = c1.degrade("response_format json_object unsupported", true).unwrap();
+        let c2 = c1
+            .degrade("response_format json_object unsupported", true)
+            .unwrap();
         assert_eq!(c2.format, Format::Plain);
         let c3 = c2
             .degrade("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", true)
@@ -359,17 +366,32 @@ mod tests {
         let c = parse_reply("m", &r).unwrap();
         assert_eq!(c.text, "hi");
         assert!(c.truncated);
-        assert_eq!(c.usage, Usage { input_tokens: 3, output_tokens: 4 });
+        assert_eq!(
+            c.usage,
+            Usage {
+                input_tokens: 3,
+                output_tokens: 4
+            }
+        );
         let parts = json!({"choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},"finish_reason":"stop"}]});
         assert_eq!(parse_reply("m", &parts).unwrap().text, "ab");
-        assert!(matches!(parse_reply("m", &json!({"id":1})), Err(LlmError::Malformed { .. })));
+        assert!(matches!(
+            parse_reply("m", &json!({"id":1})),
+            Err(LlmError::Malformed { .. })
+        ));
         let refusal = json!({"choices":[{"message":{"content":null,"refusal":"no"}}]});
-        assert!(matches!(parse_reply("m", &refusal), Err(LlmError::Malformed { .. })));
+        assert!(matches!(
+            parse_reply("m", &refusal),
+            Err(LlmError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn schema_names() {
-        assert_eq!(schema_name(&json!({"title":"Nectr review!"})), "Nectr_review_");
+        assert_eq!(
+            schema_name(&json!({"title":"Nectr review!"})),
+            "Nectr_review_"
+        );
         assert_eq!(schema_name(&json!({})), "reply");
     }
 }

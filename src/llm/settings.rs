@@ -267,9 +267,15 @@ pub fn context_window_for(model: &str) -> usize {
         16_385
     } else if starts("gemini") {
         1_048_576
-    } else if starts("llama3.1") || starts("llama-3.1") || starts("llama3.2") || starts("llama-3.3") || starts("llama3.3") {
+    } else if starts("llama3.1")
+        || starts("llama-3.1")
+        || starts("llama3.2")
+        || starts("llama-3.3")
+        || starts("llama3.3")
+    {
         128_000
-    } else if starts("qwen2.5") || starts("qwen3") || starts("mistral-large") || starts("deepseek") {
+    } else if starts("qwen2.5") || starts("qwen3") || starts("mistral-large") || starts("deepseek")
+    {
         128_000
     } else {
         DEFAULT_CONTEXT_WINDOW
@@ -277,9 +283,7 @@ pub fn context_window_for(model: &str) -> usize {
 }
 
 /// Builds the configured provider; `Ok(None)` for `none`.
-pub fn from_settings(
-    settings: &LlmSettings,
-) -> Result<Option<Arc<dyn LanguageModel>>, InputError> {
+pub fn from_settings(settings: &LlmSettings) -> Result<Option<Arc<dyn LanguageModel>>, InputError> {
     match settings.provider {
         ProviderKind::None => Ok(None),
         ProviderKind::OpenAi => Ok(Some(Arc::new(OpenAiCompatible::new(settings)?))),

@@ -122,7 +122,9 @@ impl RecordedLlmRequest {
 
     /// `response_format.type`, if any.
     pub fn response_format_type(&self) -> Option<&str> {
-        self.body.pointer("/response_format/type").and_then(Value::as_str)
+        self.body
+            .pointer("/response_format/type")
+            .and_then(Value::as_str)
     }
 }
 
@@ -463,7 +465,9 @@ fn render<'a>(
                 let out = r.max_tokens().unwrap_or_else(|| estimate_tokens(&text));
                 ok_reply(r, id, &model, &text, prompt_tokens, out, true)
             }
-            MockReply::InvalidJson(body) => respond(200, &[("content-type", "application/json")], body),
+            MockReply::InvalidJson(body) => {
+                respond(200, &[("content-type", "application/json")], body)
+            }
             MockReply::RejectJsonSchema => error_reply(
                 r,
                 400,
@@ -526,7 +530,11 @@ fn ok_reply(
             "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output},
         }),
     };
-    respond(200, &[("content-type", "application/json")], body.to_string())
+    respond(
+        200,
+        &[("content-type", "application/json")],
+        body.to_string(),
+    )
 }
 
 fn error_reply(
