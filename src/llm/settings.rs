@@ -248,39 +248,39 @@ impl LlmSettings {
 pub fn context_window_for(model: &str) -> usize {
     let m = model.trim().to_ascii_lowercase();
     let m = m.rsplit('/').next().unwrap_or(&m);
-    let starts = |p: &str| m.starts_with(p);
-    if starts("claude") {
-        200_000
-    } else if starts("gpt-4.1") {
-        1_047_576
-    } else if starts("gpt-5") {
-        400_000
-    } else if starts("gpt-4o") || starts("gpt-4-turbo") || starts("chatgpt-4o") {
-        128_000
-    } else if starts("o1") || starts("o3") || starts("o4") {
-        200_000
-    } else if starts("gpt-4-32k") {
-        32_768
-    } else if starts("gpt-4") {
-        8_192
-    } else if starts("gpt-3.5") {
-        16_385
-    } else if starts("gemini") {
-        1_048_576
-    } else if starts("llama3.1")
-        || starts("llama-3.1")
-        || starts("llama3.2")
-        || starts("llama-3.3")
-        || starts("llama3.3")
-    {
-        128_000
-    } else if starts("qwen2.5") || starts("qwen3") || starts("mistral-large") || starts("deepseek")
-    {
-        128_000
-    } else {
-        DEFAULT_CONTEXT_WINDOW
-    }
+    CONTEXT_WINDOWS
+        .iter()
+        .find(|(prefix, _)| m.starts_with(prefix))
+        .map_or(DEFAULT_CONTEXT_WINDOW, |&(_, n)| n)
 }
+
+/// Known model-name prefixes and their context windows; the first match wins, so longer
+/// prefixes come before shorter ones.
+const CONTEXT_WINDOWS: &[(&str, usize)] = &[
+    ("claude", 200_000),
+    ("gpt-4.1", 1_047_576),
+    ("gpt-5", 400_000),
+    ("gpt-4o", 128_000),
+    ("chatgpt-4o", 128_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt-4-32k", 32_768),
+    ("gpt-4", 8_192),
+    ("gpt-3.5", 16_385),
+    ("o1", 200_000),
+    ("o3", 200_000),
+    ("o4", 200_000),
+    ("gemini", 1_048_576),
+    ("llama3.1", 128_000),
+    ("llama-3.1", 128_000),
+    ("llama3.2", 128_000),
+    ("llama-3.2", 128_000),
+    ("llama3.3", 128_000),
+    ("llama-3.3", 128_000),
+    ("qwen2.5", 128_000),
+    ("qwen3", 128_000),
+    ("mistral-large", 128_000),
+    ("deepseek", 128_000),
+];
 
 /// Builds the configured provider; `Ok(None)` for `none`.
 pub fn from_settings(settings: &LlmSettings) -> Result<Option<Arc<dyn LanguageModel>>, InputError> {
