@@ -135,6 +135,40 @@ pub struct LlmConfig {
     pub base_url: Option<String>,
     /// Free-text review instructions for this repository.
     pub instructions: Option<String>,
+    /// Tokens the model accepts per call (prompt plus reply); `NECTR_LLM_CONTEXT_WINDOW`
+    /// wins. Default: from the model's name (see `llm::settings::context_window_for`).
+    pub context_window: Option<usize>,
+    /// Seconds one HTTP attempt may take; `NECTR_LLM_TIMEOUT_SECS` wins. Default 120.
+    pub timeout_secs: Option<u64>,
+    /// Retries after the first attempt (429, 5xx, connection errors);
+    /// `NECTR_LLM_MAX_RETRIES` wins. Default 3.
+    pub max_retries: Option<u32>,
+    /// Azure OpenAI deployment name; `NECTR_LLM_AZURE_DEPLOYMENT` wins. Setting it selects
+    /// the Azure URL shape. Default: the model name.
+    pub azure_deployment: Option<String>,
+    /// Azure OpenAI `api-version`; `NECTR_LLM_API_VERSION` wins.
+    pub api_version: Option<String>,
+    /// Never used: API keys come only from `NECTR_LLM_API_KEY`. Read so that a key
+    /// committed to the file is reported (and never printed).
+    pub api_key: Option<IgnoredSecret>,
+}
+
+/// A secret found where none belongs (a key in `.nectr.yml`): kept only to warn about it.
+/// Its `Debug` never shows the value.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct IgnoredSecret(String);
+
+impl IgnoredSecret {
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for IgnoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IgnoredSecret([redacted])")
+    }
 }
 
 /// Outside context for reviews.

@@ -3,12 +3,28 @@
 //! Anthropic Messages) implement [`LanguageModel`]; the review code never sees HTTP, keys or
 //! provider JSON.
 //!
+//! Building one: [`LlmSettings::resolve`] merges `.nectr.yml` and the environment,
+//! [`from_settings`] turns that into `Option<Arc<dyn LanguageModel>>` (`None` for provider
+//! `none`); [`from_config`] does both with the process environment. `openai.rs` and
+//! `anthropic.rs` are the two adapters; `http.rs` is their shared client, timeout and retry
+//! policy.
+//!
 //! Invariants every implementation keeps:
 //! - The API key never appears in an error, a log line or `Debug` output; errors name the
 //!   endpoint (without query secrets) and the model instead.
 //! - `complete` returns within its per-call timeout, retries 429 and 5xx with backoff
 //!   (honouring `retry-after`) and never retries a request the server accepted.
 //! - Usage (input/output tokens) is taken from the provider's reply when it reports it.
+
+pub mod anthropic;
+pub mod http;
+pub mod openai;
+pub mod settings;
+
+pub use anthropic::Anthropic;
+pub use http::{ApiKey, HttpOptions};
+pub use openai::OpenAiCompatible;
+pub use settings::{LlmSettings, ProviderKind, from_config, from_settings};
 
 use std::fmt;
 use std::future::Future;

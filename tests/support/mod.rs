@@ -3,10 +3,13 @@
 //! - [`fake_github`]: a fake of GitHub's REST API served on 127.0.0.1, independent of
 //!   Nectr's own code (its diff parsing and line validation are its own).
 //! - [`db`]: fresh SQLite and PostgreSQL databases per test, and `backend_tests!`.
+//! - [`mock_llm`]: a mock LLM server (OpenAI chat completions, Azure, Anthropic Messages)
+//!   on 127.0.0.1 that records requests and answers from a script or a responder closure.
 //! - [`raw_http`]: a minimal HTTP/1.1 client over a TCP socket, for tests that must speak
 //!   to the fake without going through Nectr's client.
 #![allow(dead_code)]
 
 pub mod db;
 pub mod fake_github;
+pub mod mock_llm;
 pub mod raw_http;
