@@ -135,6 +135,21 @@ pub struct LlmConfig {
     pub base_url: Option<String>,
     /// Free-text review instructions for this repository.
     pub instructions: Option<String>,
+    /// Extra instructions for the files matching some globs.
+    pub path_instructions: Vec<PathInstructions>,
+    /// At most this many model calls per review (chunks plus repairs; default 8).
+    pub max_llm_calls: Option<u32>,
+    /// At most this many (estimated) prompt tokens per review, over all calls (default
+    /// 200,000).
+    pub max_input_tokens: Option<u64>,
+}
+
+/// `llm.path_instructions` entry: instructions for the files matching `paths`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathInstructions {
+    pub paths: GlobList,
+    pub instructions: String,
 }
 
 /// Outside context for reviews.
