@@ -158,25 +158,39 @@ async fn a_good_reply_becomes_anchored_and_summary_findings() {
     assert_eq!(llm.len(), 2, "the unknown file's finding is dropped");
     let inline = llm.iter().find(|f| f.line == 3).unwrap();
     assert!(inline.anchored);
-    assert!(inline.body.contains("```suggestion\n    input.len().saturating_sub(1)\n```"));
+    assert!(
+        inline
+            .body
+            .contains("```suggestion\n    input.len().saturating_sub(1)\n```")
+    );
     let off = llm.iter().find(|f| f.line == 40).unwrap();
     assert!(!off.anchored, "off the diff: summary, never inline");
     let summary = markdown::summary(&review);
     assert!(summary.contains("Adds a parser."), "{summary}");
     assert!(summary.contains("Callers not updated"));
     assert!(summary.contains("not in this pull request"), "{summary}");
-    assert!(summary.contains("AI review: `scripted-1` · 1 call"), "{summary}");
+    assert!(
+        summary.contains("AI review: `scripted-1` · 1 call"),
+        "{summary}"
+    );
 }
 
 #[tokio::test]
 async fn a_bad_reply_is_repaired_once() {
-    let model = Scripted::new(32_000, vec![Ok("I think it looks fine!".into()), Ok(GOOD.into())]);
+    let model = Scripted::new(
+        32_000,
+        vec![Ok("I think it looks fine!".into()), Ok(GOOD.into())],
+    );
     let review = run(&model, DIFF, "", "t", "").await;
     let requests = model.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(review.stats.llm_calls, 2);
     assert!(requests[1].user.contains("I think it looks fine!"));
-    assert!(requests[1].user.contains("no JSON object"), "{}", requests[1].user);
+    assert!(
+        requests[1].user.contains("no JSON object"),
+        "{}",
+        requests[1].user
+    );
     assert!(review.findings.iter().any(|f| f.source == Source::Llm));
     assert!(review.notes.iter().all(|n| !n.contains("unavailable")));
 }
@@ -209,7 +223,11 @@ async fn a_model_error_degrades_with_the_reason() {
         })],
     );
     let review = run(&model, DIFF, "", "t", "").await;
-    assert_eq!(model.requests().len(), 1, "no repair for a transport failure");
+    assert_eq!(
+        model.requests().len(),
+        1,
+        "no repair for a transport failure"
+    );
     let note = review.notes.join("\n");
     assert!(note.contains("AI review unavailable"), "{note}");
     assert!(note.contains("no answer within 60 s"), "{note}");
@@ -241,7 +259,10 @@ async fn hostile_replies_are_neutralised() {
         .chain([summary.clone()])
     {
         assert!(!text.contains("<!-- nectr:"), "{text}");
-        assert!(!text.contains("@admin") && !text.contains("@octocat"), "{text}");
+        assert!(
+            !text.contains("@admin") && !text.contains("@octocat"),
+            "{text}"
+        );
         assert!(!text.contains("@org/security-team"), "{text}");
         assert!(!text.contains("<script>"), "{text}");
     }
@@ -282,7 +303,12 @@ async fn secrets_in_the_diff_and_pr_text_are_redacted() {
     assert!(!all.contains(aws), "{all}");
     assert!(all.contains("[REDACTED:secret.github-token]"));
     assert!(all.contains("[REDACTED:secret.aws-access-key-id]"), "{all}");
-    assert!(review.findings.iter().any(|f| f.rule == "secret.github-token"));
+    assert!(
+        review
+            .findings
+            .iter()
+            .any(|f| f.rule == "secret.github-token")
+    );
 }
 
 /// A 100-file, 30,000-line PR.
@@ -301,7 +327,9 @@ fn big_diff() -> String {
             let start = h * 100 + 1;
             out.push_str(&format!("@@ -{start},0 +{start},50 @@\n"));
             for l in 0..50 {
-                out.push_str(&format!("+let value_{f}_{h}_{l} = compute({l}) + offset;\n"));
+                out.push_str(&format!(
+                    "+let value_{f}_{h}_{l} = compute({l}) + offset;\n"
+                ));
             }
         }
     }
@@ -311,7 +339,13 @@ fn big_diff() -> String {
 #[tokio::test]
 async fn a_large_pr_is_chunked_within_the_window_and_budget() {
     let diff_text = big_diff();
-    assert_eq!(diff_text.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).count(), 30_000);
+    assert_eq!(
+        diff_text
+            .lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+            .count(),
+        30_000
+    );
     let window = 16_000;
     let model = Scripted::new(window, vec![]);
     let review = run(&model, &diff_text, "llm:\n  max_llm_calls: 5\n", "big", "").await;

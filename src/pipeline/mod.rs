@@ -16,8 +16,8 @@ use crate::error::InputError;
 use crate::llm::LanguageModel;
 use crate::review::ai::{self, AiInput, AiLimits, AiOutcome, ContextSection};
 use crate::review::anchor::{anchor_all, anchor_in_file, apply_inline_cap, sort_and_dedup};
-use crate::review::finding::{Side, Source};
 use crate::review::filter::skip_reason;
+use crate::review::finding::{Side, Source};
 use crate::review::rules::RuleSet;
 use crate::review::{PrRef, Review, SkippedFile, Stats};
 
@@ -122,7 +122,12 @@ pub async fn review_diff_with_model(
         &limits,
     )
     .await;
-    merge_ai(&mut review, outcome, diff, config.config.max_inline_comments);
+    merge_ai(
+        &mut review,
+        outcome,
+        diff,
+        config.config.max_inline_comments,
+    );
     review.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     review
 }
@@ -136,9 +141,9 @@ pub fn merge_ai(review: &mut Review, outcome: AiOutcome, diff: &Diff<'_>, cap: u
     review.stats.llm_output_tokens += outcome.usage.output_tokens;
     review.llm_model = Some(outcome.model);
     if let Some(reason) = &outcome.failure {
-        review
-            .notes
-            .push(format!("AI review unavailable: {reason}. This review has the rule checks only."));
+        review.notes.push(format!(
+            "AI review unavailable: {reason}. This review has the rule checks only."
+        ));
     }
     review.notes.extend(outcome.notes);
     for s in outcome.skipped_files {

@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use crate::config::{DEFAULT_FILE_NAMES, LoadedConfig, RepoConfig};
 use crate::error::InputError;
 use crate::github::GitHub;
-use crate::llm::LanguageModel;
 use crate::github::types::{PrFile, PullRequest};
+use crate::llm::LanguageModel;
 use crate::publish::{self, Identity, Publication};
 use crate::review::{PrRef, Review};
 

@@ -80,7 +80,9 @@ pub fn sensitive_reason(path: &str) -> Option<&'static str> {
                 | "service-account.json"
         )
         || name.starts_with("credentials.");
-    sensitive.then_some("sensitive file (keys, credentials or environment): never sent to the AI reviewer")
+    sensitive.then_some(
+        "sensitive file (keys, credentials or environment): never sent to the AI reviewer",
+    )
 }
 
 /// Why a file is not worth the model's time, if so.
@@ -208,7 +210,13 @@ mod tests {
         ] {
             assert!(sensitive_reason(p).is_some(), "{p}");
         }
-        for p in ["src/env.rs", "keys.rs", "src/key.rs.txt", "README.md", "monkey.py"] {
+        for p in [
+            "src/env.rs",
+            "keys.rs",
+            "src/key.rs.txt",
+            "README.md",
+            "monkey.py",
+        ] {
             assert!(sensitive_reason(p).is_none(), "{p}");
         }
     }
@@ -228,14 +236,25 @@ mod tests {
     #[test]
     fn files_split_by_hunks_and_oversized_hunks_reported() {
         let (pieces, over) = split_file(3, 10, &[40, 40, 40, 500, 20], 100);
-        assert_eq!(over, vec![Oversized { file: 3, hunk: 3, tokens: 510 }]);
+        assert_eq!(
+            over,
+            vec![Oversized {
+                file: 3,
+                hunk: 3,
+                tokens: 510
+            }]
+        );
         let ranges: Vec<_> = pieces.iter().map(|p| p.hunks.clone()).collect();
         assert_eq!(ranges, vec![0..2, 2..3, 4..5]);
         assert!(pieces.iter().all(|p| p.tokens <= 100));
         assert_eq!(pieces[2].part, (3, 3));
         let chunks = pack(pieces, 100);
         assert!(chunks.iter().all(|c| c.tokens <= 100));
-        assert_eq!(chunks.len(), 2, "the last small piece joins the second chunk");
+        assert_eq!(
+            chunks.len(),
+            2,
+            "the last small piece joins the second chunk"
+        );
     }
 
     #[test]

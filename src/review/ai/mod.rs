@@ -261,8 +261,8 @@ async fn run_chunk(shared: &Shared<'_>, system: String, user: String) -> ChunkRe
 /// Significant lower-case words of a title.
 fn words(title: &str) -> HashSet<String> {
     const STOP: &[&str] = &[
-        "the", "a", "an", "of", "in", "on", "to", "is", "and", "or", "for", "with", "this",
-        "that", "be", "may", "not", "are", "it", "at", "by",
+        "the", "a", "an", "of", "in", "on", "to", "is", "and", "or", "for", "with", "this", "that",
+        "be", "may", "not", "are", "it", "at", "by",
     ];
     title
         .split(|c: char| !c.is_alphanumeric())
@@ -336,7 +336,11 @@ pub async fn ai_review(
     let mut redactor = Redactor::new("");
     let pr = prompt::pr_block(input.pr_title, input.pr_body, &mut redactor);
     let ctx = prompt::context_block(&input.context, &mut redactor);
-    let rule_paths: HashSet<&str> = input.rule_findings.iter().map(|f| f.path.as_str()).collect();
+    let rule_paths: HashSet<&str> = input
+        .rule_findings
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
     let mut prepared = Vec::new();
     for (index, file) in diff.files.iter().enumerate() {
         // Binary and config-excluded files: the rules review already lists them.
@@ -393,7 +397,10 @@ pub async fn ai_review(
             "the model's context window ({window} tokens) cannot hold the instructions, the PR description and any of the diff"
         ));
         for p in &prepared {
-            skipped.insert(p.index, "not reviewed by the AI: the model's context window is too small".into());
+            skipped.insert(
+                p.index,
+                "not reviewed by the AI: the model's context window is too small".into(),
+            );
         }
         out.skipped_files = skipped_list(diff, skipped);
         return out;

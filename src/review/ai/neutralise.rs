@@ -238,7 +238,10 @@ mod tests {
         assert!(!out.contains("nectr:review"), "{out}");
         assert!(!out.contains("<!-- nectr:"), "{out}");
         let forged = title("<!-- nectr:review --> Bad @admin");
-        assert!(!forged.contains("<!--") && !forged.contains("@admin"), "{forged}");
+        assert!(
+            !forged.contains("<!--") && !forged.contains("@admin"),
+            "{forged}"
+        );
     }
 
     #[test]
@@ -247,7 +250,10 @@ mod tests {
             "<script>alert(1)</script> <img src=x onerror=y>\n```html\n<b>ok</b>\n```\n`<i>`",
             1000,
         );
-        assert!(out.starts_with("&lt;script>alert(1)&lt;/script> &lt;img"), "{out}");
+        assert!(
+            out.starts_with("&lt;script>alert(1)&lt;/script> &lt;img"),
+            "{out}"
+        );
         assert!(out.contains("\n<b>ok</b>\n"), "{out}");
         assert!(out.contains("`<i>`"), "{out}");
         assert!(!out.contains("<script"), "{out}");
@@ -257,7 +263,11 @@ mod tests {
     fn huge_bodies_are_capped_and_fences_closed() {
         let body = format!("start\n```\n{}", "x\n".repeat(50_000));
         let out = markdown(&body, MAX_FINDING_BODY_CHARS);
-        assert!(out.chars().count() <= MAX_FINDING_BODY_CHARS + 4, "{}", out.len());
+        assert!(
+            out.chars().count() <= MAX_FINDING_BODY_CHARS + 4,
+            "{}",
+            out.len()
+        );
         assert!(out.trim_end().ends_with("```"), "fence closed");
         let t = title(&"word ".repeat(1000));
         assert!(t.chars().count() <= MAX_TITLE_CHARS);

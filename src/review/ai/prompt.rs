@@ -214,4 +214,29 @@ mod tests {
         assert!(out.contains("-       | old"), "{out}");
         assert!(out.contains("+     2 | new"), "{out}");
     }
+
+    #[test]
+    fn secrets_are_redacted_with_the_rule_detectors() {
+        let mut r = Redactor::new("config.py");
+        let token = format!("ghp_{}", "aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xY2zA4");
+        let line = r.line(&format!("GH = \"{token}\""));
+        assert_eq!(line, "GH = \"[REDACTED:secret.github-token]\"");
+        let generic = r.line("DB_PASSWORD = \"Zx9!qR2#mK7$wL4pT8vN\"");
+        assert!(generic.contains("[REDACTED:secret.generic]"), "{generic}");
+        assert_eq!(
+            r.line("-----BEGIN RSA PRIVATE KEY-----"),
+            "-----BEGIN RSA PRIVATE KEY-----[REDACTED:secret.private-key]"
+        );
+        assert_eq!(
+            r.line("MIIEpAIBAAKCAQEA1234"),
+            "[REDACTED:secret.private-key]"
+        );
+        assert_eq!(
+            r.line("-----END RSA PRIVATE KEY-----"),
+            "[REDACTED:secret.private-key]"
+        );
+        assert_eq!(r.line("let x = 1;"), "let x = 1;");
+        let body = r.text(&format!("see {token}\nthanks"));
+        assert!(!body.contains(&token) && body.ends_with("\nthanks"));
+    }
 }

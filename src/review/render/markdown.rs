@@ -121,7 +121,11 @@ pub fn summary(review: &Review) -> String {
         }
     }
 
-    if let Some(ai) = review.ai_summary.as_deref().filter(|s| !s.trim().is_empty()) {
+    if let Some(ai) = review
+        .ai_summary
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
         // Already neutralised (no HTML, mentions or markers) by the AI reviewer.
         let _ = writeln!(out, "\n#### Overview\n\n{}", ai.trim());
     }
