@@ -151,6 +151,21 @@ pub struct LlmConfig {
     /// Never used: API keys come only from `NECTR_LLM_API_KEY`. Read so that a key
     /// committed to the file is reported (and never printed).
     pub api_key: Option<IgnoredSecret>,
+    /// Extra instructions for the files matching some globs.
+    pub path_instructions: Vec<PathInstructions>,
+    /// At most this many model calls per review (chunks plus repairs; default 8).
+    pub max_llm_calls: Option<u32>,
+    /// At most this many (estimated) prompt tokens per review, over all calls (default
+    /// 200,000).
+    pub max_input_tokens: Option<u64>,
+}
+
+/// `llm.path_instructions` entry: instructions for the files matching `paths`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathInstructions {
+    pub paths: GlobList,
+    pub instructions: String,
 }
 
 /// A secret found where none belongs (a key in `.nectr.yml`): kept only to warn about it.

@@ -79,7 +79,9 @@ fn review() -> Review {
                 path: "logo.png".into(),
                 reason: "binary file".into(),
             }],
+            ..Stats::default()
         },
+        ..Review::default()
     }
 }
 

@@ -172,6 +172,7 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
         config: Some(source.clone()),
         dry_run,
         identity: None,
+        model: None,
     };
     let outcome = match review_pull_request(request(args.dry_run || read_only)).await {
         Err(e)

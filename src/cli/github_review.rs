@@ -121,6 +121,7 @@ async fn run_async(args: ReviewArgs) -> Result<u8> {
             config,
             dry_run: args.dry_run,
             identity: None,
+            model: None,
         })
         .await?
     };
@@ -192,6 +193,7 @@ pub async fn replay(dir: &Path, config: Option<ConfigSource>) -> Result<PrReview
         config,
         dry_run: true,
         identity: None,
+        model: None,
     })
     .await
     .map_err(|e| {

@@ -48,6 +48,7 @@ async fn record(args: RecordArgs) -> Result<u8> {
         config: None,
         dry_run: true,
         identity: None,
+        model: None,
     })
     .await?;
     let event = serde_json::json!({

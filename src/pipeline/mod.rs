@@ -13,8 +13,11 @@ use anyhow::Result;
 use crate::config::LoadedConfig;
 use crate::diff::Diff;
 use crate::error::InputError;
-use crate::review::anchor::{anchor_in_file, apply_inline_cap, sort_and_dedup};
+use crate::llm::LanguageModel;
+use crate::review::ai::{self, AiInput, AiLimits, AiOutcome, ContextSection};
+use crate::review::anchor::{anchor_all, anchor_in_file, apply_inline_cap, sort_and_dedup};
 use crate::review::filter::skip_reason;
+use crate::review::finding::{Side, Source};
 use crate::review::rules::RuleSet;
 use crate::review::{PrRef, Review, SkippedFile, Stats};
 
@@ -68,9 +71,119 @@ pub fn review_diff(
             files: diff.files.len(),
             changed_lines: additions + deletions,
             llm_calls: 0,
+            llm_input_tokens: 0,
+            llm_output_tokens: 0,
             github_calls: 0,
             elapsed_ms: started.elapsed().as_millis() as u64,
             skipped_files,
         },
+        ai_summary: None,
+        llm_model: None,
+    }
+}
+
+/// The pull request's own words, for the AI reviewer (untrusted: redacted and delimited in
+/// the prompt), plus outside context sections.
+#[derive(Clone, Debug, Default)]
+pub struct PrText<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    /// Extra context for the prompt (empty until the context issue fills it).
+    pub context: Vec<ContextSection>,
+}
+
+/// [`review_diff`], then — when a model is given — the AI review of the same diff, merged:
+/// AI findings anchored with the same code, ordered with the rules' findings, under one
+/// inline cap. A failed AI review leaves the rules-only review with a note saying why.
+pub async fn review_diff_with_model(
+    diff: &Diff<'_>,
+    rules: &RuleSet,
+    config: &LoadedConfig,
+    pr: Option<PrRef>,
+    pr_text: PrText<'_>,
+    model: Option<&dyn LanguageModel>,
+) -> Review {
+    let started = Instant::now();
+    let mut review = review_diff(diff, rules, config, pr);
+    let Some(model) = model else {
+        return review;
+    };
+    let limits = AiLimits::from_config(&config.config.llm);
+    let outcome = ai::ai_review(
+        model,
+        AiInput {
+            diff,
+            config: &config.config,
+            pr_title: pr_text.title,
+            pr_body: pr_text.body,
+            context: pr_text.context,
+            rule_findings: &review.findings,
+        },
+        &limits,
+    )
+    .await;
+    merge_ai(
+        &mut review,
+        outcome,
+        diff,
+        config.config.max_inline_comments,
+    );
+    review.stats.elapsed_ms = started.elapsed().as_millis() as u64;
+    review
+}
+
+/// Merge an AI outcome into a rules review: stats, notes, skipped files, the summary, and
+/// the findings (anchored, ordered and capped again; suggestions rendered as
+/// ```` ```suggestion ```` only for findings that stay inline on the RIGHT side).
+pub fn merge_ai(review: &mut Review, outcome: AiOutcome, diff: &Diff<'_>, cap: usize) {
+    review.stats.llm_calls += outcome.calls;
+    review.stats.llm_input_tokens += outcome.usage.input_tokens;
+    review.stats.llm_output_tokens += outcome.usage.output_tokens;
+    review.llm_model = Some(outcome.model);
+    if let Some(reason) = &outcome.failure {
+        review.notes.push(format!(
+            "AI review unavailable: {reason}. This review has the rule checks only."
+        ));
+    }
+    review.notes.extend(outcome.notes);
+    for s in outcome.skipped_files {
+        if !review.stats.skipped_files.iter().any(|k| k.path == s.path) {
+            review.stats.skipped_files.push(s);
+        }
+    }
+    review.ai_summary = outcome.summary;
+    if outcome.findings.is_empty() {
+        return;
+    }
+    // Findings the cap moved were anchored: the cap is applied again over all of them.
+    for &i in &review.over_cap {
+        review.findings[i].anchored = true;
+    }
+    let key = |f: &crate::review::finding::Finding| {
+        (f.path.clone(), f.line, f.end_line, f.side, f.title.clone())
+    };
+    let mut suggestions = std::collections::HashMap::new();
+    let mut new: Vec<_> = Vec::with_capacity(outcome.findings.len());
+    for af in outcome.findings {
+        if let Some(code) = af.suggestion {
+            suggestions.insert(key(&af.finding), code);
+        }
+        new.push(af.finding);
+    }
+    anchor_all(&mut new, diff);
+    review.findings.append(&mut new);
+    sort_and_dedup(&mut review.findings, diff);
+    review.over_cap = apply_inline_cap(&mut review.findings, cap);
+    for f in &mut review.findings {
+        if f.source != Source::Llm {
+            continue;
+        }
+        if let Some(code) = suggestions.get(&key(f)) {
+            let applicable = f.anchored && f.side == Side::Right;
+            if let Some(block) = ai::neutralise::suggestion_block(code, applicable) {
+                f.body.push_str("\n\n");
+                f.body.push_str(&block);
+            }
+        }
     }
 }

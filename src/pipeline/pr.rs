@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -11,6 +12,7 @@ use crate::config::{DEFAULT_FILE_NAMES, LoadedConfig, RepoConfig};
 use crate::error::InputError;
 use crate::github::GitHub;
 use crate::github::types::{PrFile, PullRequest};
+use crate::llm::LanguageModel;
 use crate::publish::{self, Identity, Publication};
 use crate::review::{PrRef, Review};
 
@@ -34,6 +36,8 @@ pub struct PrReviewRequest<'a> {
     pub config: Option<ConfigSource>,
     pub dry_run: bool,
     pub identity: Option<Identity>,
+    /// The AI reviewer; `None` for a rules-only review.
+    pub model: Option<Arc<dyn LanguageModel>>,
 }
 
 pub struct PrReviewOutcome {
@@ -147,7 +151,20 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         number: req.number,
         head_sha: head_sha.clone(),
     };
-    let mut review = super::review_diff(&diff, &rules, &config, Some(pr.clone()));
+    let pr_text = super::PrText {
+        title: &pull.title,
+        body: pull.body.as_deref().unwrap_or(""),
+        context: Vec::new(),
+    };
+    let mut review = super::review_diff_with_model(
+        &diff,
+        &rules,
+        &config,
+        Some(pr.clone()),
+        pr_text,
+        req.model.as_deref(),
+    )
+    .await;
     let publication = publish::publish(gh, &pr, &review, &diff, req.identity, req.dry_run).await?;
     review.stats.github_calls = gh.calls();
     review.stats.elapsed_ms = started.elapsed().as_millis() as u64;

@@ -3,6 +3,7 @@
 //! Architecture invariant: nothing here does I/O. Inputs are a parsed diff and a config;
 //! outputs are a [`Review`] and rendered text.
 
+pub mod ai;
 pub mod anchor;
 pub mod filter;
 pub mod finding;
@@ -35,6 +36,10 @@ pub struct Stats {
     pub files: usize,
     pub changed_lines: usize,
     pub llm_calls: u32,
+    /// Prompt tokens over all model calls, as the provider reported them (an extension).
+    pub llm_input_tokens: u64,
+    /// Reply tokens over all model calls (an extension).
+    pub llm_output_tokens: u64,
     pub github_calls: u32,
     pub elapsed_ms: u64,
     pub skipped_files: Vec<SkippedFile>,
@@ -57,6 +62,10 @@ pub struct Review {
     /// The rules that ran (for SARIF's rule list).
     pub rules: Vec<RuleDescriptor>,
     pub stats: Stats,
+    /// The AI reviewer's overview of the change (neutralised markdown), when it ran.
+    pub ai_summary: Option<String>,
+    /// The model that reviewed, for the summary's footer (`None` without a model).
+    pub llm_model: Option<String>,
 }
 
 /// Where a finding ends up when posted.

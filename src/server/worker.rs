@@ -446,6 +446,7 @@ impl Worker {
             config: Some(source),
             dry_run: false,
             identity: Some(Identity::User(login.to_owned())),
+            model: None,
         })
         .await?;
         let publication = outcome.publication.unwrap_or_default();

@@ -121,6 +121,15 @@ pub fn summary(review: &Review) -> String {
         }
     }
 
+    if let Some(ai) = review
+        .ai_summary
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
+        // Already neutralised (no HTML, mentions or markers) by the AI reviewer.
+        let _ = writeln!(out, "\n#### Overview\n\n{}", ai.trim());
+    }
+
     let indexes = |p: Placement| -> Vec<usize> {
         (0..review.findings.len())
             .filter(|&i| review.placement(i) == p)
@@ -177,6 +186,16 @@ pub fn summary(review: &Review) -> String {
     }
     for note in &review.notes {
         let _ = writeln!(out, "\n> {}", escape_inline(note));
+    }
+    if let Some(model) = &review.llm_model {
+        let _ = writeln!(
+            out,
+            "\n<sub>AI review: {} · {} · {} input / {} output tokens</sub>",
+            code_span(model),
+            plural(review.stats.llm_calls as usize, "call", "calls"),
+            review.stats.llm_input_tokens,
+            review.stats.llm_output_tokens
+        );
     }
     out
 }

@@ -38,6 +38,7 @@ use crate::diff::{FileDiff, LineKind};
 use crate::review::finding::{Finding, Severity, Side, Source};
 
 use lang::{Lang, Lexed, Lexer};
+pub(crate) use lang::{is_generated_path, is_test_path};
 
 /// A rule as users see it: for `rules.disable`, docs and SARIF's rule list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -432,6 +433,63 @@ impl Engine {
         }
         self.hygiene.check(mask, file, line, out);
         self.security.check(mask, file, line, out);
+    }
+}
+
+/// Redacts secrets from text with the same detectors as the `secret.*` rules, line by
+/// line: each secret becomes `[REDACTED:<rule-id>]`. Used before anything is sent to a
+/// language model.
+pub struct Redactor {
+    secrets: secrets::Secrets,
+    lexer: Lexer,
+    lang: Lang,
+    lexed: Lexed,
+    in_key: bool,
+    /// The rule ids of everything redacted so far.
+    pub redacted: Vec<&'static str>,
+}
+
+impl Redactor {
+    /// A redactor for the lines of `path` (its language decides the assignment syntax the
+    /// generic detector understands).
+    pub fn new(path: &str) -> Redactor {
+        let lang = Lang::detect(path);
+        Redactor {
+            secrets: secrets::Secrets::new(),
+            lexer: Lexer::new(lang),
+            lang,
+            lexed: Lexed::default(),
+            in_key: false,
+            redacted: Vec::new(),
+        }
+    }
+
+    /// Switch to the lines of another file (a private-key block does not continue).
+    pub fn set_path(&mut self, path: &str) {
+        self.lang = Lang::detect(path);
+        self.lexer = Lexer::new(self.lang);
+        self.in_key = false;
+    }
+
+    /// One line with its secrets replaced.
+    pub fn line(&mut self, line: &str) -> String {
+        self.secrets.redact_line(
+            self.lang,
+            line,
+            &mut self.lexer,
+            &mut self.lexed,
+            &mut self.in_key,
+            &mut self.redacted,
+        )
+    }
+
+    /// Free text (PR title and body), line by line, as prose.
+    pub fn text(&mut self, text: &str) -> String {
+        self.in_key = false;
+        text.split('\n')
+            .map(|l| self.line(l))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 

@@ -251,6 +251,81 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// Replace every secret the detectors see in `line` with `[REDACTED:<rule-id>]`,
+    /// pushing the rule ids. Placeholders are redacted too: better an example key hidden
+    /// than a real one sent. `in_key` carries a private-key block across lines.
+    pub(super) fn redact_line(
+        &self,
+        lang: Lang,
+        line: &str,
+        lexer: &mut super::Lexer,
+        lexed: &mut Lexed,
+        in_key: &mut bool,
+        ids: &mut Vec<&'static str>,
+    ) -> String {
+        let pkey_id = Rule::SecretPrivateKey.id();
+        if *in_key {
+            if line.contains("-----END ") {
+                *in_key = false;
+            }
+            ids.push(pkey_id);
+            return format!("[REDACTED:{pkey_id}]");
+        }
+        let mut spans: Vec<(usize, usize, &'static str)> = Vec::new();
+        let groups: [(&Regex, Rule); 6] = [
+            (&self.github, Rule::SecretGithubToken),
+            (&self.aws, Rule::SecretAwsAccessKeyId),
+            (&self.slack, Rule::SecretSlackToken),
+            (&self.slack_hook, Rule::SecretSlackToken),
+            (&self.stripe, Rule::SecretStripeKey),
+            (&self.google, Rule::SecretGoogleApiKey),
+        ];
+        for (re, rule) in groups {
+            for c in re.captures_iter(line) {
+                if let Some(m) = c.get(1) {
+                    spans.push((m.start(), m.end(), rule.id()));
+                }
+            }
+        }
+        if let Some(m) = self.pkey.find(line) {
+            // Everything after the marker, and the following lines up to the END marker.
+            let rest = &line[m.end()..];
+            if !rest.contains("-----END ") {
+                *in_key = true;
+            }
+            spans.push((m.end(), line.len(), pkey_id));
+        }
+        if line.len() <= 2000 {
+            lexer.reset();
+            lexer.lex(line, lexed);
+            if let Some((_, value)) = generic_assignment_value(lang, line, lexed) {
+                let start = value.as_ptr() as usize - line.as_ptr() as usize;
+                spans.push((start, start + value.len(), Rule::SecretGeneric.id()));
+            }
+        }
+        if spans.is_empty() {
+            return line.to_owned();
+        }
+        spans.sort();
+        let mut out = String::with_capacity(line.len());
+        let mut at = 0;
+        for (start, end, id) in spans {
+            if start < at {
+                continue; // overlaps a span already redacted
+            }
+            out.push_str(&line[at..start]);
+            out.push_str("[REDACTED:");
+            out.push_str(id);
+            out.push(']');
+            ids.push(id);
+            at = end;
+        }
+        out.push_str(&line[at..]);
+        out
+    }
+}
+
 fn token_hit(rule: Rule, kind: &str, tok: &str, help: &str) -> Hit {
     let prefix: String = tok.chars().take(4).collect();
     let len = tok.chars().count();
@@ -617,6 +692,15 @@ fn looks_secret(v: &str, kind: NameKind) -> bool {
 /// Find `NAME <op> "value"` on the line with a secret-looking name and value. Returns the
 /// name and the value's length.
 fn generic_assignment<'a>(lang: Lang, line: &'a str, lx: &Lexed) -> Option<(&'a str, usize)> {
+    generic_assignment_value(lang, line, lx).map(|(name, value)| (name, value.chars().count()))
+}
+
+/// [`generic_assignment`] with the secret value itself (a slice of `line`).
+fn generic_assignment_value<'a>(
+    lang: Lang,
+    line: &'a str,
+    lx: &Lexed,
+) -> Option<(&'a str, &'a str)> {
     if line.len() > 2000 {
         return None;
     }
@@ -663,7 +747,7 @@ fn generic_assignment<'a>(lang: Lang, line: &'a str, lx: &Lexed) -> Option<(&'a 
             continue;
         };
         if looks_secret(value, kind) {
-            return Some((name, value.chars().count()));
+            return Some((name, value));
         }
     }
     None

@@ -1,0 +1,265 @@
+//! Fitting a pull request into the model's budget: which files are sent at all, in what
+//! order, and how they are split into calls that fit the context window.
+//!
+//! Token estimate: one token per 3 bytes (plus a little per message). Tokenizers average
+//! about 4 characters of English or code per token, so dividing by 3 keeps a ~33% safety
+//! margin without a tokenizer; tests check the estimate against the usage a provider
+//! reports. No file is dropped silently: everything not sent is returned with a reason.
+
+use crate::review::rules::is_generated_path;
+
+/// Estimated tokens of `text` (bytes / 3, rounded up, + 4).
+pub fn estimate_tokens(text: &str) -> usize {
+    text.len().div_ceil(3) + 4
+}
+
+/// How much a file is worth reviewing, best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FileClass {
+    Source,
+    Test,
+    Docs,
+    Lock,
+}
+
+fn lower_name(path: &str) -> (String, String) {
+    let lower = path.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower).to_owned();
+    (lower, name)
+}
+
+pub fn classify(path: &str) -> FileClass {
+    let (lower, name) = lower_name(path);
+    if name.ends_with(".lock")
+        || name.ends_with("-lock.json")
+        || name.ends_with("-lock.yaml")
+        || name == "go.sum"
+    {
+        return FileClass::Lock;
+    }
+    if ["md", "rst", "txt", "adoc"]
+        .iter()
+        .any(|ext| name.ends_with(&format!(".{ext}")))
+        || lower.starts_with("docs/")
+        || lower.contains("/docs/")
+        || name.starts_with("license")
+        || name.starts_with("changelog")
+    {
+        return FileClass::Docs;
+    }
+    if crate::review::rules::is_test_path(path) {
+        return FileClass::Test;
+    }
+    FileClass::Source
+}
+
+/// Why a file must never be sent to a model (secrets, keys, credentials), if so.
+pub fn sensitive_reason(path: &str) -> Option<&'static str> {
+    let (_, name) = lower_name(path);
+    let sensitive = name.starts_with(".env")
+        || [".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".kdbx"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        || ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        || matches!(
+            name.as_str(),
+            "credentials"
+                | "credentials.json"
+                | "credentials.yml"
+                | "credentials.yaml"
+                | ".netrc"
+                | ".npmrc"
+                | ".pypirc"
+                | ".git-credentials"
+                | ".htpasswd"
+                | "secrets.yml"
+                | "secrets.yaml"
+                | "secrets.json"
+                | "service-account.json"
+        )
+        || name.starts_with("credentials.");
+    sensitive.then_some(
+        "sensitive file (keys, credentials or environment): never sent to the AI reviewer",
+    )
+}
+
+/// Why a file is not worth the model's time, if so.
+pub fn low_value_reason(path: &str) -> Option<&'static str> {
+    (is_generated_path(path) && classify(path) != FileClass::Lock)
+        .then_some("generated, vendored or minified file: not sent to the AI reviewer")
+}
+
+/// A run of hunks of one file that fits a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// Index into the diff's files.
+    pub file: usize,
+    /// Hunk indexes of the file.
+    pub hunks: std::ops::Range<usize>,
+    /// Part i of n of the file.
+    pub part: (usize, usize),
+    pub tokens: usize,
+}
+
+/// The pieces sent in one call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Chunk {
+    pub pieces: Vec<Piece>,
+    pub tokens: usize,
+}
+
+/// A hunk that cannot fit any call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Oversized {
+    pub file: usize,
+    pub hunk: usize,
+    pub tokens: usize,
+}
+
+/// Split one file (its header's and hunks' token estimates) into pieces of at most
+/// `budget` tokens. Hunks larger than the budget on their own are returned separately.
+pub fn split_file(
+    file: usize,
+    header_tokens: usize,
+    hunk_tokens: &[usize],
+    budget: usize,
+) -> (Vec<Piece>, Vec<Oversized>) {
+    let mut pieces = Vec::new();
+    let mut oversized = Vec::new();
+    let mut start = 0;
+    let mut tokens = header_tokens;
+    for (i, &t) in hunk_tokens.iter().enumerate() {
+        if header_tokens + t > budget {
+            if start < i {
+                pieces.push((start..i, tokens));
+            }
+            oversized.push(Oversized {
+                file,
+                hunk: i,
+                tokens: header_tokens + t,
+            });
+            start = i + 1;
+            tokens = header_tokens;
+            continue;
+        }
+        if tokens + t > budget && start < i {
+            pieces.push((start..i, tokens));
+            start = i;
+            tokens = header_tokens;
+        }
+        tokens += t;
+    }
+    if start < hunk_tokens.len() {
+        pieces.push((start..hunk_tokens.len(), tokens));
+    }
+    let n = pieces.len();
+    let pieces = pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, (hunks, tokens))| Piece {
+            file,
+            hunks,
+            part: (i + 1, n),
+            tokens,
+        })
+        .collect();
+    (pieces, oversized)
+}
+
+/// Pack pieces, in order, into chunks of at most `budget` tokens (first fit, so files
+/// stay in value order and a chunk mixes small files).
+pub fn pack(pieces: Vec<Piece>, budget: usize) -> Vec<Chunk> {
+    let mut chunks: Vec<Chunk> = Vec::new();
+    for piece in pieces {
+        match chunks
+            .iter_mut()
+            .find(|c| c.tokens + piece.tokens <= budget)
+        {
+            Some(c) => {
+                c.tokens += piece.tokens;
+                c.pieces.push(piece);
+            }
+            None => chunks.push(Chunk {
+                tokens: piece.tokens,
+                pieces: vec![piece],
+            }),
+        }
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_files() {
+        for p in [
+            ".env",
+            "config/.env.production",
+            "certs/server.pem",
+            "tls/server.key",
+            "home/.ssh/id_rsa",
+            "id_ed25519.pub",
+            "store.p12",
+            "a.pfx",
+            "aws/credentials",
+            ".npmrc",
+        ] {
+            assert!(sensitive_reason(p).is_some(), "{p}");
+        }
+        for p in [
+            "src/env.rs",
+            "keys.rs",
+            "src/key.rs.txt",
+            "README.md",
+            "monkey.py",
+        ] {
+            assert!(sensitive_reason(p).is_none(), "{p}");
+        }
+    }
+
+    #[test]
+    fn classes_order_source_tests_docs_locks() {
+        assert_eq!(classify("src/main.rs"), FileClass::Source);
+        assert_eq!(classify("tests/it.rs"), FileClass::Test);
+        assert_eq!(classify("README.md"), FileClass::Docs);
+        assert_eq!(classify("Cargo.lock"), FileClass::Lock);
+        assert_eq!(classify("package-lock.json"), FileClass::Lock);
+        assert!(FileClass::Source < FileClass::Test && FileClass::Docs < FileClass::Lock);
+        assert!(low_value_reason("dist/app.min.js").is_some());
+        assert!(low_value_reason("Cargo.lock").is_none());
+    }
+
+    #[test]
+    fn files_split_by_hunks_and_oversized_hunks_reported() {
+        let (pieces, over) = split_file(3, 10, &[40, 40, 40, 500, 20], 100);
+        assert_eq!(
+            over,
+            vec![Oversized {
+                file: 3,
+                hunk: 3,
+                tokens: 510
+            }]
+        );
+        let ranges: Vec<_> = pieces.iter().map(|p| p.hunks.clone()).collect();
+        assert_eq!(ranges, vec![0..2, 2..3, 4..5]);
+        assert!(pieces.iter().all(|p| p.tokens <= 100));
+        assert_eq!(pieces[2].part, (3, 3));
+        let chunks = pack(pieces, 100);
+        assert!(chunks.iter().all(|c| c.tokens <= 100));
+        assert_eq!(
+            chunks.len(),
+            2,
+            "the last small piece joins the second chunk"
+        );
+    }
+
+    #[test]
+    fn estimate_has_a_margin_over_four_chars_per_token() {
+        let text = "fn main() { println!(\"hello\"); }\n".repeat(100);
+        assert!(estimate_tokens(&text) >= text.len() / 4 * 4 / 3);
+    }
+}
