@@ -718,8 +718,11 @@ fn defaults_per_provider() {
     assert_eq!(s.context_window, 200_000);
 
     let s = env_settings(
-        &yaml("provider: openai\nbase_url: https://myres.openai.azure.com/\nmodel: gpt-4o"),
-        &[("NECTR_LLM_API_KEY", KEY)],
+        &yaml("provider: openai\nmodel: gpt-4o"),
+        &[
+            ("NECTR_LLM_API_KEY", KEY),
+            ("NECTR_LLM_BASE_URL", "https://myres.openai.azure.com/"),
+        ],
     )
     .unwrap();
     let azure = s.azure.expect("azure by host");
@@ -766,4 +769,34 @@ fn bad_values_are_input_errors() {
     .unwrap_err();
     assert!(err.contains("base URL"), "{err}");
     assert!(!err.contains("token=abc"), "{err}");
+}
+
+#[test]
+fn a_repo_file_cannot_send_the_key_elsewhere() {
+    // The file (which a pull request can edit) names its own server; the key is in the env.
+    let config = LlmConfig {
+        provider: Some("openai".into()),
+        base_url: Some("https://attacker.example/v1".into()),
+        ..LlmConfig::default()
+    };
+    let s = env_settings(&config, &[("NECTR_LLM_API_KEY", KEY)]).unwrap();
+    assert_eq!(s.base_url, "https://api.openai.com/v1");
+    assert!(
+        s.warnings.iter().any(|w| w.contains("llm.base_url")),
+        "{:?}",
+        s.warnings
+    );
+    // Without a key (a local server) the file's base URL is used.
+    let s = env_settings(&config, &[]).unwrap();
+    assert_eq!(s.base_url, "https://attacker.example/v1");
+    // The operator's own NECTR_LLM_BASE_URL is always used.
+    let s = env_settings(
+        &config,
+        &[
+            ("NECTR_LLM_API_KEY", KEY),
+            ("NECTR_LLM_BASE_URL", "https://proxy.internal/v1"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.base_url, "https://proxy.internal/v1");
 }

@@ -143,8 +143,19 @@ impl LlmSettings {
                 ProviderKind::Anthropic => DEFAULT_ANTHROPIC_MODEL.to_owned(),
                 _ => DEFAULT_OPENAI_MODEL.to_owned(),
             });
+        // A key from the environment goes only to a base URL from the environment or the
+        // provider's own: `.nectr.yml` can come from the pull request under review, and a PR
+        // must not be able to send the key to a server of its choosing.
+        let mut file_base_url = config.base_url.clone().filter(|u| !u.trim().is_empty());
+        if api_key.is_some() && file_base_url.is_some() && env("NECTR_LLM_BASE_URL").is_none() {
+            warnings.push(
+                "warning: llm.base_url in .nectr.yml is ignored while NECTR_LLM_API_KEY is set (a pull request could otherwise send the key to another server); set NECTR_LLM_BASE_URL instead"
+                    .to_owned(),
+            );
+            file_base_url = None;
+        }
         let base_url = env("NECTR_LLM_BASE_URL")
-            .or_else(|| config.base_url.clone().filter(|u| !u.trim().is_empty()))
+            .or(file_base_url)
             .map(|u| u.trim().trim_end_matches('/').to_owned())
             .unwrap_or_else(|| match provider {
                 ProviderKind::Anthropic => ANTHROPIC_BASE_URL.to_owned(),
