@@ -183,7 +183,21 @@ fn run_diff(args: ReviewArgs) -> Result<u8> {
     if diff.files.is_empty() {
         eprintln!("nectr: {shown} contains no changes; nothing to review");
     }
-    let review = crate::pipeline::review_diff(&diff, &rules, &config, None);
+    // The rules alone need no runtime (and start in a millisecond); a model needs one.
+    let review = match crate::llm::from_config(&config.config.llm)? {
+        None => crate::pipeline::review_diff(&diff, &rules, &config, None),
+        Some(model) => {
+            crate::github::transport::install_crypto_provider();
+            super::runtime()?.block_on(crate::pipeline::review_diff_with_model(
+                &diff,
+                &rules,
+                &config,
+                None,
+                crate::pipeline::PrText::default(),
+                Some(model.as_ref()),
+            ))
+        }
+    };
 
     let color = use_color(args.color);
     let output = render::render(&review, args.format.into(), RenderOptions { color });

@@ -36,7 +36,7 @@ pub struct PrReviewRequest<'a> {
     pub config: Option<ConfigSource>,
     pub dry_run: bool,
     pub identity: Option<Identity>,
-    /// The AI reviewer; `None` for a rules-only review.
+    /// The AI reviewer; `None`: the one `.nectr.yml` and `NECTR_LLM_*` name, if any.
     pub model: Option<Arc<dyn LanguageModel>>,
 }
 
@@ -151,6 +151,11 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         number: req.number,
         head_sha: head_sha.clone(),
     };
+    // The model: the caller's, else the one `.nectr.yml` and the environment name (if any).
+    let model = match req.model {
+        Some(model) => Some(model),
+        None => crate::llm::from_config(&config.config.llm)?,
+    };
     let pr_text = super::PrText {
         title: &pull.title,
         body: pull.body.as_deref().unwrap_or(""),
@@ -162,7 +167,7 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         &config,
         Some(pr.clone()),
         pr_text,
-        req.model.as_deref(),
+        model.as_deref(),
     )
     .await;
     let publication = publish::publish(gh, &pr, &review, &diff, req.identity, req.dry_run).await?;
