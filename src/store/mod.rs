@@ -79,10 +79,11 @@ macro_rules! installation_user_select {
 
 /// The lease owner's queue updates (`extend_lease`, `complete`, `skip`, `fail`, `release`):
 /// the same SQL on both backends, so one copy expands inside each `impl Store`. The one
-/// difference is how `fail`'s optional retry time is tested for NULL (PostgreSQL needs the
-/// parameter's type spelled out).
+/// differences: the pool they use (PostgreSQL's workers commit without waiting for the
+/// flush, see `PgStore::relaxed`) and how `fail`'s optional retry time is tested for NULL
+/// (PostgreSQL needs the parameter's type spelled out).
 macro_rules! lease_owner_methods {
-    (retry_at_is_null: $retry_at_is_null:literal) => {
+    (pool: $pool:ident, retry_at_is_null: $retry_at_is_null:literal) => {
         fn extend_lease<'a>(
             &'a self,
             id: i64,
@@ -99,7 +100,7 @@ macro_rules! lease_owner_methods {
                 .bind(worker_id)
                 .bind(now)
                 .bind(lease_secs)
-                .execute(&self.pool)
+                .execute(&self.$pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
             })
@@ -115,7 +116,7 @@ macro_rules! lease_owner_methods {
                 .bind(id)
                 .bind(worker_id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.$pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
             })
@@ -138,7 +139,7 @@ macro_rules! lease_owner_methods {
                 .bind(worker_id)
                 .bind(clip_error(reason))
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.$pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
             })
@@ -164,7 +165,7 @@ macro_rules! lease_owner_methods {
                 .bind(clip_error(error))
                 .bind(retry_at)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.$pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
             })
@@ -182,7 +183,7 @@ macro_rules! lease_owner_methods {
                 .bind(id)
                 .bind(worker_id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.$pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
             })

@@ -509,7 +509,7 @@ impl Store for SqliteStore {
         })
     }
 
-    lease_owner_methods!(retry_at_is_null: "$4 IS NULL");
+    lease_owner_methods!(pool: pool, retry_at_is_null: "$4 IS NULL");
 
     fn recent_events_for_user(
         &self,
