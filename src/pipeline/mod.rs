@@ -95,6 +95,19 @@ pub struct PrText<'a> {
 /// [`review_diff`], then — when a model is given — the AI review of the same diff, merged:
 /// AI findings anchored with the same code, ordered with the rules' findings, under one
 /// inline cap. A failed AI review leaves the rules-only review with a note saying why.
+/// Runs CPU-heavy work (compiling rules, parsing a large diff, running the rules) without
+/// stalling the other tasks of a multi-threaded runtime: under `nectr serve` the webhook
+/// receiver must keep answering in milliseconds while workers review. On a current-thread
+/// runtime (the CLI) or outside any runtime it simply runs `f`.
+pub fn cpu_bound<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 pub async fn review_diff_with_model(
     diff: &Diff<'_>,
     rules: &RuleSet,
@@ -104,7 +117,7 @@ pub async fn review_diff_with_model(
     model: Option<&dyn LanguageModel>,
 ) -> Review {
     let started = Instant::now();
-    let mut review = review_diff(diff, rules, config, pr);
+    let mut review = cpu_bound(|| review_diff(diff, rules, config, pr));
     let Some(model) = model else {
         return review;
     };

@@ -138,9 +138,9 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         git_ref: head_sha.clone(),
     });
     let config = load_config(gh, req.repo, &source).await?;
-    let (rules, mut warnings) = super::rule_set(&config)?;
+    let (rules, mut warnings) = super::cpu_bound(|| super::rule_set(&config))?;
     warnings.splice(0..0, config.warnings.iter().cloned());
-    let diff = crate::diff::parse(&diff_text).map_err(|e| {
+    let diff = super::cpu_bound(|| crate::diff::parse(&diff_text)).map_err(|e| {
         crate::error::RemoteError(format!(
             "GitHub sent a diff for {}#{} that Nectr cannot parse ({e}); please report this",
             req.repo, req.number
