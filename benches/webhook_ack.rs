@@ -11,7 +11,7 @@
 //!
 //! Options (environment): `BENCH_RATE` (deliveries/s, default 200), `BENCH_SECS` (default 10),
 //! `BENCH_BURST` (closed-loop concurrency for the max-throughput run, default 32),
-//! `BENCH_ONLY` (`sqlite` or `postgres`).
+//! `BENCH_ONLY` (`sqlite` or `postgres`), `BENCH_WORKERS` (review workers in `serve`, default 2).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -287,7 +287,10 @@ async fn bench_backend(name: &str, db_url: &str) {
         .env("DATABASE_URL", db_url)
         .env("NECTR_BIND", &addr)
         .env("GITHUB_API_URL", &fake.url)
-        .env("NECTR_WORKERS", "2")
+        .env(
+            "NECTR_WORKERS",
+            std::env::var("BENCH_WORKERS").unwrap_or_else(|_| "2".into()),
+        )
         .env("NECTR_GITHUB_WRITE_GAP_MS", "0")
         .env("NECTR_LOG", "error")
         .env_remove("GITHUB_CLIENT_ID")
@@ -324,7 +327,7 @@ async fn bench_backend(name: &str, db_url: &str) {
     .await;
     max.print();
     let reviews: usize = (1..=pulls).map(|n| fake.reviews(REPO, n).len()).sum();
-    println!("{name}: reviews posted meanwhile by the 2 workers: {reviews}");
+    println!("{name}: reviews posted meanwhile by the workers: {reviews}");
     child.kill().ok();
     child.wait().ok();
 }
