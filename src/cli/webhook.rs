@@ -8,11 +8,10 @@ use super::github_review::{api_url, connect, no_token_error, parse_repo};
 use crate::error::InputError;
 use crate::github::token;
 
-/// The events Nectr's webhook subscribes to.
-pub const WEBHOOK_EVENTS: [&str; 2] = ["pull_request", "issues"];
-/// The receiver's path on the server.
-pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/github";
-pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
+// The same webhook the hosted server installs when a user connects a repository.
+pub use crate::server::DEFAULT_PUBLIC_URL;
+pub use crate::server::repos::WEBHOOK_PATH;
+pub use crate::server::webhook::SUBSCRIBED_EVENTS as WEBHOOK_EVENTS;
 
 #[derive(Debug, Args)]
 pub struct WebhookArgs {
