@@ -61,6 +61,12 @@ pub struct PullRequest {
     pub additions: Option<u64>,
     #[serde(default)]
     pub deletions: Option<u64>,
+    /// ISO 8601, e.g. `2026-11-29T10:00:00Z` (see [`crate::github::types::parse_timestamp`]).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Set once merged; the list endpoint has this but not `merged`.
+    #[serde(default)]
+    pub merged_at: Option<String>,
 }
 
 impl PullRequest {

@@ -50,6 +50,18 @@ pub struct ReviewComment {
     pub pull_request_review_id: Option<u64>,
     #[serde(default)]
     pub html_url: Option<String>,
+    /// The reactions' roll-up, which GitHub includes in every comment listing.
+    #[serde(default)]
+    pub reactions: Option<Reactions>,
+}
+
+/// How many people reacted with 👍 and 👎.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reactions {
+    #[serde(default, rename = "+1")]
+    pub thumbs_up: u32,
+    #[serde(default, rename = "-1")]
+    pub thumbs_down: u32,
 }
 
 /// A submitted review.
@@ -104,6 +116,73 @@ pub struct Issue {
     /// Present when the "issue" is a pull request.
     #[serde(default)]
     pub pull_request: Option<serde_json::Value>,
+    #[serde(default)]
+    pub user: Option<User>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    #[serde(default)]
+    pub name: String,
+}
+
+/// Seconds since the Unix epoch of GitHub's ISO 8601 timestamps (`2026-11-29T10:00:00Z`,
+/// also with fractional seconds or a `+01:00` offset); `None` when malformed.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let num = |s: &str| -> Option<i64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (date, rest) = t.split_once('T')?;
+    let mut d = date.split('-');
+    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (clock, offset) = if let Some(c) = rest.strip_suffix('Z') {
+        (c, 0)
+    } else {
+        let at = rest.rfind(['+', '-'])?;
+        let (c, o) = rest.split_at(at);
+        let sign = if o.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = o[1..].split_once(':')?;
+        (c, sign * (num(oh)? * 3600 + num(om)? * 60))
+    };
+    let clock = clock.split('.').next()?;
+    let mut c = clock.split(':');
+    let (h, min, s) = (num(c.next()?)?, num(c.next()?)?, num(c.next()?)?);
+    if c.next().is_some() || h > 23 || min > 59 || s > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + min * 60 + s - offset)
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    use super::parse_timestamp;
+
+    #[test]
+    fn timestamps_parse_like_github_writes_them() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_timestamp("2026-11-29T10:00:00Z"), Some(1_795_946_400));
+        assert_eq!(parse_timestamp("2024-02-29T12:30:15.123Z"), Some(1_709_209_815));
+        assert_eq!(parse_timestamp("2026-11-29T11:00:00+01:00"), Some(1_795_946_400));
+        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-29", "2026-11-29T10:00Z"] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
