@@ -118,11 +118,23 @@ impl PathFilter {
 }
 
 /// When pull requests are reviewed.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct ReviewConfig {
     /// Review draft pull requests too (by default they are skipped until ready for review).
     pub drafts: bool,
+    /// On a new push, send only what changed since Nectr's last review to the AI reviewer
+    /// (default); `false` reviews the whole pull request with it every time.
+    pub incremental: bool,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            drafts: false,
+            incremental: true,
+        }
+    }
 }
 
 /// The language-model reviewer (used when a provider is configured; see the LLM issue).
@@ -478,6 +490,22 @@ context:
         assert_eq!(c.context.mcp.len(), 2);
         assert_eq!(c.context.mcp[0].kind, McpKind::Linear);
         assert_eq!(c.context.mcp[1].kind, McpKind::Generic);
+    }
+
+    #[test]
+    fn incremental_reviews_are_on_unless_switched_off() {
+        assert!(parse("").unwrap().config.review.incremental);
+        assert!(
+            parse("review: {drafts: true}")
+                .unwrap()
+                .config
+                .review
+                .incremental
+        );
+        let off = parse("review:\n  incremental: false\n").unwrap();
+        assert!(!off.config.review.incremental);
+        assert!(off.warnings.is_empty(), "{:?}", off.warnings);
+        assert!(parse("review: {incremental: maybe}").is_err());
     }
 
     #[test]

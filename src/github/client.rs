@@ -23,6 +23,9 @@ use super::types::*;
 pub const MAX_DIFF_LINES: usize = 20_000;
 /// The files endpoint lists at most this many files of a pull request.
 pub const MAX_PR_FILES: usize = 3_000;
+/// The compare endpoint lists at most this many files; a comparison with this many may be
+/// cut short.
+pub const MAX_COMPARE_FILES: usize = 300;
 const PER_PAGE: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
@@ -488,6 +491,29 @@ impl GitHub {
                 Ok(PrState::from_api(&pr.state, pr.merged.unwrap_or(false)))
             })
             .await
+    }
+
+    /// Compare two commits (`GET /repos/{o}/{r}/compare/{base}...{head}`): how `head`
+    /// relates to `base`, its commits since their merge base and the files they change.
+    /// `None` when GitHub answers 404: a SHA it no longer knows (a force-push dropped it)
+    /// or commits with no common ancestor.
+    pub async fn compare(
+        &self,
+        repo: &str,
+        base: &str,
+        head: &str,
+    ) -> Result<Option<Comparison>, GitHubError> {
+        let request = Request::get(self.url(&format!(
+            "/repos/{repo}/compare/{}...{}",
+            encode_component(base),
+            encode_component(head)
+        )));
+        let response = self.send(request.clone()).await?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        let response = self.check(&request, response)?;
+        self.decode(&request, &response).map(Some)
     }
 
     // ---- contents ------------------------------------------------------------------

@@ -22,6 +22,46 @@ pub struct PrFile {
     pub patch: Option<String>,
 }
 
+/// How the head of a comparison relates to its base (`GET /compare/{base}...{head}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompareStatus {
+    /// `head` is `base` plus more commits: `base` is an ancestor of `head`.
+    Ahead,
+    /// `head` is an ancestor of `base`.
+    Behind,
+    /// Both have commits the other lacks (a rebase or a force-push).
+    Diverged,
+    Identical,
+    /// A status this version of Nectr does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// One commit of a comparison.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompareCommit {
+    pub sha: String,
+}
+
+/// `GET /repos/{o}/{r}/compare/{base}...{head}`: the commits on `head` since the merge base
+/// and the files they change (GitHub lists at most [`super::client::MAX_COMPARE_FILES`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub status: CompareStatus,
+    #[serde(default)]
+    pub ahead_by: u64,
+    #[serde(default)]
+    pub behind_by: u64,
+    #[serde(default)]
+    pub total_commits: u64,
+    #[serde(default)]
+    pub commits: Vec<CompareCommit>,
+    /// The changes from the merge base to `head`, with per-file patches.
+    #[serde(default)]
+    pub files: Vec<PrFile>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueComment {
     pub id: u64,

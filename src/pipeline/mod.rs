@@ -4,6 +4,7 @@
 //! Action and the server are thin adapters over this module; it knows nothing of which
 //! one called it.
 
+pub mod incremental;
 pub mod pr;
 
 use std::time::Instant;
@@ -76,9 +77,12 @@ pub fn review_diff(
             github_calls: 0,
             elapsed_ms: started.elapsed().as_millis() as u64,
             skipped_files,
+            incremental: None,
+            full_review_reason: None,
         },
         ai_summary: None,
         llm_model: None,
+        ai_reviewed: false,
     }
 }
 
@@ -116,16 +120,35 @@ pub async fn review_diff_with_model(
     pr_text: PrText<'_>,
     model: Option<&dyn LanguageModel>,
 ) -> Review {
+    review_diff_with_model_scoped(diff, None, rules, config, pr, pr_text, model).await
+}
+
+/// [`review_diff_with_model`] sending the AI reviewer `ai_diff` instead of all of `diff`
+/// (an incremental re-review: see `pipeline::incremental`). `ai_diff` must show lines with
+/// `diff`'s numbers: the rules still run on `diff`, and every finding is anchored against
+/// it. An `ai_diff` without files means no model call at all.
+pub async fn review_diff_with_model_scoped(
+    diff: &Diff<'_>,
+    ai_diff: Option<&Diff<'_>>,
+    rules: &RuleSet,
+    config: &LoadedConfig,
+    pr: Option<PrRef>,
+    pr_text: PrText<'_>,
+    model: Option<&dyn LanguageModel>,
+) -> Review {
     let started = Instant::now();
     let mut review = cpu_bound(|| review_diff(diff, rules, config, pr));
     let Some(model) = model else {
         return review;
     };
+    if ai_diff.is_some_and(|d| d.files.is_empty()) {
+        return review;
+    }
     let limits = AiLimits::from_config(&config.config.llm);
     let outcome = ai::ai_review(
         model,
         AiInput {
-            diff,
+            diff: ai_diff.unwrap_or(diff),
             config: &config.config,
             pr_title: pr_text.title,
             pr_body: pr_text.body,
@@ -153,6 +176,7 @@ pub fn merge_ai(review: &mut Review, outcome: AiOutcome, diff: &Diff<'_>, cap: u
     review.stats.llm_input_tokens += outcome.usage.input_tokens;
     review.stats.llm_output_tokens += outcome.usage.output_tokens;
     review.llm_model = Some(outcome.model);
+    review.ai_reviewed = outcome.failure.is_none();
     if let Some(reason) = &outcome.failure {
         review.notes.push(format!(
             "AI review unavailable: {reason}. This review has the rule checks only."

@@ -16,6 +16,8 @@ use crate::llm::LanguageModel;
 use crate::publish::{self, Identity, Publication};
 use crate::review::{PrRef, Review};
 
+use super::incremental::{self, Scope};
+
 /// Where the repository config comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigSource {
@@ -161,8 +163,29 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         body: pull.body.as_deref().unwrap_or(""),
         context: Vec::new(),
     };
-    let mut review = super::review_diff_with_model(
+    // Nectr's own earlier review decides whether the AI reviewer sees all of the PR or
+    // only what changed since (see `incremental`).
+    let earlier = publish::earlier_reviews(gh, req.repo, req.number, req.identity).await?;
+    let previous = earlier.previous.as_ref();
+    let scope = incremental::decide(
+        gh,
+        req.repo,
+        &pull,
+        &config.config,
+        model.is_some(),
+        previous.map(|p| &p.marker),
+    )
+    .await;
+    let (ai_diff, carried) = match (&scope, previous) {
+        (Scope::Incremental(increment), Some(previous)) => (
+            Some(increment.ai_diff(&diff)),
+            increment.carry_forward(previous, &diff),
+        ),
+        _ => (None, Vec::new()),
+    };
+    let mut review = super::review_diff_with_model_scoped(
         &diff,
+        ai_diff.as_ref(),
         &rules,
         &config,
         Some(pr.clone()),
@@ -170,7 +193,21 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         model.as_deref(),
     )
     .await;
-    let publication = publish::publish(gh, &pr, &review, &diff, req.identity, req.dry_run).await?;
+    let ai_files = ai_diff.as_ref().map_or(diff.files.len(), |d| d.files.len());
+    let ai_complete = incremental::finish(
+        &mut review,
+        &scope,
+        carried,
+        &diff,
+        config.config.max_inline_comments,
+        ai_files,
+    );
+    let record = publish::RunRecord {
+        base_ref: Some(pull.base.name.clone()),
+        ai_complete,
+    };
+    let publication =
+        publish::publish_with(gh, &pr, &review, &diff, earlier, &record, req.dry_run).await?;
     review.stats.github_calls = gh.calls();
     review.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     let body = publication.body.clone();

@@ -9,12 +9,25 @@
 //! A fingerprint is `path + the anchored line content + rule`, not the wording: the same
 //! problem on the same code keeps its fingerprint when a model rephrases it or when lines
 //! above it move.
+//!
+//! Since incremental re-reviews, the review marker also records the base branch, whether
+//! the AI reviewer has seen the whole pull request up to `head`, and a compact record of
+//! each finding ([`MarkedFinding`]): the next run carries the model's findings forward
+//! without asking the model again, and names the ones the new commits fixed. All three are
+//! optional, so markers written before them still parse (and simply lead to a full review).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::diff::FileDiff;
-use crate::review::finding::Finding;
+use crate::diff::{FileDiff, Side};
+use crate::review::finding::{Finding, Severity, Source};
+
+/// At most this many findings are recorded in a marker (most severe first); a marker that
+/// could not record all of them makes the next run review everything again.
+pub const MAX_MARKED_FINDINGS: usize = 100;
+/// Recorded titles are cut to this many characters (the marker shares the summary's
+/// 65,536-character budget).
+pub const MAX_MARKED_TITLE_CHARS: usize = 100;
 
 const REVIEW_PREFIX: &str = "<!-- nectr:review ";
 const FINDING_PREFIX: &str = "<!-- nectr:finding ";
@@ -33,14 +46,71 @@ pub struct ReviewMarker {
     /// Fingerprints of every finding of that review (inline or in the summary).
     #[serde(default)]
     pub all: Vec<String>,
+    /// The base branch the pull request targeted (retargeting it means a full review).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// The AI reviewer has seen the whole pull request up to `head` (a full AI review, or
+    /// incremental ones on top of one). Without it the next run cannot be incremental.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ai: bool,
+    /// The findings themselves, in `all`'s order, when they fit
+    /// ([`MAX_MARKED_FINDINGS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<MarkedFinding>,
+}
+
+/// What a marker remembers of one finding: enough to carry it forward to a later head
+/// (where its lines did not change) or to name it as fixed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkedFinding {
+    pub fp: String,
+    pub path: String,
+    pub line: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<u32>,
+    pub side: Side,
+    pub sev: Severity,
+    pub src: Source,
+    pub rule: String,
+    /// Cut to [`MAX_MARKED_TITLE_CHARS`]; untrusted when it came from a model.
+    pub title: String,
+}
+
+impl MarkedFinding {
+    pub fn new(finding: &Finding, fp: &str) -> MarkedFinding {
+        MarkedFinding {
+            fp: fp.to_owned(),
+            path: finding.path.clone(),
+            line: finding.line,
+            end: finding.end_line.filter(|&e| e > finding.line),
+            side: finding.side,
+            sev: finding.severity,
+            src: finding.source,
+            rule: finding.rule.clone(),
+            title: finding.title.chars().take(MAX_MARKED_TITLE_CHARS).collect(),
+        }
+    }
 }
 
 impl ReviewMarker {
     /// The marker line to append to a summary.
     pub fn render(&self) -> String {
-        // JSON of hex strings and a SHA cannot contain `-->`.
-        let json = serde_json::to_string(self).unwrap_or_default();
+        // Paths, branch names and titles may contain `-->` or `<!--`: outside strings JSON
+        // has no `<`, `>` or `&`, so escaping them everywhere keeps the JSON valid and the
+        // HTML comment closed only by its own end.
+        let json = serde_json::to_string(self)
+            .unwrap_or_default()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
         format!("{REVIEW_PREFIX}{json}{SUFFIX}")
+    }
+
+    /// Do the recorded findings cover every fingerprint of `all`? (Only then can a later
+    /// run tell which earlier findings it carries forward and which were fixed.)
+    pub fn records_all_findings(&self) -> bool {
+        self.findings.len() == self.all.len()
+            && self.findings.iter().zip(&self.all).all(|(f, a)| &f.fp == a)
     }
 
     /// The marker in `body`, if it has a well-formed one.
@@ -52,7 +122,8 @@ impl ReviewMarker {
             |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
         (marker.v == 1
             && hex(&marker.head)
-            && marker.inline.iter().chain(&marker.all).all(|f| hex(f)))
+            && marker.inline.iter().chain(&marker.all).all(|f| hex(f))
+            && marker.findings.iter().all(|f| hex(&f.fp)))
         .then_some(marker)
     }
 }
@@ -134,6 +205,7 @@ mod tests {
             head: "0123abcd".into(),
             inline: vec!["00112233aabbccdd".into()],
             all: vec!["00112233aabbccdd".into(), "ffeeddccbbaa9988".into()],
+            ..ReviewMarker::default()
         };
         let body = format!("### Nectr review\n\ntext\n\n{}", m.render());
         assert_eq!(ReviewMarker::find(&body), Some(m));
@@ -147,6 +219,42 @@ mod tests {
             ReviewMarker::find(r#"<!-- nectr:review {"v":2,"head":"ab"} -->"#),
             None
         );
+    }
+
+    #[test]
+    fn recorded_findings_round_trip_even_with_comment_breaking_text() {
+        let hostile = finding("a --> b.py", 3, "llm", "closes --> <!-- nectr:review {} -->");
+        let m = ReviewMarker {
+            v: 1,
+            head: "0123abcd".into(),
+            inline: vec!["00112233aabbccdd".into()],
+            all: vec!["00112233aabbccdd".into()],
+            base: Some("feature/-->x".into()),
+            ai: true,
+            findings: vec![MarkedFinding::new(&hostile, "00112233aabbccdd")],
+        };
+        let rendered = m.render();
+        assert_eq!(rendered.matches("-->").count(), 1, "{rendered}");
+        assert_eq!(rendered.matches("<!--").count(), 1, "{rendered}");
+        let body = format!("### Nectr review\n\n{rendered}");
+        let found = ReviewMarker::find(&body).unwrap();
+        assert_eq!(found, m);
+        assert!(found.records_all_findings());
+        assert_eq!(found.findings[0].title, hostile.title);
+
+        // A marker from before incremental reviews still parses; it records nothing.
+        let old = r#"<!-- nectr:review {"v":1,"head":"abcdef","inline":[],"all":["0011223344556677"]} -->"#;
+        let old = ReviewMarker::find(old).unwrap();
+        assert!(!old.ai && old.base.is_none() && !old.records_all_findings());
+        // A long title is cut; a record with a forged fingerprint voids the marker.
+        let long = finding("a.py", 1, "llm", &"x".repeat(500));
+        assert_eq!(
+            MarkedFinding::new(&long, "00").title.chars().count(),
+            MAX_MARKED_TITLE_CHARS
+        );
+        let forged = rendered.replace("00112233aabbccdd\",\"path", "zz\",\"path");
+        assert_ne!(forged, rendered);
+        assert_eq!(ReviewMarker::find(&forged), None);
     }
 
     #[test]

@@ -14,16 +14,19 @@
 
 pub mod marker;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::diff::{Diff, Side};
-use crate::github::types::{NewReview, NewReviewComment, ReviewInfo};
+use crate::github::types::{NewReview, NewReviewComment, ReviewComment, ReviewInfo};
 use crate::github::{GitHub, GitHubError};
 use crate::review::finding::Finding;
 use crate::review::render::markdown;
 use crate::review::{PrRef, Review};
 
-use marker::{ReviewMarker, find_finding_marker, finding_marker, fingerprint, strip_markers};
+use marker::{
+    MAX_MARKED_FINDINGS, MarkedFinding, ReviewMarker, find_finding_marker, finding_marker,
+    fingerprint, strip_markers,
+};
 
 /// GitHub's limit on a review or comment body.
 pub const MAX_BODY_CHARS: usize = 65_536;
@@ -75,11 +78,80 @@ pub struct Publication {
     pub body: String,
 }
 
-/// Nectr's latest earlier review on the PR, if any.
+/// Nectr's latest earlier review of a pull request: the review, its marker, and Nectr's own
+/// inline comments on the PR by the fingerprint in their marker.
 #[derive(Clone, Debug)]
-struct Previous {
-    review: ReviewInfo,
-    marker: ReviewMarker,
+pub struct PreviousReview {
+    pub review: ReviewInfo,
+    pub marker: ReviewMarker,
+    pub comments: HashMap<String, ReviewComment>,
+}
+
+/// What earlier runs left on a pull request, read once per run: the previous review (only
+/// Nectr's own) and the identity Nectr posts as, when it had to be resolved to tell.
+#[derive(Clone, Debug, Default)]
+pub struct Earlier {
+    pub identity: Option<Identity>,
+    pub previous: Option<PreviousReview>,
+}
+
+/// What this run records in its marker for the next one, beyond the findings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunRecord {
+    /// The pull request's base branch.
+    pub base_ref: Option<String>,
+    /// The AI reviewer has now seen the whole pull request at this head.
+    pub ai_complete: bool,
+}
+
+/// Read Nectr's latest earlier review of the PR. `identity` is resolved (`GET /user`) only
+/// when some review carries a marker; markers on anyone else's reviews or comments are
+/// ignored.
+pub async fn earlier_reviews(
+    gh: &GitHub,
+    repo: &str,
+    number: u64,
+    identity: Option<Identity>,
+) -> Result<Earlier, GitHubError> {
+    let reviews = gh.list_reviews(repo, number).await?;
+    let marked: Vec<(ReviewInfo, ReviewMarker)> = reviews
+        .into_iter()
+        .filter_map(|r| {
+            let m = ReviewMarker::find(r.body.as_deref().unwrap_or(""))?;
+            Some((r, m))
+        })
+        .collect();
+    let mut earlier = Earlier {
+        identity,
+        previous: None,
+    };
+    if marked.is_empty() {
+        return Ok(earlier);
+    }
+    let identity = match &earlier.identity {
+        Some(i) => i.clone(),
+        None => earlier.identity.insert(identify(gh).await?).clone(),
+    };
+    let Some((review, marker)) = marked
+        .into_iter()
+        .rfind(|(r, _)| written_by(&r.user, &identity))
+    else {
+        return Ok(earlier);
+    };
+    let mut comments = HashMap::new();
+    for comment in gh.list_review_comments(repo, number).await? {
+        if written_by(&comment.user, &identity)
+            && let Some(fp) = find_finding_marker(&comment.body)
+        {
+            comments.insert(fp.to_owned(), comment.clone());
+        }
+    }
+    earlier.previous = Some(PreviousReview {
+        review,
+        marker,
+        comments,
+    });
+    Ok(earlier)
 }
 
 fn written_by(user: &Option<crate::github::types::User>, identity: &Identity) -> bool {
@@ -140,23 +212,33 @@ pub struct Plan {
     pub resolved: usize,
 }
 
-/// Build the summary and the new inline comments. Pure: no I/O.
+/// Build the summary and the new inline comments. Pure: no I/O. `previous` is Nectr's
+/// latest earlier review, `posted_inline` the fingerprints of its inline comments on the PR.
 pub fn plan(
     review: &Review,
     diff: &Diff<'_>,
     head_sha: &str,
-    previous_all: &HashSet<String>,
+    previous: Option<&ReviewMarker>,
     posted_inline: &HashSet<String>,
+    record: &RunRecord,
 ) -> Plan {
     let mut marker = ReviewMarker {
         v: 1,
         head: head_sha.to_owned(),
+        base: record.base_ref.clone(),
+        ai: record.ai_complete,
         ..ReviewMarker::default()
     };
+    let previous_all: HashSet<String> = previous
+        .map(|p| p.all.iter().cloned().collect())
+        .unwrap_or_default();
     let mut comments = Vec::new();
     let mut already_posted = 0;
     for finding in &review.findings {
         let fp = fingerprint(finding, diff.file(&finding.path));
+        if marker.findings.len() < MAX_MARKED_FINDINGS {
+            marker.findings.push(MarkedFinding::new(finding, &fp));
+        }
         marker.all.push(fp.clone());
         if !finding.anchored {
             continue;
@@ -174,17 +256,13 @@ pub fn plan(
         .filter(|fp| !current.contains(fp))
         .count();
 
-    let mut body = strip_markers(&markdown::summary(review));
+    let mut body = with_scope_line(strip_markers(&markdown::summary(review)), review);
+    if let Some(previous) = previous {
+        body.push_str(&since_previous(previous, &marker));
+    }
     if already_posted > 0 {
         body.push_str(&format!(
             "\n> {already_posted} of these already have inline comments from an earlier Nectr review; they are not repeated.\n"
-        ));
-    }
-    if resolved > 0 {
-        body.push_str(&format!(
-            "\n> ✅ {resolved} finding{} from the previous review {} no longer present.\n",
-            if resolved == 1 { "" } else { "s" },
-            if resolved == 1 { "is" } else { "are" }
         ));
     }
     Plan {
@@ -194,6 +272,106 @@ pub fn plan(
         already_posted,
         resolved,
     }
+}
+
+/// The summary with a line under its heading saying what this run looked at: an
+/// incremental review of the commits since the last one, or a full review and why (when an
+/// earlier review existed).
+fn with_scope_line(summary: String, review: &Review) -> String {
+    let line = if let Some(inc) = &review.stats.incremental {
+        format!(
+            "> **Incremental review** of the commits {}: the AI reviewer read only what changed since Nectr's last review ({}); the rules checked the whole pull request.\n",
+            markdown::code_span(&format!("{}..{}", short_sha(&inc.from), short_sha(&inc.to))),
+            match inc.files {
+                1 => "1 file".to_owned(),
+                n => format!("{n} files"),
+            }
+        )
+    } else if let Some(reason) = &review.stats.full_review_reason {
+        // Nectr's own words, with anything from the pull request already in code spans.
+        format!("> **Full review**: {}.\n", reason.trim_end_matches('.'))
+    } else {
+        return summary;
+    };
+    match summary.split_once("\n\n") {
+        Some((heading, rest)) => format!("{heading}\n\n{line}\n{rest}"),
+        None => format!("{line}\n{summary}"),
+    }
+}
+
+fn short_sha(sha: &str) -> String {
+    sha.chars().take(7).collect()
+}
+
+/// How this review relates to the previous one: earlier findings still open, new ones, and
+/// the fixed ones (named, when the previous marker recorded them).
+fn since_previous(previous: &ReviewMarker, current: &ReviewMarker) -> String {
+    let now: HashSet<&str> = current.all.iter().map(String::as_str).collect();
+    let before: HashSet<&str> = previous.all.iter().map(String::as_str).collect();
+    let open = before.intersection(&now).count();
+    let new = now.difference(&before).count();
+    let mut seen = HashSet::new();
+    let fixed: Vec<&str> = previous
+        .all
+        .iter()
+        .map(String::as_str)
+        .filter(|fp| !now.contains(fp) && seen.insert(*fp))
+        .collect();
+    // Nothing to say: no findings either time, or a re-run on the same head that changed
+    // nothing (the summary being edited is the previous review itself).
+    if (before.is_empty() && now.is_empty())
+        || (previous.head == current.head && fixed.is_empty() && new == 0)
+    {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n#### Since the last review ({})\n\n{}, {}.",
+        markdown::code_span(&short_sha(&previous.head)),
+        match open {
+            1 => "1 earlier finding is still open".to_owned(),
+            n => format!("{n} earlier findings are still open"),
+        },
+        match new {
+            1 => "1 is new".to_owned(),
+            n => format!("{n} are new"),
+        }
+    );
+    if fixed.is_empty() {
+        out.push('\n');
+        return out;
+    }
+    out.push_str(&format!(
+        " ✅ {} from the previous review {} no longer present",
+        match fixed.len() {
+            1 => "1 finding".to_owned(),
+            n => format!("{n} findings"),
+        },
+        if fixed.len() == 1 { "is" } else { "are" }
+    ));
+    let named: Vec<&MarkedFinding> = fixed
+        .iter()
+        .filter_map(|fp| previous.findings.iter().find(|f| f.fp == *fp))
+        .collect();
+    if named.is_empty() {
+        out.push_str(".\n");
+        return out;
+    }
+    out.push_str(" — fixed since the last review:\n\n");
+    for f in named {
+        let location = match f.end {
+            Some(end) => format!("{}:{}-{end}", f.path, f.line),
+            None => format!("{}:{}", f.path, f.line),
+        };
+        out.push_str(&format!(
+            "- ~~{} {} {} — {}~~ ({})\n",
+            markdown::severity_icon(f.sev),
+            f.sev,
+            markdown::code_span(&location),
+            markdown::escape_inline(&f.title),
+            markdown::code_span(&f.rule)
+        ));
+    }
+    out
 }
 
 fn finish_body(body: &str, marker: &ReviewMarker) -> String {
@@ -274,42 +452,38 @@ pub async fn publish(
     identity: Option<Identity>,
     dry_run: bool,
 ) -> Result<Publication, GitHubError> {
-    let (repo, number, head_sha) = (pr.repo.as_str(), pr.number, pr.head_sha.as_str());
-    let reviews = gh.list_reviews(repo, number).await?;
-    let marked: Vec<(ReviewInfo, ReviewMarker)> = reviews
-        .into_iter()
-        .filter_map(|r| {
-            let m = ReviewMarker::find(r.body.as_deref().unwrap_or(""))?;
-            Some((r, m))
-        })
-        .collect();
-    let mut previous: Option<Previous> = None;
-    let mut posted_inline = HashSet::new();
-    let mut previous_all = HashSet::new();
-    let mut identity = identity;
-    if !marked.is_empty() {
-        let identity = match &identity {
-            Some(i) => i.clone(),
-            None => identity.insert(identify(gh).await?).clone(),
-        };
-        previous = marked
-            .into_iter()
-            .filter(|(r, _)| written_by(&r.user, &identity))
-            .map(|(review, marker)| Previous { review, marker })
-            .next_back();
-        if let Some(p) = &previous {
-            previous_all.extend(p.marker.all.iter().cloned());
-            for comment in gh.list_review_comments(repo, number).await? {
-                if written_by(&comment.user, &identity)
-                    && let Some(fp) = find_finding_marker(&comment.body)
-                {
-                    posted_inline.insert(fp.to_owned());
-                }
-            }
-        }
-    }
+    let earlier = earlier_reviews(gh, &pr.repo, pr.number, identity).await?;
+    publish_with(gh, pr, review, diff, earlier, &RunRecord::default(), dry_run).await
+}
 
-    let plan = plan(review, diff, head_sha, &previous_all, &posted_inline);
+/// [`publish`] with what [`earlier_reviews`] already read, recording `record` in the
+/// marker.
+pub async fn publish_with(
+    gh: &GitHub,
+    pr: &PrRef,
+    review: &Review,
+    diff: &Diff<'_>,
+    earlier: Earlier,
+    record: &RunRecord,
+    dry_run: bool,
+) -> Result<Publication, GitHubError> {
+    let (repo, number, head_sha) = (pr.repo.as_str(), pr.number, pr.head_sha.as_str());
+    let Earlier {
+        mut identity,
+        previous,
+    } = earlier;
+    let posted_inline: HashSet<String> = previous
+        .as_ref()
+        .map(|p| p.comments.keys().cloned().collect())
+        .unwrap_or_default();
+    let plan = plan(
+        review,
+        diff,
+        head_sha,
+        previous.as_ref().map(|p| &p.marker),
+        &posted_inline,
+        record,
+    );
     // Nectr already reviewed this head and nothing is new since: edit that summary in
     // place. Comments it could not place inline then (GitHub refused them) are not tried
     // again — GitHub would refuse them again, and every run would add another review.
@@ -506,7 +680,14 @@ mod tests {
             findings: vec![finding, off_diff],
             ..Review::default()
         };
-        let plan = plan(&review, &diff, "0123abcd", &HashSet::new(), &HashSet::new());
+        let plan = plan(
+            &review,
+            &diff,
+            "0123abcd",
+            None,
+            &HashSet::new(),
+            &RunRecord::default(),
+        );
         assert_eq!(plan.comments.len(), 1);
         let comment = &plan.comments[0].body;
         assert_eq!(

@@ -43,6 +43,26 @@ pub struct Stats {
     pub github_calls: u32,
     pub elapsed_ms: u64,
     pub skipped_files: Vec<SkippedFile>,
+    /// Set when this was an incremental re-review (an extension; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<IncrementalStats>,
+    /// Why the whole pull request was reviewed again although Nectr had reviewed it before
+    /// (an extension; absent when there was no earlier review or the review was incremental).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_review_reason: Option<String>,
+}
+
+/// `stats.incremental`: what an incremental re-review covered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IncrementalStats {
+    /// The head SHA of Nectr's previous review.
+    pub from: String,
+    /// The head SHA reviewed now.
+    pub to: String,
+    /// Files sent to the AI reviewer: changed since `from` and part of the PR's diff.
+    pub files: usize,
+    /// Earlier AI findings carried forward because the new commits left their lines alone.
+    pub carried_forward: usize,
 }
 
 /// The outcome of a review, before it is rendered or posted.
@@ -66,6 +86,8 @@ pub struct Review {
     pub ai_summary: Option<String>,
     /// The model that reviewed, for the summary's footer (`None` without a model).
     pub llm_model: Option<String>,
+    /// The AI reviewer ran and produced a usable answer (it may still have skipped files).
+    pub ai_reviewed: bool,
 }
 
 /// Where a finding ends up when posted.

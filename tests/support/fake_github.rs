@@ -125,6 +125,16 @@ impl PullSpec {
     }
 }
 
+/// A commit to seed with [`FakeGitHub::add_commit`]: its parents and its whole tree (path →
+/// text). `GET /compare/{base}...{head}` is computed from these.
+#[derive(Clone, Debug, Default)]
+pub struct CommitSpec {
+    pub sha: String,
+    pub parents: Vec<String>,
+    pub message: String,
+    pub files: BTreeMap<String, String>,
+}
+
 /// An issue to seed with [`FakeGitHub::add_issue`]. Issues and pull requests share one
 /// sequence of numbers in a repository, as on GitHub.
 #[derive(Clone, Debug)]
@@ -410,6 +420,44 @@ impl FakeGitHub {
         );
     }
 
+    /// Adds a commit (the repository is created if needed). Its parents must be known.
+    pub fn add_commit(&self, repo: &str, commit: CommitSpec) {
+        let mut st = self.state();
+        let r = st.repo_entry(repo);
+        for parent in &commit.parents {
+            assert!(
+                r.commits.iter().any(|c| &c.sha == parent),
+                "parent {parent} of {} is not a commit of {repo}",
+                commit.sha
+            );
+        }
+        r.commits.retain(|c| c.sha != commit.sha);
+        r.commits.push(commit);
+    }
+
+    /// Forgets a commit, as GitHub eventually does with one a force-push left behind:
+    /// compare then answers 404 for it.
+    pub fn remove_commit(&self, repo: &str, sha: &str) {
+        let mut st = self.state();
+        st.repo_entry(repo).commits.retain(|c| c.sha != sha);
+    }
+
+    /// The unified diff between the trees of two seeded commits, as GitHub's `.diff` media
+    /// type shows it (for a [`PullSpec::diff`] that matches the commits).
+    pub fn tree_diff(&self, repo: &str, base: &str, head: &str) -> String {
+        let st = self.state();
+        let key = st.find_repo(repo).expect("a seeded repository");
+        let r = &st.repos[&key];
+        let tree = |sha: &str| {
+            &r.commits
+                .iter()
+                .find(|c| c.sha == sha)
+                .unwrap_or_else(|| panic!("{sha} is not a commit of {repo}"))
+                .files
+        };
+        diff_trees(tree(base), tree(head))
+    }
+
     /// Adds an issue. Panics if `issue.number` is a pull request's number.
     pub fn add_issue(&self, repo: &str, issue: IssueSpec) {
         let mut st = self.state();
@@ -686,6 +734,8 @@ struct Repo {
     hooks: Vec<StoredHook>,
     languages: Vec<(String, u64)>,
     contributors: Vec<(String, u64)>,
+    /// Seeded commits, in the order they were added (parents first).
+    commits: Vec<CommitSpec>,
 }
 
 struct Pull {
@@ -858,6 +908,7 @@ impl State {
                         hooks: Vec::new(),
                         languages: Vec::new(),
                         contributors: Vec::new(),
+                        commits: Vec::new(),
                     },
                 );
                 full_name.to_string()
@@ -1129,6 +1180,7 @@ impl State {
             }
             ("GET", ["pulls", n]) => self.get_pull(key, n!(n), req),
             ("GET", ["pulls", n, "files"]) => self.list_files(key, n!(n), req),
+            ("GET", ["compare", spec]) => self.compare(key, spec, req),
             ("GET", ["pulls", n, "reviews"]) => self.list_reviews(key, n!(n), req, caller),
             ("POST", ["pulls", n, "reviews"]) => self.create_review(key, n!(n), req, caller),
             ("GET", ["pulls", n, "reviews", id]) => self.get_review(key, n!(n), n!(id), caller),
@@ -1411,6 +1463,115 @@ impl State {
             .map(|f| file_json(&self.base, r, p, f))
             .collect();
         self.paginated(key, &format!("/pulls/{n}/files"), req, items)
+    }
+
+    /// `GET /compare/{base}...{head}` over the seeded commits: 404 for an unknown commit or
+    /// no common ancestor; `status` from the commits each side has that the other lacks;
+    /// `commits` and `files` from the merge base to `head` (three dots, as GitHub), at most
+    /// 300 files; the diff media type gives the same changes as a unified diff.
+    fn compare(&self, key: &str, spec: &str, req: &Incoming) -> Reply {
+        const DOC: &str = "https://docs.github.com/rest/commits/commits#compare-two-commits";
+        let r = &self.repos[key];
+        let Some((base, head)) = spec.split_once("...") else {
+            return not_found_doc(DOC);
+        };
+        let find = |sha: &str| r.commits.iter().position(|c| c.sha == sha);
+        let (Some(b), Some(h)) = (find(base), find(head)) else {
+            return not_found_doc(DOC);
+        };
+        let ancestors = |start: usize| {
+            let mut seen = BTreeSet::new();
+            let mut todo = vec![start];
+            while let Some(i) = todo.pop() {
+                if seen.insert(i) {
+                    todo.extend(r.commits[i].parents.iter().filter_map(|p| find(p)));
+                }
+            }
+            seen
+        };
+        let (of_base, of_head) = (ancestors(b), ancestors(h));
+        let common: BTreeSet<usize> = of_base.intersection(&of_head).copied().collect();
+        // The merge base: a common ancestor that no other common ancestor descends from.
+        let merge_base = common.iter().copied().find(|&c| {
+            !common
+                .iter()
+                .any(|&d| d != c && ancestors(d).contains(&c))
+        });
+        let Some(merge_base) = merge_base else {
+            return Reply::error(
+                404,
+                &format!("No common ancestor between {base} and {head}."),
+                DOC,
+            );
+        };
+        let ahead: Vec<usize> = of_head.difference(&of_base).copied().collect();
+        let behind = of_base.difference(&of_head).count();
+        let status = match (ahead.len(), behind) {
+            (0, 0) => "identical",
+            (_, 0) => "ahead",
+            (0, _) => "behind",
+            _ => "diverged",
+        };
+        let diff = diff_trees(&r.commits[merge_base].files, &r.commits[h].files);
+        let accept = req.header("accept").unwrap_or("");
+        if accept.contains("application/vnd.github.diff")
+            || accept.contains("application/vnd.github.v3.diff")
+        {
+            return Reply {
+                status: 200,
+                headers: vec![(
+                    "content-type".into(),
+                    "application/vnd.github.diff; charset=utf-8".into(),
+                )],
+                body: diff.into_bytes(),
+            };
+        }
+        let repo = &r.full_name;
+        let base_url = &self.base;
+        let commit = |i: usize| {
+            let c = &r.commits[i];
+            json!({
+                "sha": c.sha,
+                "url": format!("{base_url}/repos/{repo}/commits/{}", c.sha),
+                "commit": {"message": c.message},
+                "parents": c.parents.iter().map(|p| json!({"sha": p})).collect::<Vec<_>>(),
+            })
+        };
+        let files: Vec<Value> = parse_diff(&diff)
+            .iter()
+            .take(MAX_DIFF_FILES)
+            .map(|f| {
+                let mut v = json!({
+                    "sha": sha1_hex(format!("{head}:{}", f.filename).as_bytes()),
+                    "filename": f.filename,
+                    "status": f.status,
+                    "additions": f.additions,
+                    "deletions": f.deletions,
+                    "changes": f.additions + f.deletions,
+                });
+                if let Some(patch) = f.patch() {
+                    v["patch"] = json!(patch);
+                }
+                if let Some(prev) = &f.previous_filename {
+                    v["previous_filename"] = json!(prev);
+                }
+                v
+            })
+            .collect();
+        Reply::json(
+            200,
+            &json!({
+                "url": format!("{base_url}/repos/{repo}/compare/{spec}"),
+                "status": status,
+                "ahead_by": ahead.len(),
+                "behind_by": behind,
+                "total_commits": ahead.len(),
+                "base_commit": commit(b),
+                "merge_base_commit": commit(merge_base),
+                "commits": ahead.iter().map(|&i| commit(i)).collect::<Vec<_>>(),
+                "files": files,
+            }),
+        )
     }
 
     // -- reviews -------------------------------------------------------------------------
@@ -3346,6 +3507,42 @@ impl FileBuilder {
 }
 
 /// Splits a GitHub `.diff` into files.
+/// A git-style unified diff (3 lines of context, by `diffy`) between two trees.
+fn diff_trees(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> String {
+    let hunks = |a: &str, b: &str| {
+        let printed = diffy::create_patch(a, b).to_string();
+        printed
+            .split_once("+++ modified\n")
+            .map(|(_, h)| h.to_owned())
+            .unwrap_or_default()
+    };
+    let paths: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    let mut out = String::new();
+    for path in paths {
+        let (a, b) = (old.get(path), new.get(path));
+        if a == b {
+            continue;
+        }
+        out.push_str(&format!("diff --git a/{path} b/{path}\n"));
+        match (a, b) {
+            (None, Some(b)) => out.push_str(&format!(
+                "new file mode 100644\n--- /dev/null\n+++ b/{path}\n{}",
+                hunks("", b)
+            )),
+            (Some(a), None) => out.push_str(&format!(
+                "deleted file mode 100644\n--- a/{path}\n+++ /dev/null\n{}",
+                hunks(a, "")
+            )),
+            (Some(a), Some(b)) => out.push_str(&format!(
+                "--- a/{path}\n+++ b/{path}\n{}",
+                hunks(a, b)
+            )),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
 fn parse_diff(diff: &str) -> Vec<DiffFile> {
     let mut files = Vec::new();
     let mut cur: Option<FileBuilder> = None;
