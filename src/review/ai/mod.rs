@@ -487,7 +487,7 @@ pub async fn ai_review(
             let texts = tokio::time::timeout_at(deadline, source.texts(&paths))
                 .await
                 .unwrap_or_default();
-            for (&(file, chunk), path) in wanted.iter().zip(&paths) {
+            for (&(_, chunk), path) in wanted.iter().zip(&paths) {
                 let Some(text) = texts.get(path) else {
                     continue;
                 };
