@@ -170,6 +170,9 @@ pub struct LlmConfig {
     /// At most this many (estimated) prompt tokens per review, over all calls (default
     /// 200,000).
     pub max_input_tokens: Option<u64>,
+    /// At most this many changed files also go to the model in whole, when the budget
+    /// has room (default 5; 0 turns it off).
+    pub full_files: Option<usize>,
 }
 
 /// `llm.path_instructions` entry: instructions for the files matching `paths`.

@@ -164,7 +164,15 @@ fn pull_request_review_posts_model_findings_inline() {
     fake.add_token("ghp_ai", "nectr-bot", Access::Write, "repo");
     fake.add_repo("acme/app");
     let diff = std::fs::read_to_string(root().join("examples/pr.diff")).unwrap();
-    fake.add_pull("acme/app", PullSpec::new(5, diff));
+    let pull = PullSpec::new(5, diff);
+    // The new version of the modified file, at the head: it goes to the model whole.
+    fake.set_file(
+        "acme/app",
+        &pull.head_sha,
+        "app/db.py",
+        b"import sqlite3\nimport os\n\n\ndef connect(path):\n    return sqlite3.connect(path)\n",
+    );
+    fake.add_pull("acme/app", pull);
     let mock = MockLlm::start_blocking();
     mock.push(MockReply::text(GOOD));
     let out = nectr(
@@ -203,4 +211,41 @@ fn pull_request_review_posts_model_findings_inline() {
     // The PR title and body reached the model as delimited data.
     let user = mock.requests()[0].user().unwrap();
     assert!(user.contains("untrusted"), "{user}");
+    // So did the whole modified file, fetched with one GraphQL query at the head.
+    assert!(
+        user.contains("<untrusted_file path=\"app/db.py\">\n     1 | import sqlite3\n"),
+        "{user}"
+    );
+    let requests = fake.requests();
+    let graphql: Vec<_> = requests.iter().filter(|r| r.path == "/graphql").collect();
+    assert_eq!(graphql.len(), 1);
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.contains("/contents/app/")),
+        "no REST call per file"
+    );
+}
+
+#[test]
+fn text_format_shows_the_ai_overview() {
+    let mock = MockLlm::start_blocking();
+    mock.push(MockReply::text(GOOD));
+    let out = nectr(
+        &["review", "--diff", "examples/pr.diff", "--format", "text"],
+        &[
+            ("NECTR_LLM_PROVIDER", "openai"),
+            ("NECTR_LLM_BASE_URL", &mock.openai_base()),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("AI overview (mock-model):\n    Looks risky"), "{text}");
+    assert!(!text.contains("@octocat "), "the overview is neutralised: {text}");
+    assert!(text.contains("app/db.py:18: major: eval on user input [llm]"), "{text}");
 }

@@ -1,7 +1,7 @@
 //! The AI review end to end through `pipeline::review_diff_with_model`, against a scripted
 //! stand-in for the external model: it returns queued replies and records every request.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
 use nectr::config::{LoadedConfig, RepoConfig};
@@ -12,6 +12,7 @@ use nectr::pipeline::{PrText, review_diff_with_model, rule_set};
 use nectr::review::Review;
 use nectr::review::finding::Source;
 use nectr::review::render::markdown;
+use nectr::review::ai::files::FileSource;
 
 /// The external model, scripted.
 struct Scripted {
@@ -95,6 +96,17 @@ new file mode 100644
 ";
 
 async fn run(model: &Scripted, diff_text: &str, config: &str, title: &str, body: &str) -> Review {
+    run_with_files(model, diff_text, config, title, body, None).await
+}
+
+async fn run_with_files(
+    model: &Scripted,
+    diff_text: &str,
+    config: &str,
+    title: &str,
+    body: &str,
+    files: Option<&dyn FileSource>,
+) -> Review {
     let diff = nectr::diff::parse(diff_text).unwrap();
     let config: LoadedConfig = if config.is_empty() {
         LoadedConfig::default()
@@ -111,6 +123,7 @@ async fn run(model: &Scripted, diff_text: &str, config: &str, title: &str, body:
             title,
             body,
             context: Vec::new(),
+            files,
         },
         Some(model as &dyn LanguageModel),
     )
@@ -379,4 +392,214 @@ async fn a_large_pr_is_chunked_within_the_window_and_budget() {
     assert!(markdown::summary(&review).contains("not reviewed"));
     // The estimate is conservative against the provider's reported usage.
     assert!(review.stats.llm_input_tokens > 0);
+}
+
+/// Whole files held in memory; records what it was asked for.
+struct Files {
+    texts: BTreeMap<String, String>,
+    asked: Mutex<Vec<Vec<String>>>,
+}
+
+impl Files {
+    fn new(files: &[(&str, &str)]) -> Files {
+        Files {
+            texts: files
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.to_string()))
+                .collect(),
+            asked: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn asked(&self) -> Vec<Vec<String>> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl FileSource for Files {
+    fn texts<'a>(&'a self, paths: &'a [String]) -> BoxFuture<'a, BTreeMap<String, String>> {
+        self.asked.lock().unwrap().push(paths.to_vec());
+        self.texts.texts(paths)
+    }
+}
+
+/// Four modified files (a test, two sources — the second with a rule finding — and a
+/// sensitive one) and an added source file.
+const FIVE_FILES: &str = "diff --git a/tests/it.rs b/tests/it.rs
+--- a/tests/it.rs
++++ b/tests/it.rs
+@@ -1,2 +1,2 @@
+ use app::*;
+-fn t() {}
++fn t() { assert!(run()); }
+diff --git a/src/a.rs b/src/a.rs
+--- a/src/a.rs
++++ b/src/a.rs
+@@ -2,2 +2,2 @@ fn head() {}
+ fn keep() {}
+-fn a() {}
++fn a() -> u8 { 1 }
+diff --git a/src/b.rs b/src/b.rs
+--- a/src/b.rs
++++ b/src/b.rs
+@@ -1,2 +1,3 @@
+ fn keep() {}
++// TODO: remove before release
+ fn b() {}
+diff --git a/config/.env b/config/.env
+--- a/config/.env
++++ b/config/.env
+@@ -1 +1 @@
+-A=1
++A=2
+diff --git a/src/new.rs b/src/new.rs
+new file mode 100644
+--- /dev/null
++++ b/src/new.rs
+@@ -0,0 +1 @@
++pub fn new() {}
+";
+
+fn five_files_source() -> Files {
+    let token = format!("ghp_{}", "aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xY2zA4");
+    Files::new(&[
+        ("tests/it.rs", "use app::*;\nfn t() { assert!(run()); }\n"),
+        (
+            "src/a.rs",
+            &format!("fn head() {{}}\nfn keep() {{}}\nfn a() -> u8 {{ 1 }}\nconst T: &str = \"{token}\";\n"),
+        ),
+        ("src/b.rs", "fn keep() {}\n// TODO: remove before release\nfn b() {}\n"),
+        ("config/.env", "A=2\n"),
+        ("src/new.rs", "pub fn new() {}\n"),
+    ])
+}
+
+#[tokio::test]
+async fn whole_files_go_in_by_value_order_redacted_when_the_budget_allows() {
+    let model = Scripted::new(32_000, vec![]);
+    let files = five_files_source();
+    let review = run_with_files(&model, FIVE_FILES, "", "t", "", Some(&files)).await;
+    // Asked once, in value order: sources with rule findings, other sources, tests; never
+    // the sensitive file, never the added one (its diff is the whole file).
+    assert_eq!(
+        files.asked(),
+        vec![vec!["src/b.rs".to_owned(), "src/a.rs".to_owned(), "tests/it.rs".to_owned()]]
+    );
+    let requests = model.requests();
+    assert_eq!(requests.len(), 1);
+    let user = &requests[0].user;
+    assert!(user.contains("<untrusted_file path=\"src/b.rs\">\n     1 | fn keep() {}\n"), "{user}");
+    assert!(user.contains("<untrusted_file path=\"tests/it.rs\">"), "{user}");
+    assert!(!user.contains("ghp_aB3dE5"), "the whole file is redacted too: {user}");
+    assert!(user.contains("[REDACTED:secret.github-token]"), "{user}");
+    assert!(!user.contains("A=2") && !user.contains("config/.env\">"), "{user}");
+    assert!(!user.contains("<untrusted_file path=\"src/new.rs\">"));
+    // Whole files come before the diff, and the model is told what they are.
+    assert!(user.find("<untrusted_file").unwrap() < user.find("<untrusted_diff>").unwrap());
+    assert!(requests[0].system.contains("<untrusted_file>"));
+    assert!(review.stats.skipped_files.iter().any(|s| s.path == "config/.env"));
+
+    // `llm.full_files` caps the count; 0 turns the fetch off.
+    let model = Scripted::new(32_000, vec![]);
+    let files = five_files_source();
+    run_with_files(&model, FIVE_FILES, "llm:\n  full_files: 1\n", "t", "", Some(&files)).await;
+    assert_eq!(files.asked(), vec![vec!["src/b.rs".to_owned()]]);
+    let model = Scripted::new(32_000, vec![]);
+    let files = five_files_source();
+    run_with_files(&model, FIVE_FILES, "llm:\n  full_files: 0\n", "t", "", Some(&files)).await;
+    assert!(files.asked().is_empty());
+    assert!(!model.requests()[0].user.contains("<untrusted_file"));
+}
+
+#[tokio::test]
+async fn whole_files_are_not_fetched_without_room_and_left_out_when_too_big() {
+    // The smallest `llm.max_input_tokens` that lets the diff through (found by bisection):
+    // with less than a file's minimum room left on top of it, nothing is fetched.
+    let budget = |n: u64| format!("llm:\n  max_input_tokens: {n}\n");
+    let (mut lo, mut hi) = (1u64, 50_000u64);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let model = Scripted::new(32_000, vec![]);
+        let review = run_with_files(&model, FIVE_FILES, &budget(mid), "t", "", None).await;
+        if review.stats.llm_calls == 1 {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let files = five_files_source();
+    let model = Scripted::new(32_000, vec![]);
+    let review = run_with_files(&model, FIVE_FILES, &budget(lo + 100), "t", "", Some(&files)).await;
+    assert_eq!(review.stats.llm_calls, 1, "{:?}", review.stats.skipped_files);
+    assert!(files.asked().is_empty(), "{:?}", files.asked());
+    assert!(!model.requests()[0].user.contains("<untrusted_file"));
+    // With room for one small file, the first is fetched and sent, within the budget.
+    let model = Scripted::new(32_000, vec![]);
+    run_with_files(&model, FIVE_FILES, &budget(lo + 300), "t", "", Some(&files)).await;
+    assert_eq!(files.asked().len(), 1);
+    assert!(model.requests()[0].user.contains("<untrusted_file path=\"src/b.rs\">"));
+
+    // A file far larger than the room left is fetched (its size is unknown until then)
+    // but not sent; the smaller ones still are.
+    let huge = "fn filler() { let x = 1; }\n".repeat(4_000);
+    let files = Files::new(&[
+        ("src/b.rs", huge.as_str()),
+        ("src/a.rs", "fn head() {}\nfn keep() {}\nfn a() -> u8 { 1 }\n"),
+    ]);
+    let model = Scripted::new(32_000, vec![]);
+    run_with_files(&model, FIVE_FILES, "", "t", "", Some(&files)).await;
+    let user = &model.requests()[0].user;
+    assert!(!user.contains("<untrusted_file path=\"src/b.rs\">"));
+    assert!(user.contains("<untrusted_file path=\"src/a.rs\">"), "{user}");
+    let estimate = (model.requests()[0].system.len() + user.len()).div_ceil(3);
+    assert!(estimate + 4_096 <= 32_000, "the call still fits the window: {estimate}");
+}
+
+#[tokio::test]
+async fn a_30k_line_pr_stays_within_the_default_budget_with_whole_files() {
+    // The defaults (8 calls, 200,000 input tokens) and a 128k window, every file available
+    // whole: the calls, the tokens and each call's size stay within bounds, and every file
+    // is reviewed or named as skipped.
+    let diff_text = big_diff();
+    let diff = nectr::diff::parse(&diff_text).unwrap();
+    let whole = "fn line() { let x = compute(1) + offset; }\n".repeat(700);
+    let entries: Vec<(String, String)> = diff
+        .files
+        .iter()
+        .map(|f| (f.path().to_owned(), whole.clone()))
+        .collect();
+    let refs: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let files = Files::new(&refs);
+    let window = 128_000;
+    let model = Scripted::new(window, vec![]);
+    let review = run_with_files(&model, &diff_text, "", "big", "", Some(&files)).await;
+    let requests = model.requests();
+    assert!((5..=8).contains(&requests.len()), "{}", requests.len());
+    let estimate = |r: &nectr::llm::CompletionRequest| {
+        nectr::review::ai::budget::estimate_tokens(&r.system)
+            + nectr::review::ai::budget::estimate_tokens(&r.user)
+    };
+    let total: usize = requests.iter().map(estimate).sum();
+    assert!(total <= 200_000, "{total}");
+    for r in &requests {
+        assert!(estimate(r) + r.max_output_tokens as usize <= window);
+    }
+    assert_eq!(files.asked().len(), 1, "one fetch for the whole review");
+    assert!(files.asked()[0].len() <= 5);
+    let sent: String = requests.iter().map(|r| r.user.as_str()).collect();
+    let mut skipped = 0;
+    for f in &diff.files {
+        let path = f.path();
+        let in_prompt = sent.contains(&format!("=== File: {path} ("));
+        let listed = review.stats.skipped_files.iter().find(|s| s.path == path);
+        assert!(in_prompt || listed.is_some(), "{path} dropped silently");
+        if let Some(s) = listed {
+            skipped += 1;
+            assert!(s.reason.contains("AI budget"), "{}", s.reason);
+        }
+    }
+    assert!(skipped > 0 && skipped < 100, "{skipped}");
 }

@@ -1306,3 +1306,113 @@ fn serves_while_the_test_thread_blocks_without_a_runtime() {
     assert!(answer.contains("\"remaining\":5000"), "{answer}");
     drop(gh); // stops and joins the server thread
 }
+
+#[tokio::test]
+async fn graphql_answers_aliased_blob_objects_from_the_registered_files() {
+    let (gh, c) = setup().await;
+    let head = PullSpec::default().head_sha;
+    gh.set_file(REPO, &head, "src/lib.rs", b"fn a() {}\n");
+    gh.set_file(REPO, &head, "img.png", b"\x89PNG\0\0");
+    gh.set_file(REPO, "main", "src/lib.rs", b"old\n");
+    let big = "y".repeat(support::fake_github::MAX_GRAPHQL_BLOB_TEXT + 10);
+    gh.set_file(REPO, &head, "big.txt", big.as_bytes());
+    // Literal expressions and variables, aliases, comments, commas, `__typename`.
+    let query = format!(
+        "# files\nquery Files($owner: String!, $name: String!, $e: String!) {{\n\
+         repository(owner: $owner, name: $name) {{ nameWithOwner,\n\
+         head: object(expression: \"{head}:src/lib.rs\") {{ __typename ... on Blob {{ text byteSize isBinary oid }} }}\n\
+         base: object(expression: $e) {{ ... on Blob {{ text }} }}\n\
+         bin: object(expression: \"{head}:img.png\") {{ ... on Blob {{ text isBinary }} }}\n\
+         big: object(expression: \"{head}:big.txt\") {{ ... on Blob {{ byteSize isTruncated }} }}\n\
+         dir: object(expression: \"{head}:src\") {{ __typename ... on Blob {{ text }} }}\n\
+         none: object(expression: \"{head}:nope.rs\") {{ ... on Blob {{ text }} }} }} }}"
+    );
+    let r = c
+        .post(
+            "/graphql",
+            &json!({"query": query, "variables": {"owner": "acme", "name": "widgets", "e": "main:src/lib.rs"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert!(v.get("errors").is_none(), "{v:#}");
+    let repo = &v["data"]["repository"];
+    assert_eq!(repo["nameWithOwner"], "acme/widgets");
+    assert_eq!(repo["head"]["__typename"], "Blob");
+    assert_eq!(repo["head"]["text"], "fn a() {}\n");
+    assert_eq!(repo["head"]["byteSize"], 10);
+    assert_eq!(repo["head"]["isBinary"], false);
+    assert_eq!(repo["head"]["oid"], git_blob_sha(b"fn a() {}\n"));
+    assert_eq!(repo["base"]["text"], "old\n", "the variable's ref");
+    assert_eq!(repo["bin"], json!({"text": null, "isBinary": true}));
+    assert_eq!(repo["big"]["isTruncated"], true);
+    assert_eq!(repo["dir"], json!({"__typename": "Tree"}));
+    assert_eq!(repo["none"], Value::Null);
+}
+
+#[tokio::test]
+async fn graphql_refuses_bad_queries_as_github_does() {
+    let (gh, c) = setup().await;
+    let head = PullSpec::default().head_sha;
+    gh.set_file(REPO, &head, "a.rs", b"x\n");
+    let ask = |query: String, variables: Value| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .post("/graphql", &json!({"query": query, "variables": variables}))
+                .await;
+            assert_eq!(r.status, 200, "GraphQL errors still answer 200: {}", r.text());
+            r.json()
+        }
+    };
+    let message = |v: &Value| v["errors"][0]["message"].as_str().unwrap_or("").to_string();
+    let blob = format!("object(expression: \"{head}:a.rs\") {{ ... on Blob {{ text }} }}");
+
+    // A syntax error: no data at all.
+    let v = ask(format!("{{ repository(owner: \"acme\", name: \"widgets\") {{ {blob} }}"), json!({})).await;
+    assert!(v.get("data").is_none() && message(&v).starts_with("Parse error"), "{v}");
+    // An unknown field.
+    let v = ask(
+        format!("{{ repository(owner: \"acme\", name: \"widgets\") {{ f: object(expression: \"{head}:a.rs\") {{ ... on Blob {{ txt }} }} }} }}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(message(&v), "Field 'txt' doesn't exist on type 'Blob'", "{v}");
+    assert_eq!(v["errors"][0]["extensions"]["code"], "undefinedField");
+    // A variable used but not declared, and one declared but missing.
+    let v = ask(
+        "query { repository(owner: $o, name: \"widgets\") { nameWithOwner } }".into(),
+        json!({}),
+    )
+    .await;
+    assert!(message(&v).contains("$o") && v.get("data").is_none(), "{v}");
+    let v = ask(
+        "query($o: String!) { repository(owner: $o, name: \"widgets\") { nameWithOwner } }".into(),
+        json!({}),
+    )
+    .await;
+    assert!(message(&v).contains("invalid value"), "{v}");
+    // Two fields answering under one alias with different arguments.
+    let v = ask(
+        format!("{{ repository(owner: \"acme\", name: \"widgets\") {{ f0: {blob} f0: object(expression: \"main:a.rs\") {{ ... on Blob {{ text }} }} }} }}"),
+        json!({}),
+    )
+    .await;
+    assert!(message(&v).contains("'f0'"), "{v}");
+    // A repository that does not resolve: data with null and a NOT_FOUND error.
+    let v = ask(
+        format!("{{ repository(owner: \"acme\", name: \"nope\") {{ f0: {blob} }} }}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(v["data"]["repository"], Value::Null);
+    assert_eq!(v["errors"][0]["type"], "NOT_FOUND");
+    // Mutations are not the fake's business.
+    let v = ask("mutation { addStar(input: {}) { clientMutationId } }".into(), json!({})).await;
+    assert!(v.get("data").is_none(), "{v}");
+    // And the endpoint needs a token like every other.
+    let anonymous = Client::new(&gh.url, None)
+        .post("/graphql", &json!({"query": "{ __typename }"}))
+        .await;
+    assert_eq!(anonymous.status, 401);
+}

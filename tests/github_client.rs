@@ -386,6 +386,88 @@ async fn file_content_over_1mb_falls_back_to_the_raw_media_type() {
 }
 
 #[tokio::test]
+async fn file_contents_come_in_one_graphql_query_with_an_alias_per_file() {
+    let gh = setup().await;
+    let sha = head_sha();
+    let odd = "dir with space/\"quoted\" ü.rs";
+    gh.set_file(REPO, &sha, "src/lib.rs", b"fn a() {}\nfn b() -> u8 { 1 }\n");
+    gh.set_file(REPO, &sha, odd, "// ünïcode\n".as_bytes());
+    gh.set_file(REPO, &sha, "logo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+    let big = "x".repeat(300 * 1024);
+    gh.set_file(REPO, &sha, "big.txt", big.as_bytes());
+    gh.set_file(REPO, "main", "only-on-main.rs", b"fn main() {}\n");
+    let c = client(&gh, TOKEN);
+    let paths: Vec<String> = ["src/lib.rs", odd, "logo.png", "big.txt", "only-on-main.rs", "src", "missing.rs"]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let got = c.file_contents_graphql(REPO, &sha, &paths).await.unwrap();
+    assert_eq!(got.len(), paths.len(), "every path is answered: {got:?}");
+    assert_eq!(got["src/lib.rs"].as_deref(), Some("fn a() {}\nfn b() -> u8 { 1 }\n"));
+    assert_eq!(got[odd].as_deref(), Some("// ünïcode\n"));
+    assert_eq!(got["logo.png"], None, "binary");
+    assert_eq!(got["big.txt"], None, "over the size cap");
+    assert_eq!(got["only-on-main.rs"], None, "not at this ref");
+    assert_eq!(got["src"], None, "a directory is a tree, not a blob");
+    assert_eq!(got["missing.rs"], None);
+    // One request, and it is GraphQL: no REST call per file.
+    let reqs = gh.requests();
+    assert_eq!(reqs.len(), 1, "{:?}", reqs.iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("POST", "/graphql"));
+    let body = reqs[0].body_json().unwrap();
+    let query = body["query"].as_str().unwrap();
+    assert!(query.contains("f6: object(expression: $e6)"), "{query}");
+    assert_eq!(body["variables"]["e1"], format!("{sha}:{odd}"));
+}
+
+#[tokio::test]
+async fn file_contents_are_batched_and_graphql_errors_are_mapped() {
+    let gh = setup().await;
+    let sha = head_sha();
+    let paths: Vec<String> = (0..60).map(|i| format!("src/f{i}.rs")).collect();
+    for (i, p) in paths.iter().enumerate() {
+        gh.set_file(REPO, &sha, p, format!("// file {i}\n").as_bytes());
+    }
+    // GraphQL queries are reads: never spaced out like writes (1 s by default here), and
+    // retried after a 502 like any read.
+    let c = GitHub::connect(&gh.url, Some(TOKEN))
+        .unwrap()
+        .with_policy(fast_policy());
+    gh.inject(Fault {
+        method: "POST",
+        path_contains: "/graphql",
+        kind: FaultKind::Status(502),
+        times: 1,
+    });
+    let started = Instant::now();
+    let got = c.file_contents_graphql(REPO, &sha, &paths).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+    assert_eq!(got.len(), 60);
+    assert_eq!(got["src/f59.rs"].as_deref(), Some("// file 59\n"));
+    assert!(got.values().all(Option::is_some));
+    let posts = requests_to(&gh, "POST", "/graphql");
+    assert_eq!(posts.len(), 4, "3 batches of at most 25, one retried after the 502");
+
+    // A repository GitHub cannot resolve: its NOT_FOUND error, as NotFound.
+    let err = c
+        .file_contents_graphql("acme/nope", &sha, &paths[..1])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GitHubError::NotFound { .. }), "{err}");
+    // No token: 401 before any GraphQL.
+    let anonymous = GitHub::connect(&gh.url, None).unwrap();
+    let err = anonymous
+        .file_contents_graphql(REPO, &sha, &paths[..1])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GitHubError::Unauthorized { .. }), "{err}");
+    // Nothing asked, nothing sent.
+    let before = gh.requests().len();
+    assert!(c.file_contents_graphql(REPO, &sha, &[]).await.unwrap().is_empty());
+    assert_eq!(gh.requests().len(), before);
+}
+
+#[tokio::test]
 async fn issue_comments_create_update_list() {
     let gh = setup().await;
     let c = client(&gh, TOKEN);

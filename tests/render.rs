@@ -251,6 +251,25 @@ fn text_is_one_line_per_finding_sorted_by_place() {
 }
 
 #[test]
+fn text_shows_the_ai_overview_first_and_strips_escapes() {
+    let mut r = review();
+    r.llm_model = Some("gpt-4o-mini".into());
+    r.ai_summary = Some("Adds a parser.\n\nThe \x1b[31mempty\x1b[0m input underflows.".into());
+    let out = render(&r, Format::Text, RenderOptions { color: false });
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "AI overview (gpt-4o-mini):", "{out}");
+    assert_eq!(lines[1], "    Adds a parser.");
+    assert!(lines[3].starts_with("    The ") && lines[3].contains("empty"), "{out}");
+    assert!(!out.contains('\x1b'), "the model's escapes are stripped: {out:?}");
+    // The findings still follow, one line each.
+    assert!(out.contains("src/lib.rs:10: critical: title of secret.github-token"));
+    // No summary (no model, or the model said nothing): no overview block.
+    r.ai_summary = Some("  ".into());
+    let out = render(&r, Format::Text, RenderOptions { color: false });
+    assert!(!out.contains("AI overview"), "{out}");
+}
+
+#[test]
 fn sarif_uri_encoding() {
     assert_eq!(sarif::path_to_uri("a b/c#d%e.rs"), "a%20b/c%23d%25e.rs");
 }

@@ -251,7 +251,9 @@ impl GitHub {
         if let Some((etag, _)) = &cached {
             request.if_none_match = Some(etag.clone());
         }
-        if request.method != Method::Get {
+        // A GraphQL query is a read sent as POST: not spaced like a write, safe to retry.
+        let read = request.method == Method::Get || is_graphql_query(&request);
+        if !read {
             self.space_writes().await;
         }
         let mut attempt = 0;
@@ -271,7 +273,7 @@ impl GitHub {
             };
             match decide(
                 &self.policy,
-                request.method.is_idempotent(),
+                read || request.method.is_idempotent(),
                 attempt,
                 outcome,
                 now_unix(),
@@ -583,6 +585,55 @@ impl GitHub {
         Ok(Some(self.check(&request, response)?.body))
     }
 
+    // ---- GraphQL: several files in one request -------------------------------------
+
+    /// The text of each of `paths` at `git_ref` (a commit SHA or branch), fetched with one
+    /// GraphQL query per [`GRAPHQL_FILES_PER_QUERY`] paths — an alias per file — instead of
+    /// one REST call per file. A path maps to `None` when it is absent at that ref, is not
+    /// a file, is binary, or is larger than [`MAX_GRAPHQL_BLOB_BYTES`] (or GitHub truncated
+    /// its text). Every requested path is in the map.
+    ///
+    /// Errors: the query as a whole failing (a missing repository, a refused token, GraphQL
+    /// `errors` without data). Errors GitHub reports for single aliases only make those
+    /// paths `None`.
+    pub async fn file_contents_graphql(
+        &self,
+        repo: &str,
+        git_ref: &str,
+        paths: &[String],
+    ) -> Result<HashMap<String, Option<String>>, GitHubError> {
+        let mut out: HashMap<String, Option<String>> = HashMap::new();
+        let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
+        let mut unique: Vec<&String> = Vec::new();
+        for p in paths {
+            if !unique.contains(&p) {
+                unique.push(p);
+            }
+        }
+        for batch in unique.chunks(GRAPHQL_FILES_PER_QUERY) {
+            let (query, variables) = blob_query(owner, name, git_ref, batch);
+            let request = Request::with_body(
+                Method::Post,
+                graphql_url(&self.api_url),
+                json!({ "query": query, "variables": variables }),
+            );
+            let response = self.request_ok(request.clone()).await?;
+            let body: serde_json::Value = self.decode(&request, &response)?;
+            let endpoint = self.endpoint(&request);
+            let repository = body.pointer("/data/repository").filter(|v| v.is_object());
+            let Some(repository) = repository else {
+                return Err(graphql_error(endpoint, repo, &body));
+            };
+            for (i, path) in batch.iter().enumerate() {
+                let text = repository
+                    .get(format!("f{i}"))
+                    .and_then(usable_blob_text);
+                out.insert((*path).clone(), text);
+            }
+        }
+        Ok(out)
+    }
+
     // ---- comments and reviews ------------------------------------------------------
 
     pub async fn create_issue_comment(
@@ -860,6 +911,116 @@ impl GitHub {
     }
 }
 
+/// Files asked for in one GraphQL query: bounds a response to a few MB.
+pub const GRAPHQL_FILES_PER_QUERY: usize = 25;
+/// Larger blobs are not returned by [`GitHub::file_contents_graphql`].
+pub const MAX_GRAPHQL_BLOB_BYTES: u64 = 256 * 1024;
+
+/// GitHub's GraphQL endpoint for a REST API base: `https://api.github.com` →
+/// `https://api.github.com/graphql`; GitHub Enterprise Server's `https://HOST/api/v3` →
+/// `https://HOST/api/graphql`; anything else (a test server) → `BASE/graphql`.
+pub fn graphql_url(api_url: &str) -> String {
+    let base = api_url.trim_end_matches('/');
+    match base.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{base}/graphql"),
+    }
+}
+
+/// A POST to a GraphQL endpoint carrying a query (not a mutation).
+fn is_graphql_query(request: &Request) -> bool {
+    request.method == Method::Post
+        && request.url.ends_with("/graphql")
+        && request
+            .body
+            .as_ref()
+            .and_then(|b| b.get("query"))
+            .and_then(|q| q.as_str())
+            .is_some_and(|q| q.trim_start().starts_with("query"))
+}
+
+/// The query for a batch of paths: `f0: object(expression: $e0) { … on Blob { … } }` per
+/// path. Expressions (`REF:PATH`) travel as variables, so no path needs escaping.
+fn blob_query(
+    owner: &str,
+    name: &str,
+    git_ref: &str,
+    paths: &[&String],
+) -> (String, serde_json::Value) {
+    let mut declarations = String::from("$owner: String!, $name: String!");
+    let mut fields = String::new();
+    let mut variables = serde_json::Map::new();
+    variables.insert("owner".into(), json!(owner));
+    variables.insert("name".into(), json!(name));
+    for (i, path) in paths.iter().enumerate() {
+        declarations.push_str(&format!(", $e{i}: String!"));
+        fields.push_str(&format!(
+            "    f{i}: object(expression: $e{i}) {{ ... on Blob {{ byteSize isBinary isTruncated text }} }}\n"
+        ));
+        variables.insert(format!("e{i}"), json!(format!("{git_ref}:{path}")));
+    }
+    let query = format!(
+        "query NectrFiles({declarations}) {{\n  repository(owner: $owner, name: $name) {{\n{fields}  }}\n}}"
+    );
+    (query, serde_json::Value::Object(variables))
+}
+
+/// The text of one aliased `object` answer, when it is a usable text file.
+fn usable_blob_text(blob: &serde_json::Value) -> Option<String> {
+    let binary = blob.get("isBinary").and_then(|v| v.as_bool()).unwrap_or(true);
+    let truncated = blob
+        .get("isTruncated")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let size = blob.get("byteSize").and_then(|v| v.as_u64()).unwrap_or(u64::MAX);
+    if binary || truncated || size > MAX_GRAPHQL_BLOB_BYTES {
+        return None;
+    }
+    blob.get("text").and_then(|v| v.as_str()).map(str::to_owned)
+}
+
+/// A GraphQL answer without data: the matching error (GitHub answers these with 200).
+fn graphql_error(endpoint: String, repo: &str, body: &serde_json::Value) -> GitHubError {
+    let errors = body
+        .get("errors")
+        .and_then(|e| e.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let kind = errors
+        .iter()
+        .find_map(|e| e.get("type").and_then(|t| t.as_str()))
+        .unwrap_or("");
+    let message = errors
+        .iter()
+        .filter_map(|e| e.get("message").and_then(|m| m.as_str()))
+        .map(|m| m.chars().take(300).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match kind {
+        "NOT_FOUND" => GitHubError::NotFound {
+            endpoint: format!("{endpoint} (repository {repo})"),
+        },
+        "FORBIDDEN" => GitHubError::Forbidden {
+            endpoint,
+            message,
+            read_only: false,
+        },
+        "RATE_LIMITED" => GitHubError::Unavailable {
+            endpoint,
+            reason: format!("the GraphQL rate limit is used up ({message})"),
+        },
+        _ if message.is_empty() => GitHubError::Malformed {
+            endpoint,
+            detail: "a GraphQL answer with neither data nor errors".to_owned(),
+        },
+        _ => GitHubError::Status {
+            endpoint,
+            status: 200,
+            message: format!("the GraphQL query failed: {message}"),
+        },
+    }
+}
+
 /// Percent-encode one path segment or query value.
 pub fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -914,6 +1075,51 @@ mod tests {
             error_message(b"<html><body>unicorn</body></html>"),
             "an HTML error page"
         );
+    }
+
+    #[test]
+    fn graphql_url_follows_the_rest_base() {
+        assert_eq!(
+            graphql_url("https://api.github.com"),
+            "https://api.github.com/graphql"
+        );
+        assert_eq!(
+            graphql_url("https://ghe.example.com/api/v3/"),
+            "https://ghe.example.com/api/graphql"
+        );
+        assert_eq!(
+            graphql_url("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/graphql"
+        );
+    }
+
+    #[test]
+    fn blob_query_has_an_alias_and_a_variable_per_path() {
+        let paths = ["src/a.rs".to_owned(), "dir \"q\"/b.py".to_owned()];
+        let refs: Vec<&String> = paths.iter().collect();
+        let (query, vars) = blob_query("o", "r", "abc123", &refs);
+        assert!(query.starts_with("query NectrFiles($owner: String!, $name: String!, $e0: String!, $e1: String!)"), "{query}");
+        assert!(query.contains("f1: object(expression: $e1)"), "{query}");
+        assert!(!query.contains("src/a.rs"), "paths travel as variables only");
+        assert_eq!(vars["e1"], "abc123:dir \"q\"/b.py");
+        assert_eq!(vars["owner"], "o");
+    }
+
+    #[test]
+    fn only_small_text_blobs_are_used() {
+        let text = |v: serde_json::Value| usable_blob_text(&v);
+        assert_eq!(
+            text(json!({"byteSize": 3, "isBinary": false, "isTruncated": false, "text": "abc"})),
+            Some("abc".to_owned())
+        );
+        assert_eq!(text(json!({"byteSize": 3, "isBinary": true, "isTruncated": false, "text": null})), None);
+        assert_eq!(text(json!({"byteSize": 3, "isBinary": false, "isTruncated": true, "text": "a"})), None);
+        assert_eq!(
+            text(json!({"byteSize": MAX_GRAPHQL_BLOB_BYTES + 1, "isBinary": false, "isTruncated": false, "text": "a"})),
+            None
+        );
+        assert_eq!(text(json!({})), None, "a tree answers an empty object");
+        assert_eq!(text(serde_json::Value::Null), None);
     }
 
     #[test]

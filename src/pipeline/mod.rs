@@ -4,6 +4,7 @@
 //! Action and the server are thin adapters over this module; it knows nothing of which
 //! one called it.
 
+pub mod head_files;
 pub mod incremental;
 pub mod pr;
 
@@ -15,6 +16,7 @@ use crate::config::LoadedConfig;
 use crate::diff::Diff;
 use crate::error::InputError;
 use crate::llm::LanguageModel;
+use crate::review::ai::files::FileSource;
 use crate::review::ai::{self, AiInput, AiLimits, AiOutcome, ContextSection};
 use crate::review::anchor::{anchor_all, anchor_in_file, apply_inline_cap, sort_and_dedup};
 use crate::review::filter::skip_reason;
@@ -94,6 +96,8 @@ pub struct PrText<'a> {
     pub body: &'a str,
     /// Extra context for the prompt (empty until the context issue fills it).
     pub context: Vec<ContextSection>,
+    /// Where the AI reviewer gets whole changed files (`None`: diffs only).
+    pub files: Option<&'a dyn FileSource>,
 }
 
 /// [`review_diff`], then — when a model is given — the AI review of the same diff, merged:
@@ -154,6 +158,7 @@ pub async fn review_diff_with_model_scoped(
             pr_body: pr_text.body,
             context: pr_text.context,
             rule_findings: &review.findings,
+            files: pr_text.files,
         },
         &limits,
     )

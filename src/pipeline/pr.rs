@@ -158,10 +158,12 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         Some(model) => Some(model),
         None => crate::llm::from_config(&config.config.llm)?,
     };
+    let head_files = super::head_files::HeadFiles::new(gh, req.repo, &head_sha);
     let pr_text = super::PrText {
         title: &pull.title,
         body: pull.body.as_deref().unwrap_or(""),
         context: Vec::new(),
+        files: Some(&head_files),
     };
     // Nectr's own earlier review decides whether the AI reviewer sees all of the PR or
     // only what changed since (see `incremental`).

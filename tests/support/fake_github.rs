@@ -14,7 +14,8 @@
 //! limit and its headers, ETag / `If-None-Match` (304 without spending the rate limit),
 //! `Link` pagination headers in GitHub's format, the diff media type with its 20,000-line
 //! and 300-file limits, the 3,000-file cap of the files list, and the 422s GitHub gives for
-//! review comments that are not on a commentable line of the diff.
+//! review comments that are not on a commentable line of the diff. `POST /graphql` answers
+//! the GraphQL subset Nectr uses (aliased `object(expression:)` blobs; see that section).
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -1131,6 +1132,7 @@ impl State {
                 Reply::json(200, &user_full_json(&self.base, &caller.login))
             }
             ["user", "repos"] if method == "GET" => self.user_repos(req, caller),
+            ["graphql"] if method == "POST" => self.graphql(req),
             ["repos", owner, name, rest @ ..] => match self.find_repo(&format!("{owner}/{name}")) {
                 Some(key) => self.repo_route(&key, method, rest, req, caller),
                 None => not_found(),
@@ -4634,3 +4636,668 @@ Please, don't. https://github.com/styleguide/templates/2.0
   </body>
 </html>
 "#;
+
+// ---------------------------------------------------------------------------------------
+// GraphQL (`POST /graphql`)
+//
+// The subset Nectr uses: `repository(owner:, name:)` and, under it, (aliased)
+// `object(expression: "REF:PATH")` fields with `... on Blob { byteSize isBinary isTruncated
+// text oid }` fragments, plus `nameWithOwner` and `__typename`. The query text is tokenised
+// and parsed for real — operation, variable definitions, aliases, arguments (literals and
+// `$variables`), inline fragments — and validated the way GitHub does before running it:
+// a syntax error, an unknown field or type, an undeclared or missing variable, or two
+// fields answering under the same name with different arguments give `{"errors": […]}`
+// with no data. A repository that does not exist gives `data.repository: null` plus a
+// `NOT_FOUND` error; an expression naming no object gives `null` for that alias. Files are
+// the ones registered with [`FakeGitHub::set_file`] at that ref. Like GitHub, a query is
+// answered with 200 whatever its errors.
+// ---------------------------------------------------------------------------------------
+
+/// Blob text longer than this many bytes comes back cut, with `isTruncated: true`.
+pub const MAX_GRAPHQL_BLOB_TEXT: usize = 512 * 1024;
+
+#[derive(Clone, Debug, PartialEq)]
+enum GqlToken {
+    Name(String),
+    Var(String),
+    Str(String),
+    Int(i64),
+    Punct(char),
+    Spread,
+}
+
+fn gql_tokens(src: &str) -> Result<Vec<GqlToken>, String> {
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let name_start = |c: char| c == '_' || c.is_ascii_alphabetic();
+    let name_char = |c: char| c == '_' || c.is_ascii_alphanumeric();
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() || c == ',' || c == '\u{feff}' {
+            i += 1;
+        } else if c == '#' {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if name_start(c) || c == '$' {
+            let start = if c == '$' { i + 1 } else { i };
+            let mut j = start;
+            while j < chars.len() && name_char(chars[j]) {
+                j += 1;
+            }
+            let name: String = chars[start..j].iter().collect();
+            if name.is_empty() || !name_start(chars[start]) {
+                return Err(format!("Parse error on \"$\" at offset {i}"));
+            }
+            out.push(if c == '$' {
+                GqlToken::Var(name)
+            } else {
+                GqlToken::Name(name)
+            });
+            i = j;
+        } else if c == '-' || c.is_ascii_digit() {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j].is_ascii_digit() {
+                j += 1;
+            }
+            let text: String = chars[i..j].iter().collect();
+            let n = text
+                .parse::<i64>()
+                .map_err(|_| format!("Parse error on \"{text}\" (number)"))?;
+            out.push(GqlToken::Int(n));
+            i = j;
+        } else if c == '"' {
+            if chars.get(i + 1) == Some(&'"') && chars.get(i + 2) == Some(&'"') {
+                return Err("Parse error: block strings are not supported by the fake".into());
+            }
+            let mut s = String::new();
+            let mut j = i + 1;
+            loop {
+                match chars.get(j) {
+                    None | Some('\n') => return Err("Parse error: unterminated string".into()),
+                    Some('"') => break,
+                    Some('\\') => {
+                        let esc = chars.get(j + 1).copied().unwrap_or(' ');
+                        match esc {
+                            '"' => s.push('"'),
+                            '\\' => s.push('\\'),
+                            '/' => s.push('/'),
+                            'b' => s.push('\u{8}'),
+                            'f' => s.push('\u{c}'),
+                            'n' => s.push('\n'),
+                            'r' => s.push('\r'),
+                            't' => s.push('\t'),
+                            'u' => {
+                                let hex: String = chars.iter().skip(j + 2).take(4).collect();
+                                let code = u32::from_str_radix(&hex, 16)
+                                    .ok()
+                                    .and_then(char::from_u32)
+                                    .ok_or_else(|| format!("Parse error: bad escape \\u{hex}"))?;
+                                s.push(code);
+                                j += 4;
+                            }
+                            other => return Err(format!("Parse error: bad escape \\{other}")),
+                        }
+                        j += 2;
+                        continue;
+                    }
+                    Some(&ch) => s.push(ch),
+                }
+                j += 1;
+            }
+            out.push(GqlToken::Str(s));
+            i = j + 1;
+        } else if c == '.' {
+            if chars.get(i + 1) == Some(&'.') && chars.get(i + 2) == Some(&'.') {
+                out.push(GqlToken::Spread);
+                i += 3;
+            } else {
+                return Err(format!("Parse error on \".\" at offset {i}"));
+            }
+        } else if "{}():!=[]@".contains(c) {
+            out.push(GqlToken::Punct(c));
+            i += 1;
+        } else {
+            return Err(format!("Parse error on \"{c}\" at offset {i}"));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum GqlValue {
+    Var(String),
+    Str(String),
+    Int(i64),
+    /// `true`, `false`, `null` or an enum value.
+    Word(String),
+}
+
+#[derive(Clone, Debug)]
+enum GqlSelection {
+    Field {
+        alias: Option<String>,
+        name: String,
+        args: Vec<(String, GqlValue)>,
+        selections: Vec<GqlSelection>,
+    },
+    Fragment {
+        on: String,
+        selections: Vec<GqlSelection>,
+    },
+}
+
+struct GqlOperation {
+    kind: String,
+    /// Declared variables: name → (type as written, required).
+    variables: BTreeMap<String, (String, bool)>,
+    selections: Vec<GqlSelection>,
+}
+
+struct GqlParser {
+    tokens: Vec<GqlToken>,
+    at: usize,
+}
+
+impl GqlParser {
+    fn peek(&self) -> Option<&GqlToken> {
+        self.tokens.get(self.at)
+    }
+
+    fn bump(&mut self) -> Result<GqlToken, String> {
+        let t = self
+            .tokens
+            .get(self.at)
+            .cloned()
+            .ok_or_else(|| "Parse error on end of input".to_string())?;
+        self.at += 1;
+        Ok(t)
+    }
+
+    fn punct(&mut self, c: char) -> Result<(), String> {
+        match self.bump()? {
+            GqlToken::Punct(p) if p == c => Ok(()),
+            other => Err(format!("Parse error on {other:?}: expected \"{c}\"")),
+        }
+    }
+
+    fn is_punct(&self, c: char) -> bool {
+        self.peek() == Some(&GqlToken::Punct(c))
+    }
+
+    fn name(&mut self) -> Result<String, String> {
+        match self.bump()? {
+            GqlToken::Name(n) => Ok(n),
+            other => Err(format!("Parse error on {other:?}: expected a name")),
+        }
+    }
+
+    fn operation(&mut self) -> Result<GqlOperation, String> {
+        let mut op = GqlOperation {
+            kind: "query".into(),
+            variables: BTreeMap::new(),
+            selections: Vec::new(),
+        };
+        if let Some(GqlToken::Name(kind)) = self.peek().cloned() {
+            self.at += 1;
+            op.kind = kind;
+            if let Some(GqlToken::Name(_)) = self.peek() {
+                self.at += 1; // the operation's name
+            }
+            if self.is_punct('(') {
+                self.at += 1;
+                while !self.is_punct(')') {
+                    let var = match self.bump()? {
+                        GqlToken::Var(v) => v,
+                        other => {
+                            return Err(format!("Parse error on {other:?}: expected a variable"));
+                        }
+                    };
+                    self.punct(':')?;
+                    let (ty, required) = self.type_ref()?;
+                    if self.is_punct('=') {
+                        self.at += 1;
+                        self.value()?;
+                    }
+                    if op.variables.insert(var.clone(), (ty, required)).is_some() {
+                        return Err(format!("There can only be one variable named \"{var}\""));
+                    }
+                }
+                self.at += 1;
+            }
+        }
+        op.selections = self.selection_set()?;
+        if self.peek().is_some() {
+            return Err(
+                "Parse error: more than one operation (the fake answers one per request)".into(),
+            );
+        }
+        Ok(op)
+    }
+
+    fn type_ref(&mut self) -> Result<(String, bool), String> {
+        let mut ty = if self.is_punct('[') {
+            self.at += 1;
+            let (inner, req) = self.type_ref()?;
+            self.punct(']')?;
+            format!("[{inner}{}]", if req { "!" } else { "" })
+        } else {
+            self.name()?
+        };
+        let required = self.is_punct('!');
+        if required {
+            self.at += 1;
+            ty.push('!');
+        }
+        Ok((ty.trim_end_matches('!').to_string(), required))
+    }
+
+    fn value(&mut self) -> Result<GqlValue, String> {
+        Ok(match self.bump()? {
+            GqlToken::Var(v) => GqlValue::Var(v),
+            GqlToken::Str(s) => GqlValue::Str(s),
+            GqlToken::Int(n) => GqlValue::Int(n),
+            GqlToken::Name(w) => GqlValue::Word(w),
+            other => return Err(format!("Parse error on {other:?}: expected a value")),
+        })
+    }
+
+    fn selection_set(&mut self) -> Result<Vec<GqlSelection>, String> {
+        self.punct('{')?;
+        let mut out = Vec::new();
+        while !self.is_punct('}') {
+            if self.peek() == Some(&GqlToken::Spread) {
+                self.at += 1;
+                match self.bump()? {
+                    GqlToken::Name(on) if on == "on" => {}
+                    other => {
+                        return Err(format!(
+                            "Parse error on {other:?}: named fragments are not supported by the fake"
+                        ));
+                    }
+                }
+                let on = self.name()?;
+                let selections = self.selection_set()?;
+                out.push(GqlSelection::Fragment { on, selections });
+                continue;
+            }
+            let first = self.name()?;
+            let (alias, name) = if self.is_punct(':') {
+                self.at += 1;
+                (Some(first), self.name()?)
+            } else {
+                (None, first)
+            };
+            let mut args = Vec::new();
+            if self.is_punct('(') {
+                self.at += 1;
+                while !self.is_punct(')') {
+                    let arg = self.name()?;
+                    self.punct(':')?;
+                    args.push((arg, self.value()?));
+                }
+                self.at += 1;
+            }
+            let selections = if self.is_punct('{') {
+                self.selection_set()?
+            } else {
+                Vec::new()
+            };
+            out.push(GqlSelection::Field {
+                alias,
+                name,
+                args,
+                selections,
+            });
+        }
+        self.at += 1;
+        if out.is_empty() {
+            return Err("Parse error on \"}\": a selection set cannot be empty".into());
+        }
+        Ok(out)
+    }
+}
+
+fn gql_error(message: impl Into<String>) -> Value {
+    json!({ "message": message.into() })
+}
+
+/// The schema subset: the fields each type has and which of them take selections.
+fn gql_field_known(ty: &str, field: &str) -> bool {
+    match ty {
+        "Query" => matches!(field, "repository" | "__typename"),
+        "Repository" => matches!(field, "object" | "nameWithOwner" | "__typename"),
+        "GitObject" => matches!(field, "oid" | "abbreviatedOid" | "__typename"),
+        "Blob" => matches!(
+            field,
+            "byteSize" | "isBinary" | "isTruncated" | "text" | "oid" | "abbreviatedOid" | "__typename"
+        ),
+        "Tree" | "Commit" | "Tag" => matches!(field, "oid" | "abbreviatedOid" | "__typename"),
+        _ => false,
+    }
+}
+
+/// The type a field's selections apply to, when it is an object field.
+fn gql_field_type(ty: &str, field: &str) -> Option<&'static str> {
+    match (ty, field) {
+        ("Query", "repository") => Some("Repository"),
+        ("Repository", "object") => Some("GitObject"),
+        _ => None,
+    }
+}
+
+struct GqlCheck<'a> {
+    op: &'a GqlOperation,
+    variables: &'a Map<String, Value>,
+    errors: Vec<Value>,
+    used: BTreeSet<String>,
+}
+
+impl GqlCheck<'_> {
+    /// Validate `selections` on type `ty` (fields exist, object fields have selections and
+    /// leaves none, variables are declared, response names do not conflict).
+    fn selections(&mut self, ty: &str, selections: &[GqlSelection]) {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for sel in selections {
+            match sel {
+                GqlSelection::Fragment { on, selections } => {
+                    let fits = match ty {
+                        "GitObject" => matches!(on.as_str(), "Blob" | "Tree" | "Commit" | "Tag"),
+                        other => on == other,
+                    };
+                    if !matches!(on.as_str(), "Blob" | "Tree" | "Commit" | "Tag" | "Repository" | "Query") {
+                        self.errors.push(gql_error(format!(
+                            "No such type {on}, so it can't be a fragment condition"
+                        )));
+                    } else if !fits {
+                        self.errors.push(gql_error(format!(
+                            "Fragment on {on} can't be spread inside {ty}"
+                        )));
+                    } else {
+                        self.selections(on, selections);
+                    }
+                }
+                GqlSelection::Field {
+                    alias,
+                    name,
+                    args,
+                    selections,
+                } => {
+                    if !gql_field_known(ty, name) {
+                        self.errors.push(json!({
+                            "message": format!("Field '{name}' doesn't exist on type '{ty}'"),
+                            "extensions": {"code": "undefinedField", "typeName": ty, "fieldName": name},
+                        }));
+                        continue;
+                    }
+                    let key = alias.clone().unwrap_or_else(|| name.clone());
+                    let signature = format!("{name}{args:?}");
+                    if let Some(previous) = seen.insert(key.clone(), signature.clone())
+                        && previous != signature
+                    {
+                        self.errors.push(gql_error(format!(
+                            "Field '{key}' has a field conflict: two different fields or arguments answer under the same name"
+                        )));
+                    }
+                    for (_, v) in args {
+                        if let GqlValue::Var(var) = v {
+                            self.variable(var);
+                        }
+                    }
+                    match gql_field_type(ty, name) {
+                        Some(inner) if selections.is_empty() => self.errors.push(gql_error(
+                            format!("Field must have selections (field '{name}' returns {inner} but has no selections. Did you mean '{name} {{ ... }}'?)"),
+                        )),
+                        Some(inner) => self.selections(inner, selections),
+                        None if !selections.is_empty() => self.errors.push(gql_error(format!(
+                            "Selections can't be made on scalars (field '{name}' returns a scalar but has selections [...])"
+                        ))),
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn variable(&mut self, var: &str) {
+        self.used.insert(var.to_string());
+        match self.op.variables.get(var) {
+            None => self.errors.push(gql_error(format!(
+                "Variable ${var} is used by the query but not declared"
+            ))),
+            Some((ty, required)) => {
+                let v = self.variables.get(var).unwrap_or(&Value::Null);
+                let ok = match (ty.as_str(), v) {
+                    (_, Value::Null) => !required,
+                    ("String" | "ID" | "GitObjectID", Value::String(_)) => true,
+                    ("Int", Value::Number(_)) => true,
+                    ("Boolean", Value::Bool(_)) => true,
+                    _ => false,
+                };
+                if !ok {
+                    self.errors.push(gql_error(format!(
+                        "Variable ${var} of type {ty}{} was provided invalid value",
+                        if *required { "!" } else { "" }
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// A resolved argument: the literal, or the variable's value.
+fn gql_arg(args: &[(String, GqlValue)], name: &str, variables: &Map<String, Value>) -> Option<Value> {
+    let (_, v) = args.iter().find(|(k, _)| k == name)?;
+    Some(match v {
+        GqlValue::Var(var) => variables.get(var).cloned().unwrap_or(Value::Null),
+        GqlValue::Str(s) => json!(s),
+        GqlValue::Int(n) => json!(n),
+        GqlValue::Word(w) if w == "true" => json!(true),
+        GqlValue::Word(w) if w == "false" => json!(false),
+        GqlValue::Word(w) if w == "null" => Value::Null,
+        GqlValue::Word(w) => json!(w),
+    })
+}
+
+/// A git object a `REF:PATH` expression names in the fake's files.
+enum GqlObject<'a> {
+    Blob(&'a [u8]),
+    Tree,
+}
+
+impl State {
+    fn graphql(&self, req: &Incoming) -> Reply {
+        let errors_only = |errors: Vec<Value>| Reply::json(200, &json!({ "errors": errors }));
+        let body = match req.json_object() {
+            Ok(b) => b,
+            Err(reply) => return reply,
+        };
+        let Some(query) = body.get("query").and_then(Value::as_str) else {
+            return errors_only(vec![gql_error("A query attribute must be specified and must be a string.")]);
+        };
+        let variables = match body.get("variables") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(o)) => o.clone(),
+            Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(o)) => o,
+                _ => return errors_only(vec![gql_error("Variables are invalid JSON.")]),
+            },
+            Some(_) => return errors_only(vec![gql_error("Variables are invalid JSON.")]),
+        };
+        let op = match gql_tokens(query).and_then(|tokens| GqlParser { tokens, at: 0 }.operation()) {
+            Ok(op) => op,
+            Err(e) => return errors_only(vec![gql_error(e)]),
+        };
+        if op.kind != "query" {
+            return errors_only(vec![gql_error(format!(
+                "The fake GitHub answers queries only, not {}",
+                op.kind
+            ))]);
+        }
+        let mut check = GqlCheck {
+            op: &op,
+            variables: &variables,
+            errors: Vec::new(),
+            used: BTreeSet::new(),
+        };
+        check.selections("Query", &op.selections);
+        for declared in op.variables.keys() {
+            if !check.used.contains(declared) {
+                check.errors.push(gql_error(format!("Variable ${declared} is declared but never used")));
+            }
+        }
+        if !check.errors.is_empty() {
+            return errors_only(check.errors);
+        }
+        let mut errors = Vec::new();
+        let data = self.gql_query(&op.selections, &variables, &mut errors);
+        let mut out = json!({ "data": data });
+        if !errors.is_empty() {
+            out["errors"] = Value::Array(errors);
+        }
+        Reply::json(200, &out)
+    }
+
+    fn gql_query(
+        &self,
+        selections: &[GqlSelection],
+        variables: &Map<String, Value>,
+        errors: &mut Vec<Value>,
+    ) -> Value {
+        let mut data = Map::new();
+        for sel in selections {
+            let GqlSelection::Field { alias, name, args, selections } = sel else {
+                continue;
+            };
+            let key = alias.clone().unwrap_or_else(|| name.clone());
+            let value = match name.as_str() {
+                "__typename" => json!("Query"),
+                _ => {
+                    let owner = gql_arg(args, "owner", variables);
+                    let repo_name = gql_arg(args, "name", variables);
+                    let full = format!(
+                        "{}/{}",
+                        owner.as_ref().and_then(Value::as_str).unwrap_or(""),
+                        repo_name.as_ref().and_then(Value::as_str).unwrap_or("")
+                    );
+                    match self.find_repo(&full) {
+                        Some(repo_key) => self.gql_repository(&repo_key, selections, variables),
+                        None => {
+                            errors.push(json!({
+                                "type": "NOT_FOUND",
+                                "path": [key],
+                                "locations": [{"line": 2, "column": 3}],
+                                "message": format!("Could not resolve to a Repository with the name '{full}'."),
+                            }));
+                            Value::Null
+                        }
+                    }
+                }
+            };
+            data.insert(key, value);
+        }
+        Value::Object(data)
+    }
+
+    fn gql_repository(
+        &self,
+        key: &str,
+        selections: &[GqlSelection],
+        variables: &Map<String, Value>,
+    ) -> Value {
+        let repo = &self.repos[key];
+        let mut out = Map::new();
+        for sel in selections {
+            let GqlSelection::Field { alias, name, args, selections } = sel else {
+                continue;
+            };
+            let response_key = alias.clone().unwrap_or_else(|| name.clone());
+            let value = match name.as_str() {
+                "__typename" => json!("Repository"),
+                "nameWithOwner" => json!(repo.full_name),
+                _ => {
+                    let expression = gql_arg(args, "expression", variables);
+                    match expression.as_ref().and_then(Value::as_str).and_then(|e| {
+                        let (rev, path) = e.split_once(':')?;
+                        self.gql_object(repo, rev, path)
+                    }) {
+                        Some(object) => gql_object_json(&object, selections),
+                        None => Value::Null,
+                    }
+                }
+            };
+            out.insert(response_key, value);
+        }
+        Value::Object(out)
+    }
+
+    fn gql_object<'a>(&self, repo: &'a Repo, rev: &str, path: &str) -> Option<GqlObject<'a>> {
+        let files = repo.files.get(rev)?;
+        let path = path.trim_matches('/');
+        if let Some(content) = files.get(path).filter(|_| !path.is_empty()) {
+            return Some(GqlObject::Blob(content));
+        }
+        let prefix = format!("{path}/");
+        (path.is_empty() || files.keys().any(|p| p.starts_with(&prefix))).then_some(GqlObject::Tree)
+    }
+}
+
+fn gql_object_json(object: &GqlObject<'_>, selections: &[GqlSelection]) -> Value {
+    let typename = match object {
+        GqlObject::Blob(_) => "Blob",
+        GqlObject::Tree => "Tree",
+    };
+    let mut out = Map::new();
+    gql_object_fields(object, typename, selections, &mut out);
+    Value::Object(out)
+}
+
+fn gql_object_fields(
+    object: &GqlObject<'_>,
+    typename: &str,
+    selections: &[GqlSelection],
+    out: &mut Map<String, Value>,
+) {
+    for sel in selections {
+        match sel {
+            GqlSelection::Fragment { on, selections } => {
+                if on == typename {
+                    gql_object_fields(object, typename, selections, out);
+                }
+            }
+            GqlSelection::Field { alias, name, .. } => {
+                let key = alias.clone().unwrap_or_else(|| name.clone());
+                let content: &[u8] = match object {
+                    GqlObject::Blob(c) => c,
+                    GqlObject::Tree => b"",
+                };
+                let oid = sha1_hex(
+                    &[format!("{} {}\0", typename.to_ascii_lowercase(), content.len()).as_bytes(), content].concat(),
+                );
+                let text = std::str::from_utf8(content).ok().filter(|t| !t.contains('\0'));
+                let value = match name.as_str() {
+                    "__typename" => json!(typename),
+                    "oid" => json!(oid),
+                    "abbreviatedOid" => json!(&oid[..7]),
+                    "byteSize" => json!(content.len()),
+                    "isBinary" => json!(text.is_none()),
+                    "isTruncated" => json!(text.is_some_and(|t| t.len() > MAX_GRAPHQL_BLOB_TEXT)),
+                    "text" => match text {
+                        Some(t) if t.len() > MAX_GRAPHQL_BLOB_TEXT => {
+                            let mut end = MAX_GRAPHQL_BLOB_TEXT;
+                            while !t.is_char_boundary(end) {
+                                end -= 1;
+                            }
+                            json!(&t[..end])
+                        }
+                        Some(t) => json!(t),
+                        None => Value::Null,
+                    },
+                    _ => Value::Null,
+                };
+                out.insert(key, value);
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! - [`prompt`]: the system prompt and the delimited, untrusted user message;
 //! - [`reply`]: the JSON schema and the tolerant parser;
 //! - [`budget`]: token estimates, file value order, sensitive files, chunking;
+//! - [`files`]: the whole text of the most important changed files, when a call has room;
 //! - [`neutralise`]: model text made safe to post (mentions, markers, HTML, sizes).
 //!
 //! Failure never breaks a review: an [`LlmError`] or a reply that is not JSON (after one
@@ -13,9 +14,11 @@
 //! review with a note saying why. Several chunks' summaries are merged deterministically
 //! (one paragraph per part, no extra model call).
 //!
-//! Like the rest of `review`, nothing here does I/O except through the model.
+//! Like the rest of `review`, nothing here does I/O except through the model and the
+//! [`files::FileSource`] it is handed.
 
 pub mod budget;
+pub mod files;
 pub mod neutralise;
 pub mod prompt;
 pub mod reply;
@@ -28,7 +31,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::config::{LlmConfig, RepoConfig};
-use crate::diff::Diff;
+use crate::diff::{Diff, FileStatus};
 use crate::llm::{CompletionRequest, LanguageModel, LlmError, Usage};
 use crate::review::SkippedFile;
 use crate::review::filter::skip_reason;
@@ -60,6 +63,9 @@ pub struct AiInput<'a> {
     /// The rules' findings: their files are reviewed first, and AI findings repeating one
     /// (same place, similar title) are dropped.
     pub rule_findings: &'a [Finding],
+    /// Where the full text of the most important changed files comes from (the PR's new
+    /// version); `None`: diffs only. Asked once, only for files a call has room for.
+    pub files: Option<&'a dyn files::FileSource>,
 }
 
 /// The AI reviewer's budget for one review.
@@ -76,6 +82,8 @@ pub struct AiLimits {
     pub concurrency: usize,
     /// Overall deadline for the AI part of a review.
     pub deadline: Duration,
+    /// At most this many changed files also go in whole (`llm.full_files`; 0: none).
+    pub full_files: usize,
 }
 
 impl Default for AiLimits {
@@ -87,6 +95,7 @@ impl Default for AiLimits {
             max_chunk_tokens: 24_000,
             concurrency: 4,
             deadline: Duration::from_secs(300),
+            full_files: files::DEFAULT_FULL_FILES,
         }
     }
 }
@@ -98,6 +107,7 @@ impl AiLimits {
         AiLimits {
             max_llm_calls: llm.max_llm_calls.unwrap_or(d.max_llm_calls),
             max_input_tokens: llm.max_input_tokens.unwrap_or(d.max_input_tokens),
+            full_files: llm.full_files.unwrap_or(d.full_files),
             ..d
         }
     }
@@ -122,6 +132,8 @@ pub struct AiOutcome {
     pub notes: Vec<String>,
     /// Files not sent to the model, with the reason.
     pub skipped_files: Vec<SkippedFile>,
+    /// Files whose whole text went to the model too, in value order.
+    pub full_files: Vec<String>,
     pub calls: u32,
     pub usage: Usage,
     /// The model's name, for the footer.
@@ -387,7 +399,7 @@ pub async fn ai_review(
         .map(|p| diff.files[p.index].path())
         .collect();
     let overhead = budget::estimate_tokens(&prompt::system_prompt(input.config, &all_paths))
-        + budget::estimate_tokens(&prompt::user_prompt(&pr, &ctx, ""))
+        + budget::estimate_tokens(&prompt::user_prompt(&pr, &ctx, "", ""))
         + budget::estimate_tokens(&reply::response_schema().to_string())
         + 64;
     let room = window.saturating_sub(reply_tokens + overhead);
@@ -455,19 +467,58 @@ pub async fn ai_review(
         }
     }
 
+    // Whole files, where a call has room: asked for only now that the diff is budgeted.
+    let deadline = tokio::time::Instant::now() + limits.deadline;
+    let mut files_blocks: Vec<String> = vec![String::new(); accepted.len()];
+    if let Some(source) = input.files.filter(|_| limits.full_files > 0) {
+        let wanted = full_file_candidates(
+            diff,
+            &prepared,
+            &accepted,
+            chunk_budget,
+            limits.max_input_tokens.saturating_sub(spent),
+            limits.full_files,
+        );
+        if !wanted.is_empty() {
+            let paths: Vec<String> = wanted
+                .iter()
+                .map(|&(file, _)| diff.files[file].path().to_owned())
+                .collect();
+            let texts = tokio::time::timeout_at(deadline, source.texts(&paths))
+                .await
+                .unwrap_or_default();
+            for (&(_, chunk), path) in wanted.iter().zip(&paths) {
+                let Some(text) = texts.get(path) else {
+                    continue;
+                };
+                let block = files::file_block(path, text, &mut redactor);
+                let tokens = budget::estimate_tokens(&block);
+                if accepted[chunk].tokens + tokens <= chunk_budget
+                    && spent + tokens as u64 <= limits.max_input_tokens
+                {
+                    accepted[chunk].tokens += tokens;
+                    spent += tokens as u64;
+                    files_blocks[chunk].push_str(&block);
+                    out.full_files.push(path.clone());
+                }
+            }
+        }
+    }
+
     // The calls.
     let shared = Shared {
         model,
         semaphore: tokio::sync::Semaphore::new(limits.concurrency.max(1)),
         used_calls: AtomicU32::new(accepted.len() as u32),
         max_calls: limits.max_llm_calls,
-        deadline: tokio::time::Instant::now() + limits.deadline,
+        deadline,
         reply_tokens: reply_tokens as u32,
     };
     let by_index: BTreeMap<usize, &Prepared> = prepared.iter().map(|p| (p.index, p)).collect();
     let futures: Vec<BoxFut<'_, ChunkResult>> = accepted
         .iter()
-        .map(|chunk| {
+        .zip(&files_blocks)
+        .map(|(chunk, files_block)| {
             let mut paths = Vec::new();
             let mut sections = String::new();
             for piece in &chunk.pieces {
@@ -479,7 +530,7 @@ pub async fn ai_review(
                 }
             }
             let system = prompt::system_prompt(input.config, &paths);
-            let user = prompt::user_prompt(&pr, &ctx, &sections);
+            let user = prompt::user_prompt(&pr, &ctx, files_block, &sections);
             Box::pin(run_chunk(&shared, system, user)) as BoxFut<'_, ChunkResult>
         })
         .collect();
@@ -597,6 +648,42 @@ pub async fn ai_review(
         out.skipped_files = skipped_list(diff, skipped);
     }
     out
+}
+
+/// The files worth sending whole, best first, with the accepted call that holds their
+/// diff: modified or renamed (an added file's diff is the whole file), the first piece of
+/// their diff in a call with at least [`files::MIN_ROOM_TOKENS`] left, while the review's
+/// input budget has that much left too.
+fn full_file_candidates(
+    diff: &Diff<'_>,
+    prepared: &[Prepared],
+    accepted: &[budget::Chunk],
+    chunk_budget: usize,
+    input_room: u64,
+    max_files: usize,
+) -> Vec<(usize, usize)> {
+    if input_room < files::MIN_ROOM_TOKENS as u64 {
+        return Vec::new();
+    }
+    prepared
+        .iter()
+        .filter(|p| {
+            matches!(
+                diff.files[p.index].status,
+                FileStatus::Modified | FileStatus::Renamed | FileStatus::Copied
+            )
+        })
+        .filter_map(|p| {
+            let chunk = accepted.iter().position(|c| {
+                c.pieces
+                    .iter()
+                    .any(|piece| piece.file == p.index && piece.part.0 == 1)
+            })?;
+            (accepted[chunk].tokens + files::MIN_ROOM_TOKENS <= chunk_budget)
+                .then_some((p.index, chunk))
+        })
+        .take(max_files)
+        .collect()
 }
 
 fn skipped_list(diff: &Diff<'_>, skipped: BTreeMap<usize, String>) -> Vec<SkippedFile> {

@@ -1,5 +1,6 @@
-//! Terminal output: one `path:line: severity: title [rule]` line per finding (the shape
-//! editors and `grep` understand), its explanation indented below, and a closing tally.
+//! Terminal output: the AI reviewer's overview when there is one, then one
+//! `path:line: severity: title [rule]` line per finding (the shape editors and `grep`
+//! understand), its explanation indented below, and a closing tally.
 
 use std::fmt::Write;
 
@@ -41,6 +42,23 @@ pub fn render(review: &Review, color: bool) -> String {
         }
     };
     let mut out = String::new();
+    if let Some(summary) = review
+        .ai_summary
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
+        let model = review.llm_model.as_deref().unwrap_or("the model");
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(BOLD, &format!("AI overview ({}):", clean(model)))
+        );
+        // The model's text is untrusted: control characters are stripped like any other.
+        for line in clean(summary).trim().lines() {
+            let _ = writeln!(out, "    {}", line.trim_end());
+        }
+        let _ = writeln!(out);
+    }
     // Terminal order: by file and line, like a compiler.
     let mut order: Vec<usize> = (0..review.findings.len()).collect();
     order.sort_by(|&a, &b| {
