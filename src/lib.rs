@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod crypto;
 pub mod diff;
 pub mod error;
