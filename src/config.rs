@@ -228,6 +228,9 @@ pub struct McpServer {
     pub tool: Option<String>,
     #[serde(default)]
     pub arguments: Option<serde_yaml::Value>,
+    /// Time box for this server (connect and every call), in seconds; the default is 10.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

@@ -164,6 +164,9 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
 
     // A fork PR on `pull_request` runs with a read-only token: do not even try to post.
     let read_only = event_name == "pull_request" && pull.is_from_fork();
+    let context = std::sync::Arc::new(
+        crate::context::ContextSources::open(crate::context::mcp::McpMode::Local).await,
+    );
     let request = |dry_run| PrReviewRequest {
         gh: &gh,
         repo: &repo,
@@ -173,6 +176,7 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
         dry_run,
         identity: None,
         model: None,
+        context: Some(context.clone()),
     };
     let outcome = match review_pull_request(request(args.dry_run || read_only)).await {
         Err(e)

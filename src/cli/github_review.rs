@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::review::{FailOn, OutputFormat, ReviewArgs, exit_code_for, use_color};
+use crate::context::ContextSources;
 use crate::error::InputError;
 use crate::github::bundle::{Bundle, REPLAY_API_URL, ReplayTransport};
 use crate::github::event::PullRequestEvent;
@@ -122,6 +123,9 @@ async fn run_async(args: ReviewArgs) -> Result<u8> {
             dry_run: args.dry_run,
             identity: None,
             model: None,
+            context: Some(Arc::new(
+                ContextSources::open(crate::context::mcp::McpMode::Local).await,
+            )),
         })
         .await?
     };
@@ -194,6 +198,8 @@ pub async fn replay(dir: &Path, config: Option<ConfigSource>) -> Result<PrReview
         dry_run: true,
         identity: None,
         model: None,
+        // Offline and repeatable: a replay asks no context source and records nothing.
+        context: None,
     })
     .await
     .map_err(|e| {

@@ -4,6 +4,8 @@
 //! review logic of their own.
 
 mod action;
+mod backfill;
+mod context;
 mod doctor;
 mod github_review;
 mod keygen;
@@ -43,6 +45,12 @@ pub enum Command {
     /// Re-encrypt every stored OAuth token and webhook secret under the newest key of
     /// NECTR_ENCRYPTION_KEY.
     RotateKeys(rotate_keys::RotateKeysArgs),
+    /// Print the context a review of a pull request would send the model: knowledge-graph
+    /// answers, memories, Linear and Sentry results (reads only).
+    Context(context::ContextArgs),
+    /// Index a repository's recent merged pull requests and open issues into the knowledge
+    /// graph, so reviews start with history.
+    Backfill(backfill::BackfillArgs),
     /// Print a new Fernet key for NECTR_ENCRYPTION_KEY.
     Keygen,
 }
@@ -68,6 +76,8 @@ pub fn run() -> Result<u8> {
         Command::Webhook(args) => webhook::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::RotateKeys(args) => rotate_keys::run(args),
+        Command::Context(args) => context::run(args),
+        Command::Backfill(args) => backfill::run(args),
         Command::Keygen => keygen::run(),
     }
 }

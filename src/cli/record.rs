@@ -49,6 +49,8 @@ async fn record(args: RecordArgs) -> Result<u8> {
         dry_run: true,
         identity: None,
         model: None,
+        // A bundle records GitHub only; the context stores are not touched.
+        context: None,
     })
     .await?;
     let event = serde_json::json!({

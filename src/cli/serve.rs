@@ -50,7 +50,11 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         if config.oauth.is_none() {
             tracing::warn!("GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET are not set: login is off; webhooks of already connected repositories are still reviewed");
         }
-        let state = AppState::new(store, keyring, config);
+        let context = crate::context::ContextSources::open(crate::context::mcp::McpMode::Server).await;
+        for problem in &context.unavailable {
+            tracing::warn!(%problem, "context source unavailable; reviews go on without it");
+        }
+        let state = AppState::with_context(store, keyring, config, std::sync::Arc::new(context));
         server::serve(state, listener, shutdown_signal()).await
     })?;
     Ok(0)

@@ -4,6 +4,8 @@
 //! Action and the server are thin adapters over this module; it knows nothing of which
 //! one called it.
 
+pub mod backfill;
+pub mod context;
 pub mod head_files;
 pub mod incremental;
 pub mod pr;
@@ -20,7 +22,7 @@ use crate::review::ai::files::FileSource;
 use crate::review::ai::{self, AiInput, AiLimits, AiOutcome, ContextSection};
 use crate::review::anchor::{anchor_all, anchor_in_file, apply_inline_cap, sort_and_dedup};
 use crate::review::filter::skip_reason;
-use crate::review::finding::{Side, Source};
+use crate::review::finding::{Finding, Side, Source};
 use crate::review::rules::RuleSet;
 use crate::review::{PrRef, Review, SkippedFile, Stats};
 
@@ -85,6 +87,7 @@ pub fn review_diff(
         ai_summary: None,
         llm_model: None,
         ai_reviewed: false,
+        context: Vec::new(),
     }
 }
 
@@ -171,6 +174,18 @@ pub async fn review_diff_with_model_scoped(
     );
     review.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     review
+}
+
+/// Add findings from another source (e.g. Sentry's line notes) to a review: anchored with
+/// the same code, ordered with the others, under one inline cap.
+pub fn add_findings(review: &mut Review, mut new: Vec<Finding>, diff: &Diff<'_>, cap: usize) {
+    for &i in &review.over_cap {
+        review.findings[i].anchored = true;
+    }
+    anchor_all(&mut new, diff);
+    review.findings.append(&mut new);
+    sort_and_dedup(&mut review.findings, diff);
+    review.over_cap = apply_inline_cap(&mut review.findings, cap);
 }
 
 /// Merge an AI outcome into a rules review: stats, notes, skipped files, the summary, and

@@ -12,6 +12,7 @@ use crate::config::{DEFAULT_FILE_NAMES, LoadedConfig, RepoConfig};
 use crate::error::InputError;
 use crate::github::GitHub;
 use crate::github::types::{PrFile, PullRequest};
+use crate::context::{self, ContextSources};
 use crate::llm::LanguageModel;
 use crate::publish::{self, Identity, Publication};
 use crate::review::{PrRef, Review};
@@ -40,6 +41,9 @@ pub struct PrReviewRequest<'a> {
     pub identity: Option<Identity>,
     /// The AI reviewer; `None`: the one `.nectr.yml` and `NECTR_LLM_*` name, if any.
     pub model: Option<Arc<dyn LanguageModel>>,
+    /// The knowledge graph, memories and operator MCP servers; `None`: no context (the
+    /// repository's own MCP servers are not asked either).
+    pub context: Option<Arc<ContextSources>>,
 }
 
 pub struct PrReviewOutcome {
@@ -159,10 +163,17 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         None => crate::llm::from_config(&config.config.llm)?,
     };
     let head_files = super::head_files::HeadFiles::new(gh, req.repo, &head_sha);
+    // Context before the review: every source at once, each time-boxed (never an error).
+    let sources = req.context;
+    let facts = super::context::pr_facts(req.repo, &pull, &diff);
+    let gathered = match &sources {
+        Some(sources) => context::gather(sources, &config.config, &facts).await,
+        None => context::Gathered::default(),
+    };
     let pr_text = super::PrText {
         title: &pull.title,
         body: pull.body.as_deref().unwrap_or(""),
-        context: Vec::new(),
+        context: gathered.prompt_sections(),
         files: Some(&head_files),
     };
     // Nectr's own earlier review decides whether the AI reviewer sees all of the PR or
@@ -204,12 +215,39 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         config.config.max_inline_comments,
         ai_files,
     );
+    let cap = config.config.max_inline_comments;
+    let sentry_notes = gathered.mcp.sentry_line_notes(&diff);
+    if !sentry_notes.is_empty() {
+        super::add_findings(&mut review, sentry_notes, &diff, cap);
+    }
+    if let Some(sources) = &sources
+        && let Some(note) = context::apply_feedback(sources, req.repo, &mut review, cap).await
+    {
+        review.notes.push(note);
+    }
+    review.context = gathered.summary_lines();
+    for source in &gathered.unavailable {
+        review.notes.push(format!("Context unavailable: {source}."));
+    }
+    let feedback = earlier
+        .previous
+        .as_ref()
+        .map(|p| super::context::comment_feedback(p, &review, &diff))
+        .unwrap_or_default();
     let record = publish::RunRecord {
         base_ref: Some(pull.base.name.clone()),
         ai_complete,
     };
     let publication =
         publish::publish_with(gh, &pr, &review, &diff, earlier, &record, req.dry_run).await?;
+    // After posting: index the PR and store what lasts. A dry run changes nothing anywhere.
+    if let Some(sources) = sources.as_deref()
+        && !req.dry_run
+    {
+        for problem in context::learn(sources, &config.config, &facts, &review, &feedback).await {
+            crate::error::notice(&format!("nectr: could not record context: {problem}"));
+        }
+    }
     review.stats.github_calls = gh.calls();
     review.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     let body = publication.body.clone();

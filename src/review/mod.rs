@@ -88,6 +88,9 @@ pub struct Review {
     pub llm_model: Option<String>,
     /// The AI reviewer ran and produced a usable answer (it may still have skipped files).
     pub ai_reviewed: bool,
+    /// What the context sources found, for the summary's "Context" part (already escaped
+    /// by their renderers: see `context::Gathered::summary_lines`).
+    pub context: Vec<String>,
 }
 
 /// Where a finding ends up when posted.

@@ -198,6 +198,8 @@ pub struct Shared {
     pub queue_wake: Notify,
     /// Open/closed/merged per PR, so workers skip closed PRs without asking GitHub each time.
     pub pr_states: PrStateCache,
+    /// The knowledge graph, memories and operator MCP servers every review shares.
+    pub context: Arc<crate::context::ContextSources>,
 }
 
 impl std::ops::Deref for AppState {
@@ -208,7 +210,18 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// A state without context sources (tests of the server itself).
     pub fn new(store: Arc<dyn Store>, keyring: Keyring, config: ServerConfig) -> AppState {
+        let none = Arc::new(crate::context::ContextSources::none());
+        AppState::with_context(store, keyring, config, none)
+    }
+
+    pub fn with_context(
+        store: Arc<dyn Store>,
+        keyring: Keyring,
+        config: ServerConfig,
+        context: Arc<crate::context::ContextSources>,
+    ) -> AppState {
         AppState {
             inner: Arc::new(Shared {
                 ingest: ingest::Ingest::new(store.clone()),
@@ -218,6 +231,7 @@ impl AppState {
                 metrics: Metrics::default(),
                 queue_wake: Notify::new(),
                 pr_states: PrStateCache::default(),
+                context,
             }),
         }
     }

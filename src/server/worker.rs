@@ -447,6 +447,7 @@ impl Worker {
             dry_run: false,
             identity: Some(Identity::User(login.to_owned())),
             model: None,
+            context: Some(self.state.context.clone()),
         })
         .await?;
         let publication = outcome.publication.unwrap_or_default();

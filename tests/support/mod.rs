@@ -5,6 +5,8 @@
 //! - [`db`]: fresh SQLite and PostgreSQL databases per test, and `backend_tests!`.
 //! - [`mock_llm`]: a mock LLM server (OpenAI chat completions, Azure, Anthropic Messages)
 //!   on 127.0.0.1 that records requests and answers from a script or a responder closure.
+//! - [`mock_mcp`]: a mock MCP server (streamable HTTP) on 127.0.0.1 that checks the protocol,
+//!   records requests and answers tools from closures, with faults (statuses, hangs).
 //! - [`raw_http`]: a minimal HTTP/1.1 client over a TCP socket, for tests that must speak
 //!   to the fake without going through Nectr's client.
 #![allow(dead_code)]
@@ -12,4 +14,5 @@
 pub mod db;
 pub mod fake_github;
 pub mod mock_llm;
+pub mod mock_mcp;
 pub mod raw_http;

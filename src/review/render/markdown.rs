@@ -130,6 +130,14 @@ pub fn summary(review: &Review) -> String {
         let _ = writeln!(out, "\n#### Overview\n\n{}", ai.trim());
     }
 
+    if !review.context.is_empty() {
+        // Escaped by the context sources' own renderers.
+        let _ = writeln!(out, "\n#### Context\n");
+        for line in &review.context {
+            let _ = writeln!(out, "- {line}");
+        }
+    }
+
     let indexes = |p: Placement| -> Vec<usize> {
         (0..review.findings.len())
             .filter(|&i| review.placement(i) == p)
