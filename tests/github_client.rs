@@ -1250,3 +1250,83 @@ async fn pr_state_is_cached() {
     assert!(c.pr_state(REPO, 999).await.is_err());
     assert_eq!(gh.requests().len(), 5);
 }
+
+#[tokio::test]
+async fn compare_reports_how_two_commits_relate_and_none_for_unknown_ones() {
+    use std::collections::BTreeMap;
+
+    use nectr::github::types::CompareStatus;
+
+    let gh = setup().await;
+    let commit = |name: &str, parents: &[&str], text: &str| CommitSpec {
+        sha: sha1_hex(name.as_bytes()),
+        parents: parents.iter().map(|p| sha1_hex(p.as_bytes())).collect(),
+        message: name.into(),
+        files: BTreeMap::from([("src/app.rs".to_owned(), text.to_owned())]),
+    };
+    // root → one → two, and a rewrite of `one` on top of root.
+    gh.add_commit(REPO, commit("root", &[], "a\nb\nc\n"));
+    gh.add_commit(REPO, commit("one", &["root"], "a\nB\nc\n"));
+    gh.add_commit(REPO, commit("two", &["one"], "a\nB\nc\nd\n"));
+    gh.add_commit(REPO, commit("rewrite", &["root"], "a\nb\nc\nz\n"));
+    let sha = |name: &str| sha1_hex(name.as_bytes());
+    let api = client(&gh, TOKEN);
+
+    let ahead = api
+        .compare(REPO, &sha("one"), &sha("two"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ahead.status, CompareStatus::Ahead);
+    assert_eq!((ahead.ahead_by, ahead.behind_by), (1, 0));
+    assert_eq!(ahead.commits.len(), 1);
+    assert_eq!(ahead.commits[0].sha, sha("two"));
+    assert_eq!(ahead.files.len(), 1);
+    assert_eq!(ahead.files[0].filename, "src/app.rs");
+    assert_eq!((ahead.files[0].additions, ahead.files[0].deletions), (1, 0));
+    assert_eq!(
+        ahead.files[0].patch.as_deref(),
+        Some("@@ -1,3 +1,4 @@\n a\n B\n c\n+d")
+    );
+
+    let behind = api.compare(REPO, &sha("two"), &sha("root")).await.unwrap();
+    assert_eq!(behind.unwrap().status, CompareStatus::Behind);
+    let diverged = api
+        .compare(REPO, &sha("two"), &sha("rewrite"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(diverged.status, CompareStatus::Diverged);
+    assert_eq!((diverged.ahead_by, diverged.behind_by), (1, 2));
+    // Three dots: the changes since the merge base (root), not since `two`.
+    assert_eq!(
+        diverged.files[0].patch.as_deref(),
+        Some("@@ -1,3 +1,4 @@\n a\n b\n c\n+z")
+    );
+    let same = api.compare(REPO, &sha("two"), &sha("two")).await.unwrap();
+    let same = same.unwrap();
+    assert_eq!(same.status, CompareStatus::Identical);
+    assert!(same.files.is_empty() && same.commits.is_empty());
+
+    // A commit GitHub does not know (a force-push left it behind and it was collected).
+    gh.remove_commit(REPO, &sha("one"));
+    assert_eq!(
+        api.compare(REPO, &sha("one"), &sha("rewrite"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        api.compare(REPO, &"0".repeat(40), &sha("two"))
+            .await
+            .unwrap(),
+        None
+    );
+    let asked = requests_to(&gh, "GET", "/compare/");
+    assert!(
+        asked
+            .iter()
+            .all(|r| r.path.contains(&format!("/repos/{REPO}/compare/")) && r.path.contains("...")),
+        "{asked:?}"
+    );
+}

@@ -234,7 +234,12 @@ fn titles(doc: &Value) -> Vec<(u64, String)> {
         .unwrap()
         .iter()
         .filter(|f| f["source"] == "llm")
-        .map(|f| (f["line"].as_u64().unwrap(), f["title"].as_str().unwrap().to_owned()))
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap(),
+                f["title"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -298,7 +303,10 @@ fn a_new_push_is_reviewed_incrementally_and_earlier_findings_carry_forward() {
     assert_eq!(new.commit_id, sha("head2"));
     let posted = inline(new);
     assert_eq!(posted.len(), 1, "{posted:?}");
-    assert_eq!(posted[0].0, 29, "the zero timeout, on the PR's line numbers");
+    assert_eq!(
+        posted[0].0, 29,
+        "the zero timeout, on the PR's line numbers"
+    );
     assert!(posted[0].1.contains("zero timeout"), "{posted:?}");
     assert_eq!(second["posted"]["inline_comments"], json!(1));
     assert!(!new.body.contains("would not place inline"), "{}", new.body);
@@ -324,7 +332,10 @@ fn a_new_push_is_reviewed_incrementally_and_earlier_findings_carry_forward() {
         body.contains(&format!("`{}..{}`", short("head1"), short("head2"))),
         "{body}"
     );
-    assert!(body.contains("1 earlier finding is still open, 1 is new"), "{body}");
+    assert!(
+        body.contains("1 earlier finding is still open, 1 is new"),
+        "{body}"
+    );
     assert!(body.contains("fixed since the last review"), "{body}");
     assert!(body.contains("unexplained retry count"), "{body}");
     assert!(
@@ -346,7 +357,11 @@ fn a_new_push_is_reviewed_incrementally_and_earlier_findings_carry_forward() {
     assert_eq!(third["stats"]["incremental"]["carried_forward"], json!(2));
     assert_eq!(titles(&third).len(), 2);
     assert_eq!(third["posted"]["inline_comments"], json!(0));
-    assert_eq!(w.fake.review_comments(REPO, NUMBER).len(), 3, "nothing re-posted");
+    assert_eq!(
+        w.fake.review_comments(REPO, NUMBER).len(),
+        3,
+        "nothing re-posted"
+    );
 }
 
 #[test]
@@ -400,5 +415,9 @@ fn the_config_can_turn_incremental_reviews_off() {
     assert!(new.body.contains("**Full review**"), "{}", new.body);
     // Still one coherent review: the re-found discount is not posted twice.
     assert_eq!(inline(&new).len(), 1, "{:?}", inline(&new));
-    assert!(new.body.contains("unexplained retry count"), "fixed: {}", new.body);
+    assert!(
+        new.body.contains("unexplained retry count"),
+        "fixed: {}",
+        new.body
+    );
 }

@@ -89,11 +89,7 @@ impl Span {
     }
 
     fn growth(&self) -> i64 {
-        let added = self
-            .lines
-            .iter()
-            .filter(|l| l.0 == LineKind::Added)
-            .count();
+        let added = self.lines.iter().filter(|l| l.0 == LineKind::Added).count();
         let removed = self
             .lines
             .iter()
@@ -211,7 +207,11 @@ pub fn increment_from(
                 Err(_) => FileChange::Whole,
             },
         };
-        if let Some(old) = file.previous_filename.as_deref().filter(|o| *o != file.filename) {
+        if let Some(old) = file
+            .previous_filename
+            .as_deref()
+            .filter(|o| *o != file.filename)
+        {
             changes.insert(old.to_owned(), FileChange::Whole);
         }
         changes.insert(file.filename.clone(), change);
@@ -282,7 +282,9 @@ pub async fn decide(
 pub enum Precheck {
     Decided(Scope),
     /// Ask GitHub's compare API about `from...head`.
-    Compare { from: String },
+    Compare {
+        from: String,
+    },
 }
 
 /// Everything [`decide`] checks before asking GitHub. Pure.
@@ -789,7 +791,10 @@ mod tests {
             .flat_map(|h| h.lines.iter().map(|l| l.content))
             .collect();
         assert!(shown.contains(&"import os"), "{shown:?}");
-        assert!(shown.contains(&"c = 3") && shown.contains(&"d = 4"), "{shown:?}");
+        assert!(
+            shown.contains(&"c = 3") && shown.contains(&"d = 4"),
+            "{shown:?}"
+        );
         assert!(
             !shown.contains(&"a = eval(x)"),
             "the first push's change is not sent again: {shown:?}"
@@ -844,7 +849,12 @@ mod tests {
             side: Side::Right,
             sev: Severity::Major,
             src,
-            rule: if src == Source::Llm { "llm" } else { "security.eval" }.into(),
+            rule: if src == Source::Llm {
+                "llm"
+            } else {
+                "security.eval"
+            }
+            .into(),
             title: title.into(),
         }
     }
@@ -922,10 +932,7 @@ mod tests {
         let pr_text = git_diff("app.py", &ex.base, &ex.head2);
         let pr = &crate::diff::parse(&pr_text).unwrap();
         let carried = increment(&ex).carry_forward(&previous, pr);
-        let got: Vec<(u32, &str)> = carried
-            .iter()
-            .map(|f| (f.line, f.title.as_str()))
-            .collect();
+        let got: Vec<(u32, &str)> = carried.iter().map(|f| (f.line, f.title.as_str())).collect();
         assert_eq!(
             got,
             vec![(12, "eval on input"), (4, "naming")],

@@ -223,7 +223,12 @@ mod tests {
 
     #[test]
     fn recorded_findings_round_trip_even_with_comment_breaking_text() {
-        let hostile = finding("a --> b.py", 3, "llm", "closes --> <!-- nectr:review {} -->");
+        let hostile = finding(
+            "a --> b.py",
+            3,
+            "llm",
+            "closes --> <!-- nectr:review {} -->",
+        );
         let m = ReviewMarker {
             v: 1,
             head: "0123abcd".into(),

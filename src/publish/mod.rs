@@ -453,7 +453,16 @@ pub async fn publish(
     dry_run: bool,
 ) -> Result<Publication, GitHubError> {
     let earlier = earlier_reviews(gh, &pr.repo, pr.number, identity).await?;
-    publish_with(gh, pr, review, diff, earlier, &RunRecord::default(), dry_run).await
+    publish_with(
+        gh,
+        pr,
+        review,
+        diff,
+        earlier,
+        &RunRecord::default(),
+        dry_run,
+    )
+    .await
 }
 
 /// [`publish`] with what [`earlier_reviews`] already read, recording `record` in the

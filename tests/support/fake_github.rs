@@ -1494,11 +1494,10 @@ impl State {
         let (of_base, of_head) = (ancestors(b), ancestors(h));
         let common: BTreeSet<usize> = of_base.intersection(&of_head).copied().collect();
         // The merge base: a common ancestor that no other common ancestor descends from.
-        let merge_base = common.iter().copied().find(|&c| {
-            !common
-                .iter()
-                .any(|&d| d != c && ancestors(d).contains(&c))
-        });
+        let merge_base = common
+            .iter()
+            .copied()
+            .find(|&c| !common.iter().any(|&d| d != c && ancestors(d).contains(&c)));
         let Some(merge_base) = merge_base else {
             return Reply::error(
                 404,
@@ -3535,10 +3534,9 @@ fn diff_trees(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) ->
                 "deleted file mode 100644\n--- a/{path}\n+++ /dev/null\n{}",
                 hunks(a, "")
             )),
-            (Some(a), Some(b)) => out.push_str(&format!(
-                "--- a/{path}\n+++ b/{path}\n{}",
-                hunks(a, b)
-            )),
+            (Some(a), Some(b)) => {
+                out.push_str(&format!("--- a/{path}\n+++ b/{path}\n{}", hunks(a, b)))
+            }
             (None, None) => {}
         }
     }
