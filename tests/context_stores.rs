@@ -98,7 +98,12 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
     let query = |number: u64, author: Option<&'static str>, paths: Vec<String>, fixes: Vec<u64>| {
         (number, author, paths, fixes)
     };
-    let ask = |(number, author, paths, fixes): (u64, Option<&'static str>, Vec<String>, Vec<u64>)| async move {
+    let ask = |(number, author, paths, fixes): (
+        u64,
+        Option<&'static str>,
+        Vec<String>,
+        Vec<u64>,
+    )| async move {
         g.query(&GraphQuery {
             repo,
             pr_number: number,
@@ -116,12 +121,32 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
     assert!(empty.is_empty(), "{empty:?}");
 
     // First versions of #1 and #2 touched src/old.rs: a usual co-change for now.
-    g.index_pr(&pr(&upper, 1, "alice", "merged", 100, &["src/auth.rs", "src/old.rs"], vec![], &[], None))
-        .await
-        .unwrap();
-    g.index_pr(&pr(repo, 2, "bob", "merged", 200, &["src/auth.rs", "src/old.rs"], vec![], &[], None))
-        .await
-        .unwrap();
+    g.index_pr(&pr(
+        &upper,
+        1,
+        "alice",
+        "merged",
+        100,
+        &["src/auth.rs", "src/old.rs"],
+        vec![],
+        &[],
+        None,
+    ))
+    .await
+    .unwrap();
+    g.index_pr(&pr(
+        repo,
+        2,
+        "bob",
+        "merged",
+        200,
+        &["src/auth.rs", "src/old.rs"],
+        vec![],
+        &[],
+        None,
+    ))
+    .await
+    .unwrap();
     let a = ask(query(20, None, strings(&["src/auth.rs"]), vec![])).await;
     assert_eq!(
         a.missing_co_changes,
@@ -142,11 +167,24 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
             "merged",
             100,
             &["src/auth.rs", "src/auth_test.rs", "docs/auth.md"],
-            vec![finding("src/auth.rs", "unwrap", "minor"), finding("docs/auth.md", "typo", "nit")],
+            vec![
+                finding("src/auth.rs", "unwrap", "minor"),
+                finding("docs/auth.md", "typo", "nit"),
+            ],
             &[10, 99],
             None,
         ),
-        pr(repo, 2, "bob", "merged", 200, &["src/auth.rs", "src/auth_test.rs"], vec![], &[], None),
+        pr(
+            repo,
+            2,
+            "bob",
+            "merged",
+            200,
+            &["src/auth.rs", "src/auth_test.rs"],
+            vec![],
+            &[],
+            None,
+        ),
         pr(
             repo,
             3,
@@ -154,20 +192,73 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
             "merged",
             300,
             &["src/auth.rs", "src/auth_test.rs", "src/db.rs"],
-            vec![finding("src/db.rs", "sql-injection", "major"), finding("src/auth.rs", "secret", "critical")],
+            vec![
+                finding("src/db.rs", "sql-injection", "major"),
+                finding("src/auth.rs", "secret", "critical"),
+            ],
             &[],
             None,
         ),
-        pr(repo, 4, "carol", "closed", 350, &["src/auth.rs"], vec![], &[], None),
+        pr(
+            repo,
+            4,
+            "carol",
+            "closed",
+            350,
+            &["src/auth.rs"],
+            vec![],
+            &[],
+            None,
+        ),
         // Reverts #3 (found by title) but only touches src/db.rs itself.
         PrRecord {
             title: "Revert \"PR 3\"".into(),
-            ..pr(repo, 5, "dave", "merged", 400, &["src/db.rs"], vec![], &[], Some(RevertOf::Title("PR 3".into())))
+            ..pr(
+                repo,
+                5,
+                "dave",
+                "merged",
+                400,
+                &["src/db.rs"],
+                vec![],
+                &[],
+                Some(RevertOf::Title("PR 3".into())),
+            )
         },
-        pr(repo, 7, "erin", "merged", 500, &["src/session.rs"], vec![], &[], None),
+        pr(
+            repo,
+            7,
+            "erin",
+            "merged",
+            500,
+            &["src/session.rs"],
+            vec![],
+            &[],
+            None,
+        ),
         // Reverts #7 by an abbreviated commit; its own files are unknown.
-        pr(repo, 8, "erin", "merged", 550, &[], vec![], &[], Some(RevertOf::Commit(head_sha(7)[..12].to_owned()))),
-        pr(repo, 9, "dependabot[bot]", "merged", 600, &["src/auth.rs", "Cargo.lock"], vec![], &[], None),
+        pr(
+            repo,
+            8,
+            "erin",
+            "merged",
+            550,
+            &[],
+            vec![],
+            &[],
+            Some(RevertOf::Commit(head_sha(7)[..12].to_owned())),
+        ),
+        pr(
+            repo,
+            9,
+            "dependabot[bot]",
+            "merged",
+            600,
+            &["src/auth.rs", "Cargo.lock"],
+            vec![],
+            &[],
+            None,
+        ),
     ];
     for p in &history {
         g.index_pr(p).await.unwrap();
@@ -176,19 +267,49 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
     let mut giant: Vec<String> = (0..150).map(|i| format!("gen/file{i}.rs")).collect();
     giant.push("src/auth.rs".into());
     let giant_refs: Vec<&str> = giant.iter().map(String::as_str).collect();
-    g.index_pr(&pr(repo, 11, "frank", "merged", 700, &giant_refs, vec![], &[], None))
-        .await
-        .unwrap();
+    g.index_pr(&pr(
+        repo,
+        11,
+        "frank",
+        "merged",
+        700,
+        &giant_refs,
+        vec![],
+        &[],
+        None,
+    ))
+    .await
+    .unwrap();
     // Re-indexing is idempotent.
     g.index_pr(&history[1]).await.unwrap();
     g.index_pr(&history[2]).await.unwrap();
     // Another repository's history never leaks in.
-    g.index_pr(&pr(&format!("{repo}-other"), 30, "mallory", "merged", 900, &["src/auth.rs", "src/evil.rs"], vec![], &[], None))
-        .await
-        .unwrap();
-    g.index_pr(&pr(&format!("{repo}-other"), 31, "mallory", "merged", 901, &["src/auth.rs", "src/evil.rs"], vec![], &[], None))
-        .await
-        .unwrap();
+    g.index_pr(&pr(
+        &format!("{repo}-other"),
+        30,
+        "mallory",
+        "merged",
+        900,
+        &["src/auth.rs", "src/evil.rs"],
+        vec![],
+        &[],
+        None,
+    ))
+    .await
+    .unwrap();
+    g.index_pr(&pr(
+        &format!("{repo}-other"),
+        31,
+        "mallory",
+        "merged",
+        901,
+        &["src/auth.rs", "src/evil.rs"],
+        vec![],
+        &[],
+        None,
+    ))
+    .await
+    .unwrap();
 
     for i in [
         issue(&upper, 10, "open", &["src/auth.rs"], 50),
@@ -200,10 +321,18 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
         g.index_issue(&i).await.unwrap();
     }
     // An older, out-of-order delivery does not reopen or close anything.
-    g.index_issue(&issue(repo, 12, "closed", &[], 55)).await.unwrap();
+    g.index_issue(&issue(repo, 12, "closed", &[], 55))
+        .await
+        .unwrap();
 
     // A new PR #20 by Alice on auth and db, saying it fixes #12.
-    let a = ask(query(20, None, strings(&["src/db.rs", "src/auth.rs"]), vec![12])).await;
+    let a = ask(query(
+        20,
+        None,
+        strings(&["src/db.rs", "src/auth.rs"]),
+        vec![12],
+    ))
+    .await;
 
     let numbers: Vec<u64> = a.past_prs.iter().map(|p| p.number).collect();
     assert_eq!(numbers, vec![3, 11, 9, 5, 4, 2, 1], "{:#?}", a.past_prs);
@@ -213,7 +342,10 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
     assert!(p3.merged);
     assert_eq!(
         p3.findings,
-        vec![finding("src/auth.rs", "secret", "critical"), finding("src/db.rs", "sql-injection", "major")]
+        vec![
+            finding("src/auth.rs", "secret", "critical"),
+            finding("src/db.rs", "sql-injection", "major")
+        ]
     );
     let p1 = a.past_prs.iter().find(|p| p.number == 1).unwrap();
     // Only findings on the queried files.
@@ -235,24 +367,46 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
     assert_eq!(
         a.experts,
         vec![
-            Expert { login: "bob".into(), prs: 2 },
-            Expert { login: "alice".into(), prs: 1 },
-            Expert { login: "dave".into(), prs: 1 },
-            Expert { login: "frank".into(), prs: 1 },
+            Expert {
+                login: "bob".into(),
+                prs: 2
+            },
+            Expert {
+                login: "alice".into(),
+                prs: 1
+            },
+            Expert {
+                login: "dave".into(),
+                prs: 1
+            },
+            Expert {
+                login: "frank".into(),
+                prs: 1
+            },
         ]
     );
 
     // #5 reverted #3: the files of both count.
     assert_eq!(a.reverts.len(), 1, "{:?}", a.reverts);
     assert_eq!(a.reverts[0].number, 5);
-    assert_eq!(a.reverts[0].files_in_common, strings(&["src/auth.rs", "src/db.rs"]));
+    assert_eq!(
+        a.reverts[0].files_in_common,
+        strings(&["src/auth.rs", "src/db.rs"])
+    );
 
     // #12 is the one this PR fixes; #13 is closed; #14 is about other files. #15 mentions
     // both files, so it comes first.
-    let open: Vec<(u64, Vec<String>)> = a.open_issues.iter().map(|i| (i.number, i.paths.clone())).collect();
+    let open: Vec<(u64, Vec<String>)> = a
+        .open_issues
+        .iter()
+        .map(|i| (i.number, i.paths.clone()))
+        .collect();
     assert_eq!(
         open,
-        vec![(15, strings(&["src/auth.rs", "src/db.rs"])), (10, strings(&["src/auth.rs"]))]
+        vec![
+            (15, strings(&["src/auth.rs", "src/db.rs"])),
+            (10, strings(&["src/auth.rs"]))
+        ]
     );
     assert_eq!(a.fixes.len(), 1);
     assert_eq!(a.fixes[0].number, 12);
@@ -265,21 +419,36 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
     assert!(a.prompt_section().contains("#5 Revert \"PR 3\""));
 
     // The PR's own author is not an expert (case-insensitively).
-    let a = ask(query(20, Some("ALICE"), strings(&["src/auth.rs", "src/db.rs"]), vec![])).await;
+    let a = ask(query(
+        20,
+        Some("ALICE"),
+        strings(&["src/auth.rs", "src/db.rs"]),
+        vec![],
+    ))
+    .await;
     let logins: Vec<&str> = a.experts.iter().map(|e| e.login.as_str()).collect();
     assert_eq!(logins, vec!["bob", "dave", "frank"]);
 
     // A revert found by commit, through the reverted PR's files.
     let a = ask(query(20, None, strings(&["src/session.rs"]), vec![])).await;
-    assert_eq!(a.reverts.iter().map(|r| r.number).collect::<Vec<_>>(), vec![8]);
+    assert_eq!(
+        a.reverts.iter().map(|r| r.number).collect::<Vec<_>>(),
+        vec![8]
+    );
     assert_eq!(a.reverts[0].files_in_common, strings(&["src/session.rs"]));
 
     // Re-reviewing #1: it is left out of its own answers, and the graph remembers what it
     // fixes (#10; #99 was never seen, so it is not listed).
     let a = ask(query(1, None, strings(&["src/auth.rs"]), vec![])).await;
     assert!(a.past_prs.iter().all(|p| p.number != 1));
-    assert_eq!(a.fixes.iter().map(|i| i.number).collect::<Vec<_>>(), vec![10]);
-    assert_eq!(a.open_issues.iter().map(|i| i.number).collect::<Vec<_>>(), vec![15]);
+    assert_eq!(
+        a.fixes.iter().map(|i| i.number).collect::<Vec<_>>(),
+        vec![10]
+    );
+    assert_eq!(
+        a.open_issues.iter().map(|i| i.number).collect::<Vec<_>>(),
+        vec![15]
+    );
 
     // The limit applies to every list.
     let a = g
@@ -333,7 +502,9 @@ async fn neo4j_graph_answers_from_indexed_history() {
         return;
     };
     let GraphSettings::Neo4j(_) = settings else {
-        eprintln!("note: neo4j graph test skipped: set NEO4J_URI (and NEO4J_PASSWORD) to run it, see docs/context.md");
+        eprintln!(
+            "note: neo4j graph test skipped: set NEO4J_URI (and NEO4J_PASSWORD) to run it, see docs/context.md"
+        );
         return;
     };
     let g = open_graph(&settings).await.unwrap();
@@ -363,7 +534,11 @@ async fn neo4j_that_is_not_there_fails_within_the_time_box() {
         Ok(_) => panic!("connected to nothing"),
         Err(e) => format!("{e:#}"),
     };
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.contains("NEO4J_URI"), "{err}");
     assert!(!err.contains("s3cret-password"), "{err}");
 }
@@ -400,23 +575,56 @@ async fn memory_behaviour(m: &dyn MemoryStore) {
     let login = "src/auth/login.rs";
     let session = "src/auth/session.rs";
     let conventions = [
-        memory(repo, None, MemoryKind::Convention, "Errors are wrapped with anyhow context"),
-        memory(repo, Some(login), MemoryKind::Convention, "Login handlers must rate-limit attempts"),
-        memory(repo, Some("src/db/pool.rs"), MemoryKind::Convention, "Pool size comes from config"),
+        memory(
+            repo,
+            None,
+            MemoryKind::Convention,
+            "Errors are wrapped with anyhow context",
+        ),
+        memory(
+            repo,
+            Some(login),
+            MemoryKind::Convention,
+            "Login handlers must rate-limit attempts",
+        ),
+        memory(
+            repo,
+            Some("src/db/pool.rs"),
+            MemoryKind::Convention,
+            "Pool size comes from config",
+        ),
         NewMemory {
             rule: Some("unwrap".into()),
-            ..memory(repo, Some(session), MemoryKind::RecurringFinding, "unwrap on session lookups keeps coming back")
+            ..memory(
+                repo,
+                Some(session),
+                MemoryKind::RecurringFinding,
+                "unwrap on session lookups keeps coming back",
+            )
         },
-        memory("other/app", Some(login), MemoryKind::Convention, "Login in other app: errors and sessions"),
+        memory(
+            "other/app",
+            Some(login),
+            MemoryKind::Convention,
+            "Login in other app: errors and sessions",
+        ),
         // A duplicate is kept once.
-        memory("acme/app", None, MemoryKind::Convention, "Errors are wrapped with anyhow context"),
+        memory(
+            "acme/app",
+            None,
+            MemoryKind::Convention,
+            "Errors are wrapped with anyhow context",
+        ),
     ];
     for c in &conventions {
         m.add(c).await.unwrap();
     }
 
     let paths = strings(&[login]);
-    let found = m.search(repo, &paths, "login session errors", 10).await.unwrap();
+    let found = m
+        .search(repo, &paths, "login session errors", 10)
+        .await
+        .unwrap();
     let texts: Vec<&str> = found.iter().map(|f| f.text.as_str()).collect();
     assert_eq!(
         texts,
@@ -436,12 +644,21 @@ async fn memory_behaviour(m: &dyn MemoryStore) {
     assert!(found.iter().all(|f| f.repo == "acme/app"));
 
     // Scoped by repository: the other app only sees its own.
-    let other = m.search("other/app", &paths, "login session errors", 10).await.unwrap();
+    let other = m
+        .search("other/app", &paths, "login session errors", 10)
+        .await
+        .unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].text, "Login in other app: errors and sessions");
 
     // The limit holds.
-    assert_eq!(m.search(repo, &paths, "login session errors", 2).await.unwrap().len(), 2);
+    assert_eq!(
+        m.search(repo, &paths, "login session errors", 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Hostile query text is searched as words.
     for hostile in [r#""foo" OR bar*"#, "NEAR(", "login)", "*", ""] {
@@ -453,41 +670,89 @@ async fn memory_behaviour(m: &dyn MemoryStore) {
     // Outcomes: feedback per repository, rule and path.
     let fb = m.feedback(repo, "unwrap", session).await.unwrap();
     assert_eq!(fb, Default::default());
-    m.add(&outcome(repo, session, "unwrap", Outcome::Dismissed, "comment 101 dismissed"))
-        .await
-        .unwrap();
+    m.add(&outcome(
+        repo,
+        session,
+        "unwrap",
+        Outcome::Dismissed,
+        "comment 101 dismissed",
+    ))
+    .await
+    .unwrap();
     // The same event again (a replayed webhook) counts once.
-    m.add(&outcome(repo, session, "unwrap", Outcome::Dismissed, "comment 101 dismissed"))
-        .await
-        .unwrap();
+    m.add(&outcome(
+        repo,
+        session,
+        "unwrap",
+        Outcome::Dismissed,
+        "comment 101 dismissed",
+    ))
+    .await
+    .unwrap();
     let fb = m.feedback(repo, "unwrap", session).await.unwrap();
     assert_eq!((fb.dismissed, fb.negative()), (1, 1));
     assert!(!fb.should_suppress());
 
-    m.add(&outcome(repo, session, "unwrap", Outcome::ThumbsDown, "comment 102 got a thumbs-down"))
-        .await
-        .unwrap();
+    m.add(&outcome(
+        repo,
+        session,
+        "unwrap",
+        Outcome::ThumbsDown,
+        "comment 102 got a thumbs-down",
+    ))
+    .await
+    .unwrap();
     // Not counted: another path, another rule, another repository.
-    m.add(&outcome(repo, login, "unwrap", Outcome::ThumbsDown, "comment 103 got a thumbs-down"))
-        .await
-        .unwrap();
-    m.add(&outcome(repo, session, "todo", Outcome::ThumbsDown, "comment 104 got a thumbs-down"))
-        .await
-        .unwrap();
-    m.add(&outcome("other/app", session, "unwrap", Outcome::Resolved, "comment 105 resolved"))
-        .await
-        .unwrap();
+    m.add(&outcome(
+        repo,
+        login,
+        "unwrap",
+        Outcome::ThumbsDown,
+        "comment 103 got a thumbs-down",
+    ))
+    .await
+    .unwrap();
+    m.add(&outcome(
+        repo,
+        session,
+        "todo",
+        Outcome::ThumbsDown,
+        "comment 104 got a thumbs-down",
+    ))
+    .await
+    .unwrap();
+    m.add(&outcome(
+        "other/app",
+        session,
+        "unwrap",
+        Outcome::Resolved,
+        "comment 105 resolved",
+    ))
+    .await
+    .unwrap();
     let fb = m.feedback("acme/app", "unwrap", session).await.unwrap();
-    assert_eq!((fb.dismissed, fb.thumbs_down, fb.resolved, fb.thumbs_up), (1, 1, 0, 0));
+    assert_eq!(
+        (fb.dismissed, fb.thumbs_down, fb.resolved, fb.thumbs_up),
+        (1, 1, 0, 0)
+    );
     assert!(fb.should_suppress(), "{fb:?}");
     assert_eq!(fb.rank_penalty(), 2);
 
-    m.add(&outcome(repo, session, "unwrap", Outcome::Resolved, "comment 106 resolved by a change"))
-        .await
-        .unwrap();
+    m.add(&outcome(
+        repo,
+        session,
+        "unwrap",
+        Outcome::Resolved,
+        "comment 106 resolved by a change",
+    ))
+    .await
+    .unwrap();
     let fb = m.feedback(repo, "unwrap", session).await.unwrap();
     assert_eq!(fb.resolved, 1);
-    assert!(!fb.should_suppress(), "one resolution outweighs two negatives: {fb:?}");
+    assert!(
+        !fb.should_suppress(),
+        "one resolution outweighs two negatives: {fb:?}"
+    );
     assert_eq!(fb.rank_penalty(), 1);
 
     // Bad input is refused with a clear error.
@@ -512,14 +777,24 @@ async fn embedded_memories_search_scope_and_feedback() {
 async fn embedded_graph_and_memories_share_one_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("context.db");
-    let (g, m) = tokio::join!(
-        open_graph(&GraphSettings::Embedded { path: path.clone() }),
-        open_memories(&MemorySettings::Embedded { path: path.clone() }),
-    );
+    let graph_settings = GraphSettings::Embedded { path: path.clone() };
+    let memory_settings = MemorySettings::Embedded { path: path.clone() };
+    // Opened at once: their migrations must not race.
+    let (g, m) = tokio::join!(open_graph(&graph_settings), open_memories(&memory_settings));
     let (g, m) = (g.unwrap(), m.unwrap());
-    g.index_pr(&pr("a/b", 1, "x", "merged", 1, &["f.rs"], vec![], &[], None))
-        .await
-        .unwrap();
+    g.index_pr(&pr(
+        "a/b",
+        1,
+        "x",
+        "merged",
+        1,
+        &["f.rs"],
+        vec![],
+        &[],
+        None,
+    ))
+    .await
+    .unwrap();
     m.add(&memory("a/b", None, MemoryKind::Convention, "tabs"))
         .await
         .unwrap();
@@ -563,7 +838,10 @@ async fn mem0_errors_never_contain_the_key() {
     let right = open_memories(&MemorySettings::Mem0(mock.settings("m0-right-key-123456")))
         .await
         .unwrap();
-    let err = format!("{:#}", right.search("a/b", &[], "boom", 5).await.unwrap_err());
+    let err = format!(
+        "{:#}",
+        right.search("a/b", &[], "boom", 5).await.unwrap_err()
+    );
     assert!(err.contains("500"), "{err}");
     assert!(err.contains("[redacted]"), "{err}");
     assert!(!err.contains("m0-right-key-123456"), "{err}");
@@ -574,10 +852,16 @@ async fn mem0_calls_are_time_boxed() {
     let mock = MockMem0::start("m0-slow-key-123456").await;
     let mut settings = mock.settings("m0-slow-key-123456");
     settings.timeout = Duration::from_millis(300);
-    let m = open_memories(&MemorySettings::Mem0(settings)).await.unwrap();
+    let m = open_memories(&MemorySettings::Mem0(settings))
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     let err = format!("{:#}", m.search("a/b", &[], "slow", 5).await.unwrap_err());
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.contains("within"), "{err}");
 }
 
@@ -628,7 +912,9 @@ impl MockMem0 {
     }
 }
 
-fn check_auth(state: &Shared, headers: &HeaderMap) -> Result<String, Response> {
+/// The `Authorization` header when it carries the key; otherwise the 401 to answer (which,
+/// like a careless server, echoes what it was given).
+fn check_auth(state: &Shared, headers: &HeaderMap) -> Result<String, Box<Response>> {
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -637,11 +923,13 @@ fn check_auth(state: &Shared, headers: &HeaderMap) -> Result<String, Response> {
     let mut s = state.lock().unwrap();
     if given != format!("Token {}", s.key) {
         s.unauthorized += 1;
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"detail": format!("Invalid API key: {given}")})),
-        )
-            .into_response());
+        return Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"detail": format!("Invalid API key: {given}")})),
+            )
+                .into_response(),
+        ));
     }
     Ok(given)
 }
@@ -676,15 +964,23 @@ fn has_user_filter(filters: &Value) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.get("user_id").is_some()))
 }
 
-async fn add(State(state): State<Shared>, headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
+async fn add(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
     if let Err(r) = check_auth(&state, &headers) {
-        return r;
+        return *r;
     }
     let (Some(content), Some(user)) = (
         body["messages"][0]["content"].as_str(),
         body["user_id"].as_str(),
     ) else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "messages and an entity are required"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "messages and an entity are required"})),
+        )
+            .into_response();
     };
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let id = format!("mem-{}", NEXT.fetch_add(1, Ordering::Relaxed));
@@ -698,20 +994,32 @@ async fn add(State(state): State<Shared>, headers: HeaderMap, axum::Json(body): 
     axum::Json(json!([{"id": id, "data": {"memory": content}, "event": "ADD"}])).into_response()
 }
 
-async fn search(State(state): State<Shared>, headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
+async fn search(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
     let auth = match check_auth(&state, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let query = body["query"].as_str().unwrap_or("");
     if query == "boom" {
-        return (StatusCode::INTERNAL_SERVER_ERROR, format!("internal error handling request with {auth}")).into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error handling request with {auth}"),
+        )
+            .into_response();
     }
     if query == "slow" {
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
     if !has_user_filter(&body["filters"]) {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "filters must name an entity"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "filters must name an entity"})),
+        )
+            .into_response();
     }
     let q = words(query);
     let top_k = body["top_k"].as_u64().unwrap_or(10) as usize;
@@ -730,7 +1038,12 @@ async fn search(State(state): State<Shared>, headers: HeaderMap, axum::Json(body
             })
         })
         .collect();
-    hits.sort_by(|a, b| b["score"].as_f64().partial_cmp(&a["score"].as_f64()).unwrap());
+    hits.sort_by(|a, b| {
+        b["score"]
+            .as_f64()
+            .partial_cmp(&a["score"].as_f64())
+            .unwrap()
+    });
     hits.truncate(top_k);
     axum::Json(Value::Array(hits)).into_response()
 }
@@ -742,13 +1055,20 @@ async fn list(
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     if let Err(r) = check_auth(&state, &headers) {
-        return r;
+        return *r;
     }
     if !has_user_filter(&body["filters"]) {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "filters must name an entity"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "filters must name an entity"})),
+        )
+            .into_response();
     }
     let number: usize = page.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-    let size: usize = page.get("page_size").and_then(|p| p.parse().ok()).unwrap_or(100);
+    let size: usize = page
+        .get("page_size")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(100);
     let s = state.lock().unwrap();
     let all: Vec<Value> = s
         .memories
@@ -756,7 +1076,13 @@ async fn list(
         .filter(|m| passes(m, &body["filters"]))
         .cloned()
         .collect();
-    let results: Vec<Value> = all.iter().skip((number - 1) * size).take(size).cloned().collect();
+    let results: Vec<Value> = all
+        .iter()
+        .skip((number - 1) * size)
+        .take(size)
+        .cloned()
+        .collect();
     let next = (number * size < all.len()).then(|| format!("/v2/memories/?page={}", number + 1));
-    axum::Json(json!({"count": all.len(), "next": next, "previous": null, "results": results})).into_response()
+    axum::Json(json!({"count": all.len(), "next": next, "previous": null, "results": results}))
+        .into_response()
 }

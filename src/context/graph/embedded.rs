@@ -18,8 +18,8 @@ use sqlx::{Sqlite, Transaction};
 
 use super::{
     BoxFuture, CoChange, Expert, FindingRecord, GraphAnswers, GraphQuery, IssueRecord, IssueRef,
-    KnowledgeGraph, MAX_CO_CHANGE_FILES, PastPr, PrRecord, RevertOf, co_change_is_usual,
-    repo_key, unique_paths,
+    KnowledgeGraph, MAX_CO_CHANGE_FILES, PastPr, PrRecord, RevertOf, co_change_is_usual, repo_key,
+    unique_paths,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/context/migrations");
@@ -624,9 +624,9 @@ impl KnowledgeGraph for EmbeddedGraph {
 
     fn index_pr<'a>(&'a self, pr: &'a PrRecord) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.index_pr_inner(pr).await.with_context(|| {
-                format!("embedded graph: cannot index {}#{}", pr.repo, pr.number)
-            })
+            self.index_pr_inner(pr)
+                .await
+                .with_context(|| format!("embedded graph: cannot index {}#{}", pr.repo, pr.number))
         })
     }
 

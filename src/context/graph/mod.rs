@@ -342,7 +342,14 @@ impl GraphAnswers {
                 .missing_co_changes
                 .iter()
                 .take(SHOWN)
-                .map(|c| format!("{} (with {}, {}×)", code_span(&c.path), code_span(&c.with), c.times))
+                .map(|c| {
+                    format!(
+                        "{} (with {}, {}×)",
+                        code_span(&c.path),
+                        code_span(&c.with),
+                        c.times
+                    )
+                })
                 .collect();
             lines.push(format!(
                 "Usually changed together but missing here: {}{}",
@@ -428,7 +435,9 @@ pub trait KnowledgeGraph: Send + Sync {
 #[derive(Clone, PartialEq, Eq)]
 pub enum GraphSettings {
     /// The embedded SQLite graph at this file.
-    Embedded { path: PathBuf },
+    Embedded {
+        path: PathBuf,
+    },
     Neo4j(Neo4jSettings),
 }
 
@@ -477,7 +486,11 @@ impl GraphSettings {
 
     /// [`GraphSettings::from_env`] over any lookup (tests pass a map).
     pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<GraphSettings> {
-        let get = |k: &str| env(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         match get("NEO4J_URI") {
             Some(uri) => Ok(GraphSettings::Neo4j(Neo4jSettings {
                 uri,
@@ -618,7 +631,10 @@ mod tests {
     fn prompt_section_lists_every_answer_on_single_lines() {
         let p = answers().prompt_section();
         assert!(p.contains("`src/auth_test.rs` changed together with `src/auth.rs` in 4"));
-        assert!(p.contains("#3 Speed up 'auth' <script> by alice, merged"), "{p}");
+        assert!(
+            p.contains("#3 Speed up 'auth' <script> by alice, merged"),
+            "{p}"
+        );
         assert!(p.contains("finding unwrap (minor) on `src/auth.rs`"));
         assert!(p.contains("#9 Login fails (mentions `src/auth.rs`)"));
         assert!(p.contains("alice (3 PRs)"));
@@ -629,9 +645,15 @@ mod tests {
     fn summary_lines_are_at_most_four_escaped_and_mention_no_one() {
         let lines = answers().summary_lines();
         assert_eq!(lines.len(), 4, "{lines:?}");
-        assert!(lines[0].starts_with("Usually changed together but missing here: `src/auth_test.rs`"));
+        assert!(
+            lines[0].starts_with("Usually changed together but missing here: `src/auth_test.rs`")
+        );
         assert!(lines[1].starts_with("Open issues mentioning these files: #9"));
-        assert!(lines[2].contains(r"\[x\](http://evil) &lt;b&gt;"), "{}", lines[2]);
+        assert!(
+            lines[2].contains(r"\[x\](http://evil) &lt;b&gt;"),
+            "{}",
+            lines[2]
+        );
         assert!(lines[3].contains("(1 with findings)"));
         for l in &lines {
             assert!(!l.contains('\n'));
@@ -671,8 +693,8 @@ mod tests {
                 path: "/tmp/x.db".into()
             }
         );
-        let s = GraphSettings::from_lookup(env(&[("XDG_DATA_HOME", "/data"), ("HOME", "/h")]))
-            .unwrap();
+        let s =
+            GraphSettings::from_lookup(env(&[("XDG_DATA_HOME", "/data"), ("HOME", "/h")])).unwrap();
         assert_eq!(
             s,
             GraphSettings::Embedded {
@@ -692,7 +714,10 @@ mod tests {
 
     #[test]
     fn pairs_are_sorted_unique_and_capped() {
-        let files: Vec<String> = ["b", "a", "c", "a", ""].iter().map(|s| s.to_string()).collect();
+        let files: Vec<String> = ["b", "a", "c", "a", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(
             co_change_pairs(&files),
             vec![

@@ -186,22 +186,24 @@ impl Neo4jGraph {
              WITH c WHERE c.times <= 0 DELETE c",
         )))
         .await?;
-        txn.run(key(query(
-            "MERGE (r:Repo {name: $repo}) \
+        txn.run(
+            key(query(
+                "MERGE (r:Repo {name: $repo}) \
              MERGE (p:PullRequest {repo: $repo, number: $number}) \
              SET p.title = $title, p.state = $state, p.merged_at = $merged_at, \
                  p.created_at = $created_at, p.base_sha = $base_sha, p.head_sha = $head_sha, \
                  p.is_revert = $is_revert, p.reverts_pr = $reverts_pr, p.co_counted = false \
              MERGE (p)-[:IN_REPO]->(r)",
-        ))
-        .param("title", pr.title.as_str())
-        .param("state", state.as_str())
-        .param("merged_at", pr.merged_at)
-        .param("created_at", pr.created_at)
-        .param("base_sha", pr.base_sha.as_str())
-        .param("head_sha", pr.head_sha.to_ascii_lowercase())
-        .param("is_revert", pr.reverts.is_some())
-        .param("reverts_pr", reverts_pr))
+            ))
+            .param("title", pr.title.as_str())
+            .param("state", state.as_str())
+            .param("merged_at", pr.merged_at)
+            .param("created_at", pr.created_at)
+            .param("base_sha", pr.base_sha.as_str())
+            .param("head_sha", pr.head_sha.to_ascii_lowercase())
+            .param("is_revert", pr.reverts.is_some())
+            .param("reverts_pr", reverts_pr),
+        )
         .await?;
         for statement in [
             "MATCH (p:PullRequest {repo: $repo, number: $number})-[old:TOUCHES|REFERENCES]->() \
@@ -213,19 +215,23 @@ impl Neo4jGraph {
             txn.run(key(query(statement))).await?;
         }
         if !pr.author.trim().is_empty() {
-            txn.run(key(query(
-                "MATCH (p:PullRequest {repo: $repo, number: $number}) \
+            txn.run(
+                key(query(
+                    "MATCH (p:PullRequest {repo: $repo, number: $number}) \
                  MERGE (a:Author {login: $login}) MERGE (a)-[:AUTHORED]->(p)",
-            ))
-            .param("login", pr.author.trim()))
+                ))
+                .param("login", pr.author.trim()),
+            )
             .await?;
         }
-        txn.run(key(query(
-            "MATCH (p:PullRequest {repo: $repo, number: $number}) \
+        txn.run(
+            key(query(
+                "MATCH (p:PullRequest {repo: $repo, number: $number}) \
              UNWIND $files AS path \
              MERGE (f:File {repo: $repo, path: path}) MERGE (p)-[:TOUCHES]->(f)",
-        ))
-        .param("files", files.clone()))
+            ))
+            .param("files", files.clone()),
+        )
         .await?;
         let findings: Vec<BoltType> = pr
             .findings
@@ -239,25 +245,29 @@ impl Neo4jGraph {
                 ]))
             })
             .collect();
-        txn.run(key(query(
-            "MATCH (p:PullRequest {repo: $repo, number: $number}) \
+        txn.run(
+            key(query(
+                "MATCH (p:PullRequest {repo: $repo, number: $number}) \
              UNWIND $findings AS x \
              CREATE (p)-[:HAS_FINDING]->(:Finding {path: x.path, rule: x.rule, \
                                                    severity: x.severity, title: x.title})",
-        ))
-        .param("findings", findings))
+            ))
+            .param("findings", findings),
+        )
         .await?;
         let fixes: Vec<i64> = pr
             .fixes_issues
             .iter()
             .filter_map(|n| i64::try_from(*n).ok())
             .collect();
-        txn.run(key(query(
-            "MATCH (p:PullRequest {repo: $repo, number: $number}) \
+        txn.run(
+            key(query(
+                "MATCH (p:PullRequest {repo: $repo, number: $number}) \
              UNWIND $fixes AS n \
              MERGE (i:Issue {repo: $repo, number: n}) MERGE (p)-[:REFERENCES]->(i)",
-        ))
-        .param("fixes", fixes))
+            ))
+            .param("fixes", fixes),
+        )
         .await?;
         if merged && files.len() >= 2 && files.len() <= MAX_CO_CHANGE_FILES {
             let pairs: Vec<Vec<String>> = co_change_pairs(&files)
@@ -294,18 +304,20 @@ impl Neo4jGraph {
         let mut txn: Txn = self.graph.start_txn().await?;
         // An older update (out-of-order delivery) never overwrites a newer one.
         let mut stream = txn
-            .execute(key(query(
-                "MERGE (r:Repo {name: $repo}) \
+            .execute(
+                key(query(
+                    "MERGE (r:Repo {name: $repo}) \
                  MERGE (i:Issue {repo: $repo, number: $number}) \
                  WITH i WHERE i.updated_at IS NULL OR i.updated_at <= $updated_at \
                  SET i.title = $title, i.state = $state, i.labels = $labels, \
                      i.updated_at = $updated_at \
                  RETURN i.number AS number",
-            ))
-            .param("title", issue.title.as_str())
-            .param("state", issue.state.trim().to_ascii_lowercase())
-            .param("labels", issue.labels.clone())
-            .param("updated_at", issue.updated_at))
+                ))
+                .param("title", issue.title.as_str())
+                .param("state", issue.state.trim().to_ascii_lowercase())
+                .param("labels", issue.labels.clone())
+                .param("updated_at", issue.updated_at),
+            )
             .await?;
         let mut updated = false;
         while stream.next(txn.handle()).await?.is_some() {
@@ -318,19 +330,23 @@ impl Neo4jGraph {
             ] {
                 txn.run(key(query(statement))).await?;
             }
-            txn.run(key(query(
-                "MATCH (i:Issue {repo: $repo, number: $number}) \
+            txn.run(
+                key(query(
+                    "MATCH (i:Issue {repo: $repo, number: $number}) \
                  UNWIND $paths AS path \
                  MERGE (f:File {repo: $repo, path: path}) MERGE (i)-[:REFERENCES]->(f)",
-            ))
-            .param("paths", unique_paths(&issue.body_paths)))
+                ))
+                .param("paths", unique_paths(&issue.body_paths)),
+            )
             .await?;
             if !issue.author.trim().is_empty() {
-                txn.run(key(query(
-                    "MATCH (i:Issue {repo: $repo, number: $number}) \
+                txn.run(
+                    key(query(
+                        "MATCH (i:Issue {repo: $repo, number: $number}) \
                      MERGE (a:Author {login: $login}) MERGE (a)-[:AUTHORED]->(i)",
-                ))
-                .param("login", issue.author.trim()))
+                    ))
+                    .param("login", issue.author.trim()),
+                )
                 .await?;
             }
         }

@@ -102,7 +102,11 @@ pub fn revert_of(repo: &str, title: &str, body: &str) -> Option<RevertOf> {
 pub fn mentioned_paths(text: &str) -> Vec<String> {
     let mut out = BTreeSet::new();
     let separators = |c: char| {
-        c.is_whitespace() || matches!(c, '`' | '"' | '\'' | '(' | ')' | '[' | ']' | '<' | '>' | ',' | ';' | '*' | '|')
+        c.is_whitespace()
+            || matches!(
+                c,
+                '`' | '"' | '\'' | '(' | ')' | '[' | ']' | '<' | '>' | ',' | ';' | '*' | '|'
+            )
     };
     for token in text.split(separators) {
         if out.len() >= MAX_MENTIONED_PATHS {
@@ -125,7 +129,11 @@ pub fn mentioned_paths(text: &str) -> Vec<String> {
             continue;
         }
         if !t.contains('/') {
-            let ext = t.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+            let ext = t
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             if !BARE_NAME_EXTENSIONS.contains(&ext.as_str()) {
                 continue;
             }
@@ -151,7 +159,11 @@ mod tests {
     #[test]
     fn reverts_by_number_commit_or_title() {
         assert_eq!(
-            revert_of("acme/app", "Revert \"Add cache\"", "Reverts acme/app#41\n\nbecause"),
+            revert_of(
+                "acme/app",
+                "Revert \"Add cache\"",
+                "Reverts acme/app#41\n\nbecause"
+            ),
             Some(RevertOf::Pr(41))
         );
         assert_eq!(
@@ -159,14 +171,21 @@ mod tests {
             Some(RevertOf::Pr(7))
         );
         assert_eq!(
-            revert_of("acme/app", "Revert \"Add cache\"", "This reverts commit ABCDEF1234567."),
+            revert_of(
+                "acme/app",
+                "Revert \"Add cache\"",
+                "This reverts commit ABCDEF1234567."
+            ),
             Some(RevertOf::Commit("abcdef1234567".into()))
         );
         assert_eq!(
             revert_of("acme/app", "Revert \"Revert \"Add cache\"\"", ""),
             Some(RevertOf::Title("Revert \"Add cache\"".into()))
         );
-        assert_eq!(revert_of("acme/app", "Reverting is hard", "reverts nothing"), None);
+        assert_eq!(
+            revert_of("acme/app", "Reverting is hard", "reverts nothing"),
+            None
+        );
     }
 
     #[test]

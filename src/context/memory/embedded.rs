@@ -259,12 +259,17 @@ mod tests {
         assert_eq!(fts_query(r#"" * ( ) : ^ -"#), None);
         assert_eq!(fts_query(""), None);
         let many: String = (0..100).map(|i| format!("w{i} ")).collect();
-        assert_eq!(fts_query(&many).unwrap().matches(" OR ").count(), MAX_QUERY_TERMS - 1);
+        assert_eq!(
+            fts_query(&many).unwrap().matches(" OR ").count(),
+            MAX_QUERY_TERMS - 1
+        );
     }
 
     async fn store() -> (tempfile::TempDir, EmbeddedMemories) {
         let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedMemories::open(&dir.path().join("ctx.db")).await.unwrap();
+        let store = EmbeddedMemories::open(&dir.path().join("ctx.db"))
+            .await
+            .unwrap();
         (dir, store)
     }
 

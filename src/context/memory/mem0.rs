@@ -54,7 +54,12 @@ impl Mem0Memories {
     }
 
     /// POSTs `body` to `path` (with `query`), returning the JSON reply.
-    async fn post(&self, path: &str, query: &[(&str, String)], body: &Value) -> anyhow::Result<Value> {
+    async fn post(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: &Value,
+    ) -> anyhow::Result<Value> {
         let mut url = reqwest::Url::parse(&format!("{}{path}", self.settings.base_url))
             .map_err(|_| anyhow::anyhow!("MEM0_BASE_URL {} is not a URL", self.label))?;
         if !query.is_empty() {
@@ -118,8 +123,12 @@ impl Mem0Memories {
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&text)
-            .with_context(|| format!("Mem0 at {} sent a reply to {path} that is not JSON", self.label))
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "Mem0 at {} sent a reply to {path} that is not JSON",
+                self.label
+            )
+        })
     }
 
     fn scrub(&self, text: &str) -> String {
@@ -172,10 +181,25 @@ impl Mem0Memories {
         });
         let reply = self.post("/v2/memories/search/", &[], &body).await?;
         // Stored with `infer: false`, Mem0 keeps duplicates: fold them into one, counted.
-        type Key = (MemoryKind, Option<String>, Option<String>, Option<Outcome>, String);
+        type Key = (
+            MemoryKind,
+            Option<String>,
+            Option<String>,
+            Option<Outcome>,
+            String,
+        );
         let mut unique: HashMap<Key, Memory> = HashMap::new();
-        for m in entries(&reply).iter().filter_map(|e| parse_memory(e, &repo, &paths)) {
-            let key = (m.kind, m.path.clone(), m.rule.clone(), m.outcome, m.text.clone());
+        for m in entries(&reply)
+            .iter()
+            .filter_map(|e| parse_memory(e, &repo, &paths))
+        {
+            let key = (
+                m.kind,
+                m.path.clone(),
+                m.rule.clone(),
+                m.outcome,
+                m.text.clone(),
+            );
             match unique.get_mut(&key) {
                 Some(kept) => {
                     kept.count += 1;
@@ -211,7 +235,10 @@ impl Mem0Memories {
             let reply = self
                 .post(
                     "/v2/memories/",
-                    &[("page", page.to_string()), ("page_size", PAGE_SIZE.to_string())],
+                    &[
+                        ("page", page.to_string()),
+                        ("page_size", PAGE_SIZE.to_string()),
+                    ],
                     &body,
                 )
                 .await?;
@@ -261,7 +288,12 @@ fn parse_memory(e: &Value, repo: &str, paths: &[String]) -> Option<Memory> {
         .iter()
         .map(|(k, v)| (k.as_str(), v))
         .collect();
-    let s = |k: &str| meta.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let s = |k: &str| {
+        meta.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
     if s("source") != "nectr" || s("repo") != repo {
         return None;
     }
@@ -287,7 +319,11 @@ fn parse_memory(e: &Value, repo: &str, paths: &[String]) -> Option<Memory> {
     Some(Memory {
         id: e
             .get("id")
-            .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string())
+            })
             .unwrap_or_default(),
         repo: repo.to_owned(),
         score: similarity + path_boost(&path, paths),

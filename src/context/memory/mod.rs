@@ -164,7 +164,8 @@ impl RuleFeedback {
     /// resolution then needs three negatives.
     pub fn should_suppress(&self) -> bool {
         let negative = self.negative();
-        negative >= SUPPRESS_MIN_NEGATIVE && negative >= SUPPRESS_RATIO.saturating_mul(self.positive())
+        negative >= SUPPRESS_MIN_NEGATIVE
+            && negative >= SUPPRESS_RATIO.saturating_mul(self.positive())
     }
 
     /// How much lower to rank this rule's finding on this path: negatives minus positives,
@@ -217,7 +218,9 @@ pub trait MemoryStore: Send + Sync {
 #[derive(Clone, PartialEq, Eq)]
 pub enum MemorySettings {
     /// The embedded FTS5 store in the context database at this file.
-    Embedded { path: PathBuf },
+    Embedded {
+        path: PathBuf,
+    },
     Mem0(Mem0Settings),
 }
 
@@ -239,7 +242,10 @@ pub const MEM0_TIMEOUT: Duration = Duration::from_secs(10);
 impl fmt::Debug for Mem0Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mem0Settings")
-            .field("base_url", &crate::llm::http::display_url_str(&self.base_url))
+            .field(
+                "base_url",
+                &crate::llm::http::display_url_str(&self.base_url),
+            )
             .field("api_key", &self.api_key)
             .field("timeout", &self.timeout)
             .finish()
@@ -266,7 +272,11 @@ impl MemorySettings {
 
     /// [`MemorySettings::from_env`] over any lookup (tests pass a map).
     pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<MemorySettings> {
-        let get = |k: &str| env(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         match get("MEM0_API_KEY") {
             Some(key) => {
                 let base_url = get("MEM0_BASE_URL")
@@ -280,7 +290,9 @@ impl MemorySettings {
                     )
                 })?;
                 if !matches!(parsed.scheme(), "http" | "https") {
-                    anyhow::bail!("MEM0_BASE_URL must start with https:// (or http:// for a local server)");
+                    anyhow::bail!(
+                        "MEM0_BASE_URL must start with https:// (or http:// for a local server)"
+                    );
                 }
                 Ok(MemorySettings::Mem0(Mem0Settings {
                     base_url,
@@ -429,7 +441,10 @@ mod tests {
         assert_eq!(fb(1, 0, 0, 1).rank_penalty(), -2);
         assert_eq!(fb(0, 9, 9, 0).rank_penalty(), MAX_RANK_PENALTY);
         assert_eq!(fb(9, 0, 0, 9).rank_penalty(), -MAX_RANK_PENALTY);
-        assert_eq!(fb(u32::MAX, 0, 0, u32::MAX).rank_penalty(), -MAX_RANK_PENALTY);
+        assert_eq!(
+            fb(u32::MAX, 0, 0, u32::MAX).rank_penalty(),
+            -MAX_RANK_PENALTY
+        );
     }
 
     #[test]
@@ -453,16 +468,44 @@ mod tests {
             outcome: Some(Outcome::Dismissed),
         };
         let c = m.clean().unwrap();
-        assert_eq!((c.repo.as_str(), c.dir.as_str(), c.text.as_str()), ("acme/app", "src", "dismissed"));
-        let e = NewMemory { outcome: None, ..m.clone() }.clean().unwrap_err();
+        assert_eq!(
+            (c.repo.as_str(), c.dir.as_str(), c.text.as_str()),
+            ("acme/app", "src", "dismissed")
+        );
+        let e = NewMemory {
+            outcome: None,
+            ..m.clone()
+        }
+        .clean()
+        .unwrap_err();
         assert!(e.to_string().contains("needs its outcome"));
-        let e = NewMemory { rule: None, ..m.clone() }.clean().unwrap_err();
+        let e = NewMemory {
+            rule: None,
+            ..m.clone()
+        }
+        .clean()
+        .unwrap_err();
         assert!(e.to_string().contains("rule and path"));
-        let e = NewMemory { kind: MemoryKind::Convention, ..m.clone() }.clean().unwrap_err();
+        let e = NewMemory {
+            kind: MemoryKind::Convention,
+            ..m.clone()
+        }
+        .clean()
+        .unwrap_err();
         assert!(e.to_string().contains("only outcome"));
-        let e = NewMemory { text: " ".into(), ..m.clone() }.clean().unwrap_err();
+        let e = NewMemory {
+            text: " ".into(),
+            ..m.clone()
+        }
+        .clean()
+        .unwrap_err();
         assert!(e.to_string().contains("text"));
-        let long = NewMemory { text: "x".repeat(5000), kind: MemoryKind::Convention, outcome: None, ..m };
+        let long = NewMemory {
+            text: "x".repeat(5000),
+            kind: MemoryKind::Convention,
+            outcome: None,
+            ..m
+        };
         assert_eq!(long.clean().unwrap().text.len(), MAX_TEXT_CHARS);
     }
 
@@ -474,7 +517,9 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let MemorySettings::Mem0(m) = &s else { panic!("{s:?}") };
+        let MemorySettings::Mem0(m) = &s else {
+            panic!("{s:?}")
+        };
         assert_eq!(m.base_url, "http://127.0.0.1:9");
         assert!(!format!("{s:?}").contains("m0-secret"));
 
@@ -483,7 +528,9 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let MemorySettings::Mem0(m) = &s else { panic!("{s:?}") };
+        let MemorySettings::Mem0(m) = &s else {
+            panic!("{s:?}")
+        };
         assert_eq!(m.base_url, MEM0_DEFAULT_BASE_URL);
 
         let e = MemorySettings::from_lookup(|k| match k {
@@ -496,6 +543,11 @@ mod tests {
 
         let s = MemorySettings::from_lookup(|k| (k == "NECTR_CONTEXT_DB").then(|| "/c.db".into()))
             .unwrap();
-        assert_eq!(s, MemorySettings::Embedded { path: "/c.db".into() });
+        assert_eq!(
+            s,
+            MemorySettings::Embedded {
+                path: "/c.db".into()
+            }
+        );
     }
 }
