@@ -12,7 +12,7 @@
 //! reviewed or named in `stats.skipped_files`.
 //!
 //! `BENCH_LLM_LATENCY_MS` (default 0) delays every model answer, to see the effect of the
-//! calls running 4 at a time.
+//! calls running 4 at a time; `BENCH_DEBUG=1` prints each call's files and size.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -100,7 +100,10 @@ fn answer(r: &RecordedLlmRequest, latency: Duration) -> MockReply {
             && line.is_none()
             && let Some(rest) = l.strip_prefix('+')
         {
-            line = rest.split('|').next().and_then(|n| n.trim().parse::<u32>().ok());
+            line = rest
+                .split('|')
+                .next()
+                .and_then(|n| n.trim().parse::<u32>().ok());
         }
     }
     let text = serde_json::json!({
@@ -181,6 +184,17 @@ async fn run(name: &str, files: usize, lines_per_file: usize, latency: Duration)
         .filter(|f| prompts.contains(&format!("=== File: {} (", f.path())))
         .count();
     let whole = prompts.matches("<untrusted_file path=").count();
+    if std::env::var("BENCH_DEBUG").is_ok() {
+        for r in &requests {
+            let u = r.user().unwrap_or_default();
+            eprintln!(
+                "{name}: call with {} files, ~{} tokens, {} whole",
+                u.matches("=== File:").count(),
+                nectr::review::ai::budget::estimate_tokens(&u),
+                u.matches("<untrusted_file path=").count()
+            );
+        }
+    }
     let skipped = &review.stats.skipped_files;
     println!(
         "| {name} | {files} / {diff_lines} | {} | {} | {} | {:.0} ms | {reviewed} | {} | {whole} | {} |",
@@ -189,11 +203,18 @@ async fn run(name: &str, files: usize, lines_per_file: usize, latency: Duration)
         review.stats.llm_output_tokens,
         wall.as_secs_f64() * 1e3,
         skipped.len(),
-        review.findings.iter().filter(|f| f.source == nectr::review::finding::Source::Llm).count(),
+        review
+            .findings
+            .iter()
+            .filter(|f| f.source == nectr::review::finding::Source::Llm)
+            .count(),
     );
 
     // The budget held, and no file was dropped silently.
-    assert!(review.stats.llm_calls <= DEFAULT_MAX_LLM_CALLS, "{name}: too many calls");
+    assert!(
+        review.stats.llm_calls <= DEFAULT_MAX_LLM_CALLS,
+        "{name}: too many calls"
+    );
     assert_eq!(review.stats.llm_calls as usize, requests.len());
     let estimated: u64 = requests
         .iter()
@@ -216,7 +237,11 @@ async fn run(name: &str, files: usize, lines_per_file: usize, latency: Duration)
         let listed = skipped.iter().any(|s| s.path == f.path());
         assert!(in_prompt || listed, "{name}: {} dropped silently", f.path());
     }
-    assert!(review.notes.iter().all(|n| !n.contains("unavailable")), "{:?}", review.notes);
+    assert!(
+        review.notes.iter().all(|n| !n.contains("unavailable")),
+        "{:?}",
+        review.notes
+    );
 }
 
 fn main() {

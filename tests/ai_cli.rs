@@ -220,9 +220,7 @@ fn pull_request_review_posts_model_findings_inline() {
     let graphql: Vec<_> = requests.iter().filter(|r| r.path == "/graphql").collect();
     assert_eq!(graphql.len(), 1);
     assert!(
-        !requests
-            .iter()
-            .any(|r| r.path.contains("/contents/app/")),
+        !requests.iter().any(|r| r.path.contains("/contents/app/")),
         "no REST call per file"
     );
 }
@@ -245,7 +243,16 @@ fn text_format_shows_the_ai_overview() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("AI overview (mock-model):\n    Looks risky"), "{text}");
-    assert!(!text.contains("@octocat "), "the overview is neutralised: {text}");
-    assert!(text.contains("app/db.py:18: major: eval on user input [llm]"), "{text}");
+    assert!(
+        text.starts_with("AI overview (mock-model):\n    Looks risky"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("@octocat "),
+        "the overview is neutralised: {text}"
+    );
+    assert!(
+        text.contains("app/db.py:18: major: eval on user input [llm]"),
+        "{text}"
+    );
 }

@@ -10,9 +10,9 @@ use nectr::llm::{
 };
 use nectr::pipeline::{PrText, review_diff_with_model, rule_set};
 use nectr::review::Review;
+use nectr::review::ai::files::FileSource;
 use nectr::review::finding::Source;
 use nectr::review::render::markdown;
-use nectr::review::ai::files::FileSource;
 
 /// The external model, scripted.
 struct Scripted {
@@ -466,9 +466,14 @@ fn five_files_source() -> Files {
         ("tests/it.rs", "use app::*;\nfn t() { assert!(run()); }\n"),
         (
             "src/a.rs",
-            &format!("fn head() {{}}\nfn keep() {{}}\nfn a() -> u8 {{ 1 }}\nconst T: &str = \"{token}\";\n"),
+            &format!(
+                "fn head() {{}}\nfn keep() {{}}\nfn a() -> u8 {{ 1 }}\nconst T: &str = \"{token}\";\n"
+            ),
         ),
-        ("src/b.rs", "fn keep() {}\n// TODO: remove before release\nfn b() {}\n"),
+        (
+            "src/b.rs",
+            "fn keep() {}\n// TODO: remove before release\nfn b() {}\n",
+        ),
         ("config/.env", "A=2\n"),
         ("src/new.rs", "pub fn new() {}\n"),
     ])
@@ -483,30 +488,72 @@ async fn whole_files_go_in_by_value_order_redacted_when_the_budget_allows() {
     // the sensitive file, never the added one (its diff is the whole file).
     assert_eq!(
         files.asked(),
-        vec![vec!["src/b.rs".to_owned(), "src/a.rs".to_owned(), "tests/it.rs".to_owned()]]
+        vec![vec![
+            "src/b.rs".to_owned(),
+            "src/a.rs".to_owned(),
+            "tests/it.rs".to_owned()
+        ]]
     );
     let requests = model.requests();
     assert_eq!(requests.len(), 1);
     let user = &requests[0].user;
-    assert!(user.contains("<untrusted_file path=\"src/b.rs\">\n     1 | fn keep() {}\n"), "{user}");
-    assert!(user.contains("<untrusted_file path=\"tests/it.rs\">"), "{user}");
-    assert!(!user.contains("ghp_aB3dE5"), "the whole file is redacted too: {user}");
+    assert!(
+        user.contains("<untrusted_file path=\"src/b.rs\">\n     1 | fn keep() {}\n"),
+        "{user}"
+    );
+    assert!(
+        user.contains("<untrusted_file path=\"tests/it.rs\">"),
+        "{user}"
+    );
+    assert!(
+        !user.contains("ghp_aB3dE5"),
+        "the whole file is redacted too: {user}"
+    );
     assert!(user.contains("[REDACTED:secret.github-token]"), "{user}");
-    assert!(!user.contains("A=2") && !user.contains("config/.env\">"), "{user}");
+    assert!(
+        !user.contains("A=2") && !user.contains("config/.env\">"),
+        "{user}"
+    );
     assert!(!user.contains("<untrusted_file path=\"src/new.rs\">"));
     // Whole files come before the diff, and the model is told what they are.
     assert!(user.find("<untrusted_file").unwrap() < user.find("<untrusted_diff>").unwrap());
     assert!(requests[0].system.contains("<untrusted_file>"));
-    assert!(review.stats.skipped_files.iter().any(|s| s.path == "config/.env"));
+    assert!(
+        review
+            .stats
+            .skipped_files
+            .iter()
+            .any(|s| s.path == "config/.env")
+    );
 
     // `llm.full_files` caps the count; 0 turns the fetch off.
     let model = Scripted::new(32_000, vec![]);
     let files = five_files_source();
-    run_with_files(&model, FIVE_FILES, "llm:\n  full_files: 1\n", "t", "", Some(&files)).await;
-    assert_eq!(files.asked(), vec![vec!["src/b.rs".to_owned()]]);
+    run_with_files(
+        &model,
+        FIVE_FILES,
+        "llm:\n  full_files: 1\n",
+        "t",
+        "",
+        Some(&files),
+    )
+    .await;
+    // Sizes are unknown until fetched: up to three times as many are asked for, in one go.
+    assert_eq!(files.asked().len(), 1);
+    let user = &model.requests()[0].user;
+    assert_eq!(user.matches("<untrusted_file").count(), 1, "{user}");
+    assert!(user.contains("<untrusted_file path=\"src/b.rs\">"));
     let model = Scripted::new(32_000, vec![]);
     let files = five_files_source();
-    run_with_files(&model, FIVE_FILES, "llm:\n  full_files: 0\n", "t", "", Some(&files)).await;
+    run_with_files(
+        &model,
+        FIVE_FILES,
+        "llm:\n  full_files: 0\n",
+        "t",
+        "",
+        Some(&files),
+    )
+    .await;
     assert!(files.asked().is_empty());
     assert!(!model.requests()[0].user.contains("<untrusted_file"));
 }
@@ -530,29 +577,46 @@ async fn whole_files_are_not_fetched_without_room_and_left_out_when_too_big() {
     let files = five_files_source();
     let model = Scripted::new(32_000, vec![]);
     let review = run_with_files(&model, FIVE_FILES, &budget(lo + 100), "t", "", Some(&files)).await;
-    assert_eq!(review.stats.llm_calls, 1, "{:?}", review.stats.skipped_files);
+    assert_eq!(
+        review.stats.llm_calls, 1,
+        "{:?}",
+        review.stats.skipped_files
+    );
     assert!(files.asked().is_empty(), "{:?}", files.asked());
     assert!(!model.requests()[0].user.contains("<untrusted_file"));
     // With room for one small file, the first is fetched and sent, within the budget.
     let model = Scripted::new(32_000, vec![]);
     run_with_files(&model, FIVE_FILES, &budget(lo + 300), "t", "", Some(&files)).await;
     assert_eq!(files.asked().len(), 1);
-    assert!(model.requests()[0].user.contains("<untrusted_file path=\"src/b.rs\">"));
+    assert!(
+        model.requests()[0]
+            .user
+            .contains("<untrusted_file path=\"src/b.rs\">")
+    );
 
     // A file far larger than the room left is fetched (its size is unknown until then)
     // but not sent; the smaller ones still are.
     let huge = "fn filler() { let x = 1; }\n".repeat(4_000);
     let files = Files::new(&[
         ("src/b.rs", huge.as_str()),
-        ("src/a.rs", "fn head() {}\nfn keep() {}\nfn a() -> u8 { 1 }\n"),
+        (
+            "src/a.rs",
+            "fn head() {}\nfn keep() {}\nfn a() -> u8 { 1 }\n",
+        ),
     ]);
     let model = Scripted::new(32_000, vec![]);
     run_with_files(&model, FIVE_FILES, "", "t", "", Some(&files)).await;
     let user = &model.requests()[0].user;
     assert!(!user.contains("<untrusted_file path=\"src/b.rs\">"));
-    assert!(user.contains("<untrusted_file path=\"src/a.rs\">"), "{user}");
+    assert!(
+        user.contains("<untrusted_file path=\"src/a.rs\">"),
+        "{user}"
+    );
     let estimate = (model.requests()[0].system.len() + user.len()).div_ceil(3);
-    assert!(estimate + 4_096 <= 32_000, "the call still fits the window: {estimate}");
+    assert!(
+        estimate + 4_096 <= 32_000,
+        "the call still fits the window: {estimate}"
+    );
 }
 
 #[tokio::test]
@@ -587,8 +651,12 @@ async fn a_30k_line_pr_stays_within_the_default_budget_with_whole_files() {
     for r in &requests {
         assert!(estimate(r) + r.max_output_tokens as usize <= window);
     }
-    assert_eq!(files.asked().len(), 1, "one fetch for the whole review");
-    assert!(files.asked()[0].len() <= 5);
+    assert!(
+        files.asked().len() <= 1,
+        "at most one fetch for the whole review"
+    );
+    assert!(files.asked().iter().all(|a| a.len() <= 15));
+    assert!(sent_whole(&requests) <= 5);
     let sent: String = requests.iter().map(|r| r.user.as_str()).collect();
     let mut skipped = 0;
     for f in &diff.files {
@@ -602,4 +670,11 @@ async fn a_30k_line_pr_stays_within_the_default_budget_with_whole_files() {
         }
     }
     assert!(skipped > 0 && skipped < 100, "{skipped}");
+}
+
+fn sent_whole(requests: &[nectr::llm::CompletionRequest]) -> usize {
+    requests
+        .iter()
+        .map(|r| r.user.matches("<untrusted_file path=").count())
+        .sum()
 }

@@ -1361,7 +1361,12 @@ async fn graphql_refuses_bad_queries_as_github_does() {
             let r = c
                 .post("/graphql", &json!({"query": query, "variables": variables}))
                 .await;
-            assert_eq!(r.status, 200, "GraphQL errors still answer 200: {}", r.text());
+            assert_eq!(
+                r.status,
+                200,
+                "GraphQL errors still answer 200: {}",
+                r.text()
+            );
             r.json()
         }
     };
@@ -1369,15 +1374,26 @@ async fn graphql_refuses_bad_queries_as_github_does() {
     let blob = format!("object(expression: \"{head}:a.rs\") {{ ... on Blob {{ text }} }}");
 
     // A syntax error: no data at all.
-    let v = ask(format!("{{ repository(owner: \"acme\", name: \"widgets\") {{ {blob} }}"), json!({})).await;
-    assert!(v.get("data").is_none() && message(&v).starts_with("Parse error"), "{v}");
+    let v = ask(
+        format!("{{ repository(owner: \"acme\", name: \"widgets\") {{ {blob} }}"),
+        json!({}),
+    )
+    .await;
+    assert!(
+        v.get("data").is_none() && message(&v).starts_with("Parse error"),
+        "{v}"
+    );
     // An unknown field.
     let v = ask(
         format!("{{ repository(owner: \"acme\", name: \"widgets\") {{ f: object(expression: \"{head}:a.rs\") {{ ... on Blob {{ txt }} }} }} }}"),
         json!({}),
     )
     .await;
-    assert_eq!(message(&v), "Field 'txt' doesn't exist on type 'Blob'", "{v}");
+    assert_eq!(
+        message(&v),
+        "Field 'txt' doesn't exist on type 'Blob'",
+        "{v}"
+    );
     assert_eq!(v["errors"][0]["extensions"]["code"], "undefinedField");
     // A variable used but not declared, and one declared but missing.
     let v = ask(
@@ -1408,7 +1424,11 @@ async fn graphql_refuses_bad_queries_as_github_does() {
     assert_eq!(v["data"]["repository"], Value::Null);
     assert_eq!(v["errors"][0]["type"], "NOT_FOUND");
     // Mutations are not the fake's business.
-    let v = ask("mutation { addStar(input: {}) { clientMutationId } }".into(), json!({})).await;
+    let v = ask(
+        "mutation { addStar(input: {}) { clientMutationId } }".into(),
+        json!({}),
+    )
+    .await;
     assert!(v.get("data").is_none(), "{v}");
     // And the endpoint needs a token like every other.
     let anonymous = Client::new(&gh.url, None)

@@ -397,13 +397,24 @@ async fn file_contents_come_in_one_graphql_query_with_an_alias_per_file() {
     gh.set_file(REPO, &sha, "big.txt", big.as_bytes());
     gh.set_file(REPO, "main", "only-on-main.rs", b"fn main() {}\n");
     let c = client(&gh, TOKEN);
-    let paths: Vec<String> = ["src/lib.rs", odd, "logo.png", "big.txt", "only-on-main.rs", "src", "missing.rs"]
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    let paths: Vec<String> = [
+        "src/lib.rs",
+        odd,
+        "logo.png",
+        "big.txt",
+        "only-on-main.rs",
+        "src",
+        "missing.rs",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
     let got = c.file_contents_graphql(REPO, &sha, &paths).await.unwrap();
     assert_eq!(got.len(), paths.len(), "every path is answered: {got:?}");
-    assert_eq!(got["src/lib.rs"].as_deref(), Some("fn a() {}\nfn b() -> u8 { 1 }\n"));
+    assert_eq!(
+        got["src/lib.rs"].as_deref(),
+        Some("fn a() {}\nfn b() -> u8 { 1 }\n")
+    );
     assert_eq!(got[odd].as_deref(), Some("// ünïcode\n"));
     assert_eq!(got["logo.png"], None, "binary");
     assert_eq!(got["big.txt"], None, "over the size cap");
@@ -412,8 +423,16 @@ async fn file_contents_come_in_one_graphql_query_with_an_alias_per_file() {
     assert_eq!(got["missing.rs"], None);
     // One request, and it is GraphQL: no REST call per file.
     let reqs = gh.requests();
-    assert_eq!(reqs.len(), 1, "{:?}", reqs.iter().map(|r| &r.path).collect::<Vec<_>>());
-    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("POST", "/graphql"));
+    assert_eq!(
+        reqs.len(),
+        1,
+        "{:?}",
+        reqs.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("POST", "/graphql")
+    );
     let body = reqs[0].body_json().unwrap();
     let query = body["query"].as_str().unwrap();
     assert!(query.contains("f6: object(expression: $e6)"), "{query}");
@@ -441,12 +460,20 @@ async fn file_contents_are_batched_and_graphql_errors_are_mapped() {
     });
     let started = Instant::now();
     let got = c.file_contents_graphql(REPO, &sha, &paths).await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(got.len(), 60);
     assert_eq!(got["src/f59.rs"].as_deref(), Some("// file 59\n"));
     assert!(got.values().all(Option::is_some));
     let posts = requests_to(&gh, "POST", "/graphql");
-    assert_eq!(posts.len(), 4, "3 batches of at most 25, one retried after the 502");
+    assert_eq!(
+        posts.len(),
+        4,
+        "3 batches of at most 25, one retried after the 502"
+    );
 
     // A repository GitHub cannot resolve: its NOT_FOUND error, as NotFound.
     let err = c
@@ -463,7 +490,12 @@ async fn file_contents_are_batched_and_graphql_errors_are_mapped() {
     assert!(matches!(err, GitHubError::Unauthorized { .. }), "{err}");
     // Nothing asked, nothing sent.
     let before = gh.requests().len();
-    assert!(c.file_contents_graphql(REPO, &sha, &[]).await.unwrap().is_empty());
+    assert!(
+        c.file_contents_graphql(REPO, &sha, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(gh.requests().len(), before);
 }
 

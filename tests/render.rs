@@ -259,8 +259,14 @@ fn text_shows_the_ai_overview_first_and_strips_escapes() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "AI overview (gpt-4o-mini):", "{out}");
     assert_eq!(lines[1], "    Adds a parser.");
-    assert!(lines[3].starts_with("    The ") && lines[3].contains("empty"), "{out}");
-    assert!(!out.contains('\x1b'), "the model's escapes are stripped: {out:?}");
+    assert!(
+        lines[3].starts_with("    The ") && lines[3].contains("empty"),
+        "{out}"
+    );
+    assert!(
+        !out.contains('\x1b'),
+        "the model's escapes are stripped: {out:?}"
+    );
     // The findings still follow, one line each.
     assert!(out.contains("src/lib.rs:10: critical: title of secret.github-token"));
     // No summary (no model, or the model said nothing): no overview block.

@@ -168,7 +168,9 @@ fn inputs() -> Vec<(&'static str, String)> {
             "Rust with Chinese comments",
             (0..200)
                 .map(|i| {
-                    format!("    // 计算第{i}个值并返回结果\n    let value_{i} = compute(input, {i});\n")
+                    format!(
+                        "    // 计算第{i}个值并返回结果\n    let value_{i} = compute(input, {i});\n"
+                    )
                 })
                 .collect(),
         ),

@@ -625,9 +625,7 @@ impl GitHub {
                 return Err(graphql_error(endpoint, repo, &body));
             };
             for (i, path) in batch.iter().enumerate() {
-                let text = repository
-                    .get(format!("f{i}"))
-                    .and_then(usable_blob_text);
+                let text = repository.get(format!("f{i}")).and_then(usable_blob_text);
                 out.insert((*path).clone(), text);
             }
         }
@@ -967,12 +965,18 @@ fn blob_query(
 
 /// The text of one aliased `object` answer, when it is a usable text file.
 fn usable_blob_text(blob: &serde_json::Value) -> Option<String> {
-    let binary = blob.get("isBinary").and_then(|v| v.as_bool()).unwrap_or(true);
+    let binary = blob
+        .get("isBinary")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
     let truncated = blob
         .get("isTruncated")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    let size = blob.get("byteSize").and_then(|v| v.as_u64()).unwrap_or(u64::MAX);
+    let size = blob
+        .get("byteSize")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(u64::MAX);
     if binary || truncated || size > MAX_GRAPHQL_BLOB_BYTES {
         return None;
     }
@@ -1098,9 +1102,17 @@ mod tests {
         let paths = ["src/a.rs".to_owned(), "dir \"q\"/b.py".to_owned()];
         let refs: Vec<&String> = paths.iter().collect();
         let (query, vars) = blob_query("o", "r", "abc123", &refs);
-        assert!(query.starts_with("query NectrFiles($owner: String!, $name: String!, $e0: String!, $e1: String!)"), "{query}");
+        assert!(
+            query.starts_with(
+                "query NectrFiles($owner: String!, $name: String!, $e0: String!, $e1: String!)"
+            ),
+            "{query}"
+        );
         assert!(query.contains("f1: object(expression: $e1)"), "{query}");
-        assert!(!query.contains("src/a.rs"), "paths travel as variables only");
+        assert!(
+            !query.contains("src/a.rs"),
+            "paths travel as variables only"
+        );
         assert_eq!(vars["e1"], "abc123:dir \"q\"/b.py");
         assert_eq!(vars["owner"], "o");
     }
@@ -1112,10 +1124,18 @@ mod tests {
             text(json!({"byteSize": 3, "isBinary": false, "isTruncated": false, "text": "abc"})),
             Some("abc".to_owned())
         );
-        assert_eq!(text(json!({"byteSize": 3, "isBinary": true, "isTruncated": false, "text": null})), None);
-        assert_eq!(text(json!({"byteSize": 3, "isBinary": false, "isTruncated": true, "text": "a"})), None);
         assert_eq!(
-            text(json!({"byteSize": MAX_GRAPHQL_BLOB_BYTES + 1, "isBinary": false, "isTruncated": false, "text": "a"})),
+            text(json!({"byteSize": 3, "isBinary": true, "isTruncated": false, "text": null})),
+            None
+        );
+        assert_eq!(
+            text(json!({"byteSize": 3, "isBinary": false, "isTruncated": true, "text": "a"})),
+            None
+        );
+        assert_eq!(
+            text(
+                json!({"byteSize": MAX_GRAPHQL_BLOB_BYTES + 1, "isBinary": false, "isTruncated": false, "text": "a"})
+            ),
             None
         );
         assert_eq!(text(json!({})), None, "a tree answers an empty object");

@@ -4969,7 +4969,13 @@ fn gql_field_known(ty: &str, field: &str) -> bool {
         "GitObject" => matches!(field, "oid" | "abbreviatedOid" | "__typename"),
         "Blob" => matches!(
             field,
-            "byteSize" | "isBinary" | "isTruncated" | "text" | "oid" | "abbreviatedOid" | "__typename"
+            "byteSize"
+                | "isBinary"
+                | "isTruncated"
+                | "text"
+                | "oid"
+                | "abbreviatedOid"
+                | "__typename"
         ),
         "Tree" | "Commit" | "Tag" => matches!(field, "oid" | "abbreviatedOid" | "__typename"),
         _ => false,
@@ -5004,7 +5010,10 @@ impl GqlCheck<'_> {
                         "GitObject" => matches!(on.as_str(), "Blob" | "Tree" | "Commit" | "Tag"),
                         other => on == other,
                     };
-                    if !matches!(on.as_str(), "Blob" | "Tree" | "Commit" | "Tag" | "Repository" | "Query") {
+                    if !matches!(
+                        on.as_str(),
+                        "Blob" | "Tree" | "Commit" | "Tag" | "Repository" | "Query"
+                    ) {
                         self.errors.push(gql_error(format!(
                             "No such type {on}, so it can't be a fragment condition"
                         )));
@@ -5085,7 +5094,11 @@ impl GqlCheck<'_> {
 }
 
 /// A resolved argument: the literal, or the variable's value.
-fn gql_arg(args: &[(String, GqlValue)], name: &str, variables: &Map<String, Value>) -> Option<Value> {
+fn gql_arg(
+    args: &[(String, GqlValue)],
+    name: &str,
+    variables: &Map<String, Value>,
+) -> Option<Value> {
     let (_, v) = args.iter().find(|(k, _)| k == name)?;
     Some(match v {
         GqlValue::Var(var) => variables.get(var).cloned().unwrap_or(Value::Null),
@@ -5112,7 +5125,9 @@ impl State {
             Err(reply) => return reply,
         };
         let Some(query) = body.get("query").and_then(Value::as_str) else {
-            return errors_only(vec![gql_error("A query attribute must be specified and must be a string.")]);
+            return errors_only(vec![gql_error(
+                "A query attribute must be specified and must be a string.",
+            )]);
         };
         let variables = match body.get("variables") {
             None | Some(Value::Null) => Map::new(),
@@ -5123,7 +5138,8 @@ impl State {
             },
             Some(_) => return errors_only(vec![gql_error("Variables are invalid JSON.")]),
         };
-        let op = match gql_tokens(query).and_then(|tokens| GqlParser { tokens, at: 0 }.operation()) {
+        let op = match gql_tokens(query).and_then(|tokens| GqlParser { tokens, at: 0 }.operation())
+        {
             Ok(op) => op,
             Err(e) => return errors_only(vec![gql_error(e)]),
         };
@@ -5142,7 +5158,9 @@ impl State {
         check.selections("Query", &op.selections);
         for declared in op.variables.keys() {
             if !check.used.contains(declared) {
-                check.errors.push(gql_error(format!("Variable ${declared} is declared but never used")));
+                check.errors.push(gql_error(format!(
+                    "Variable ${declared} is declared but never used"
+                )));
             }
         }
         if !check.errors.is_empty() {
@@ -5165,7 +5183,13 @@ impl State {
     ) -> Value {
         let mut data = Map::new();
         for sel in selections {
-            let GqlSelection::Field { alias, name, args, selections } = sel else {
+            let GqlSelection::Field {
+                alias,
+                name,
+                args,
+                selections,
+            } = sel
+            else {
                 continue;
             };
             let key = alias.clone().unwrap_or_else(|| name.clone());
@@ -5207,7 +5231,13 @@ impl State {
         let repo = &self.repos[key];
         let mut out = Map::new();
         for sel in selections {
-            let GqlSelection::Field { alias, name, args, selections } = sel else {
+            let GqlSelection::Field {
+                alias,
+                name,
+                args,
+                selections,
+            } = sel
+            else {
                 continue;
             };
             let response_key = alias.clone().unwrap_or_else(|| name.clone());
@@ -5271,9 +5301,15 @@ fn gql_object_fields(
                     GqlObject::Tree => b"",
                 };
                 let oid = sha1_hex(
-                    &[format!("{} {}\0", typename.to_ascii_lowercase(), content.len()).as_bytes(), content].concat(),
+                    &[
+                        format!("{} {}\0", typename.to_ascii_lowercase(), content.len()).as_bytes(),
+                        content,
+                    ]
+                    .concat(),
                 );
-                let text = std::str::from_utf8(content).ok().filter(|t| !t.contains('\0'));
+                let text = std::str::from_utf8(content)
+                    .ok()
+                    .filter(|t| !t.contains('\0'));
                 let value = match name.as_str() {
                     "__typename" => json!(typename),
                     "oid" => json!(oid),

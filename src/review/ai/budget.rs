@@ -38,8 +38,7 @@ pub fn estimate_tokens(text: &str) -> usize {
                 i += 1;
             }
             let len = i - start;
-            let hash_like =
-                len >= 16 && digits > 0 && upper + lower > 0 && digits * 16 >= len;
+            let hash_like = len >= 16 && digits > 0 && upper + lower > 0 && digits * 16 >= len;
             let bytes_per_token = match (hash_like, upper * 8 >= len && lower > 0) {
                 (true, true) => 1.3,
                 (true, false) => 1.6,

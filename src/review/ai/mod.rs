@@ -493,7 +493,8 @@ pub async fn ai_review(
                 };
                 let block = files::file_block(path, text, &mut redactor);
                 let tokens = budget::estimate_tokens(&block);
-                if accepted[chunk].tokens + tokens <= chunk_budget
+                if out.full_files.len() < limits.full_files
+                    && accepted[chunk].tokens + tokens <= chunk_budget
                     && spent + tokens as u64 <= limits.max_input_tokens
                 {
                     accepted[chunk].tokens += tokens;
@@ -652,8 +653,11 @@ pub async fn ai_review(
 
 /// The files worth sending whole, best first, with the accepted call that holds their
 /// diff: modified or renamed (an added file's diff is the whole file), the first piece of
-/// their diff in a call with at least [`files::MIN_ROOM_TOKENS`] left, while the review's
-/// input budget has that much left too.
+/// their diff in a call with room for at least [`files::MIN_ROOM_TOKENS`] and for the
+/// line numbers of every line up to the last one the diff shows (a lower bound on the
+/// file's size), while the review's input budget has room too. A file's size is known only
+/// once fetched, so up to [`files::FETCH_FACTOR`] times `max_files` are asked for (in one
+/// request) and the best that fit are sent.
 fn full_file_candidates(
     diff: &Diff<'_>,
     prepared: &[Prepared],
@@ -674,15 +678,22 @@ fn full_file_candidates(
             )
         })
         .filter_map(|p| {
+            let file = &diff.files[p.index];
             let chunk = accepted.iter().position(|c| {
                 c.pieces
                     .iter()
                     .any(|piece| piece.file == p.index && piece.part.0 == 1)
             })?;
-            (accepted[chunk].tokens + files::MIN_ROOM_TOKENS <= chunk_budget)
-                .then_some((p.index, chunk))
+            let last_line = file
+                .hunks
+                .iter()
+                .map(|h| (h.new_start + h.new_len) as usize)
+                .max()
+                .unwrap_or(0);
+            let least = files::MIN_ROOM_TOKENS.max(last_line * files::LINE_PREFIX_TOKENS);
+            (accepted[chunk].tokens + least <= chunk_budget).then_some((p.index, chunk))
         })
-        .take(max_files)
+        .take(max_files.saturating_mul(files::FETCH_FACTOR))
         .collect()
 }
 
