@@ -66,14 +66,22 @@ fn nectr(fake: &FakeGitHub, db: &Path, args: &[&str]) -> Output {
 fn ok(out: &Output) -> (String, String) {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
     (stdout, stderr)
 }
 
 fn review(fake: &FakeGitHub, db: &Path, number: u64) -> Value {
     let n = number.to_string();
-    let out = nectr(fake, db, &["review", "--repo", REPO, "--pr", &n, "--format", "json"]);
+    let out = nectr(
+        fake,
+        db,
+        &["review", "--repo", REPO, "--pr", &n, "--format", "json"],
+    );
     let (stdout, _) = ok(&out);
     serde_json::from_str(&stdout).expect("JSON output")
 }
@@ -84,7 +92,10 @@ fn the_second_review_sees_the_first_through_the_knowledge_graph() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("context.db");
     let db_py = example_section("app/db.py");
-    fake.add_pull(REPO, pull(1, "Add the database layer", "alice", db_py.clone()));
+    fake.add_pull(
+        REPO,
+        pull(1, "Add the database layer", "alice", db_py.clone()),
+    );
     fake.add_pull(REPO, pull(2, "Tune the database layer", "bob", db_py));
 
     let first = review(&fake, &db, 1);
@@ -121,9 +132,16 @@ fn a_dry_run_records_nothing_in_the_context_stores() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("context.db");
     let db_py = example_section("app/db.py");
-    fake.add_pull(REPO, pull(1, "Add the database layer", "alice", db_py.clone()));
+    fake.add_pull(
+        REPO,
+        pull(1, "Add the database layer", "alice", db_py.clone()),
+    );
     fake.add_pull(REPO, pull(2, "Tune the database layer", "bob", db_py));
-    let out = nectr(&fake, &db, &["review", "--repo", REPO, "--pr", "1", "--dry-run"]);
+    let out = nectr(
+        &fake,
+        &db,
+        &["review", "--repo", REPO, "--pr", "1", "--dry-run"],
+    );
     ok(&out);
     let second = review(&fake, &db, 2);
     let summary = second["summary"].as_str().unwrap();
@@ -157,9 +175,18 @@ fn backfill_indexes_merged_pull_requests_and_open_issues() {
     fake.add_pull(REPO, pull(2, "Tune the database layer", "bob", db_py));
     let second = review(&fake, &db, 2);
     let summary = second["summary"].as_str().unwrap();
-    assert!(summary.contains("Earlier PRs on these files: #1"), "{summary}");
-    assert!(!summary.contains("#3"), "an unmerged closed PR is not history: {summary}");
-    assert!(summary.contains("Open issues mentioning these files: #7"), "{summary}");
+    assert!(
+        summary.contains("Earlier PRs on these files: #1"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("#3"),
+        "an unmerged closed PR is not history: {summary}"
+    );
+    assert!(
+        summary.contains("Open issues mentioning these files: #7"),
+        "{summary}"
+    );
     assert!(summary.contains("`alice` (1)"), "{summary}");
 }
 
@@ -169,7 +196,15 @@ fn findings_the_repository_keeps_thumbing_down_are_hidden() {
     let fake = fake();
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("context.db");
-    fake.add_pull(REPO, pull(1, "Add the database layer", "alice", example_section("app/db.py")));
+    fake.add_pull(
+        REPO,
+        pull(
+            1,
+            "Add the database layer",
+            "alice",
+            example_section("app/db.py"),
+        ),
+    );
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -7,8 +7,8 @@ use clap::Args;
 
 use super::github_review::{api_url, connect, parse_repo};
 use crate::context::graph::{GraphSettings, open_graph};
-use crate::pipeline::backfill::backfill;
 use crate::github::token;
+use crate::pipeline::backfill::backfill;
 
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
@@ -36,7 +36,9 @@ async fn run_async(args: BackfillArgs) -> Result<u8> {
     let report = backfill(&gh, graph.as_ref(), &repo, args.prs, args.issues).await?;
     eprintln!(
         "nectr: indexed {} merged pull requests and {} open issues of {repo} into the {} knowledge graph",
-        report.prs, report.issues, graph.name()
+        report.prs,
+        report.issues,
+        graph.name()
     );
     Ok(0)
 }

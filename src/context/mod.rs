@@ -93,7 +93,9 @@ impl ContextSources {
         sources.mcp_limits = McpLimits::from_env(&env);
         match mcp::policy::operator_servers(&env) {
             Ok(servers) => sources.operator_mcp = servers,
-            Err(e) => sources.unavailable.push(format!("MCP servers of NECTR_MCP_CONFIG: {e}")),
+            Err(e) => sources
+                .unavailable
+                .push(format!("MCP servers of NECTR_MCP_CONFIG: {e}")),
         }
         let graph = async {
             if !has_place && !set("NEO4J_URI") {
@@ -174,7 +176,11 @@ impl Gathered {
                  recurring findings, and how its comments fared):\n",
             );
             for m in &self.memories {
-                let place = m.path.as_deref().map(|p| format!(" [{p}]")).unwrap_or_default();
+                let place = m
+                    .path
+                    .as_deref()
+                    .map(|p| format!(" [{p}]"))
+                    .unwrap_or_default();
                 let _ = writeln!(body, "- ({}){place} {}", m.kind.as_str(), one_line(&m.text));
             }
             sections.push(ContextSection {
@@ -279,8 +285,13 @@ pub async fn gather(sources: &ContextSources, config: &RepoConfig, facts: &PrFac
     let graph_answers = async {
         match &sources.graph {
             Some(g) => {
-                boxed("knowledge graph", sources.timeout, g.query(&query), &mut graph_unavailable)
-                    .await
+                boxed(
+                    "knowledge graph",
+                    sources.timeout,
+                    g.query(&query),
+                    &mut graph_unavailable,
+                )
+                .await
             }
             None => None,
         }
@@ -428,7 +439,13 @@ pub async fn learn(
     let mut problems = Vec::new();
     if let Some(g) = &sources.graph {
         let record = pr_record(facts, review);
-        boxed("knowledge graph", sources.timeout, g.index_pr(&record), &mut problems).await;
+        boxed(
+            "knowledge graph",
+            sources.timeout,
+            g.index_pr(&record),
+            &mut problems,
+        )
+        .await;
     }
     if let Some(m) = &sources.memories {
         let memories = memories_to_store(config, facts, review, feedback);
@@ -490,8 +507,16 @@ fn memories_to_store(
         rule: None,
         outcome: None,
     };
-    if let Some(text) = config.llm.instructions.as_deref().filter(|t| !t.trim().is_empty()) {
-        out.push(convention(format!("Repository instructions: {}", text.trim())));
+    if let Some(text) = config
+        .llm
+        .instructions
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    {
+        out.push(convention(format!(
+            "Repository instructions: {}",
+            text.trim()
+        )));
     }
     let mut seen = HashSet::new();
     for f in &review.findings {

@@ -217,9 +217,21 @@ mod timestamp_tests {
     fn timestamps_parse_like_github_writes_them() {
         assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_timestamp("2026-11-29T10:00:00Z"), Some(1_795_946_400));
-        assert_eq!(parse_timestamp("2024-02-29T12:30:15.123Z"), Some(1_709_209_815));
-        assert_eq!(parse_timestamp("2026-11-29T11:00:00+01:00"), Some(1_795_946_400));
-        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-29", "2026-11-29T10:00Z"] {
+        assert_eq!(
+            parse_timestamp("2024-02-29T12:30:15.123Z"),
+            Some(1_709_209_815)
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-29T11:00:00+01:00"),
+            Some(1_795_946_400)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-29",
+            "2026-11-29T10:00Z",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }

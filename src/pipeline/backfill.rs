@@ -32,8 +32,16 @@ pub async fn backfill(
         .list_pulls(repo, "closed", max_prs)
         .await
         .with_context(|| format!("cannot list the closed pull requests of {repo}"))?;
-    let mut merged: Vec<PullRequest> = pulls.into_iter().filter(|p| p.merged_at.is_some()).collect();
-    merged.sort_by_key(|p| p.merged_at.as_deref().and_then(parse_timestamp).unwrap_or(0));
+    let mut merged: Vec<PullRequest> = pulls
+        .into_iter()
+        .filter(|p| p.merged_at.is_some())
+        .collect();
+    merged.sort_by_key(|p| {
+        p.merged_at
+            .as_deref()
+            .and_then(parse_timestamp)
+            .unwrap_or(0)
+    });
     for pull in &merged {
         let files = gh
             .pull_files(repo, pull.number)
@@ -62,14 +70,22 @@ pub fn pr_record(repo: &str, pull: &PullRequest, paths: Vec<String>) -> PrRecord
         repo: repo.to_owned(),
         number: pull.number,
         title: pull.title.clone(),
-        author: pull.user.as_ref().map(|u| u.login.clone()).unwrap_or_default(),
+        author: pull
+            .user
+            .as_ref()
+            .map(|u| u.login.clone())
+            .unwrap_or_default(),
         state: if merged_at.is_some() || pull.merged == Some(true) {
             "merged".into()
         } else {
             pull.state.clone()
         },
         merged_at,
-        created_at: pull.created_at.as_deref().and_then(parse_timestamp).unwrap_or(0),
+        created_at: pull
+            .created_at
+            .as_deref()
+            .and_then(parse_timestamp)
+            .unwrap_or(0),
         base_sha: pull.base.sha.clone(),
         head_sha: pull.head.sha.clone(),
         files: paths,
@@ -87,8 +103,16 @@ pub fn issue_record(repo: &str, issue: &Issue) -> IssueRecord {
         title: issue.title.clone(),
         state: issue.state.clone(),
         labels: issue.labels.iter().map(|l| l.name.clone()).collect(),
-        author: issue.user.as_ref().map(|u| u.login.clone()).unwrap_or_default(),
+        author: issue
+            .user
+            .as_ref()
+            .map(|u| u.login.clone())
+            .unwrap_or_default(),
         body_paths: mentioned_paths(issue.body.as_deref().unwrap_or("")),
-        updated_at: issue.updated_at.as_deref().and_then(parse_timestamp).unwrap_or(0),
+        updated_at: issue
+            .updated_at
+            .as_deref()
+            .and_then(parse_timestamp)
+            .unwrap_or(0),
     }
 }

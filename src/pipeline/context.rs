@@ -4,11 +4,11 @@
 
 use std::collections::HashSet;
 
+use crate::context::memory::Outcome;
 use crate::context::{CommentFeedback, PrFacts};
 use crate::diff::Diff;
 use crate::github::event::PullRequest;
 use crate::github::types::parse_timestamp;
-use crate::context::memory::Outcome;
 use crate::publish::PreviousReview;
 use crate::publish::marker::fingerprint;
 use crate::review::Review;
@@ -29,7 +29,11 @@ pub fn pr_facts(repo: &str, pull: &PullRequest, diff: &Diff<'_>) -> PrFacts {
         title: pull.title.clone(),
         body: pull.body.clone().unwrap_or_default(),
         branch: pull.head.name.clone(),
-        author: pull.user.as_ref().map(|u| u.login.clone()).unwrap_or_default(),
+        author: pull
+            .user
+            .as_ref()
+            .map(|u| u.login.clone())
+            .unwrap_or_default(),
         state: if merged_at.is_some() || pull.merged == Some(true) {
             "merged".into()
         } else if pull.state.is_empty() {
@@ -37,7 +41,11 @@ pub fn pr_facts(repo: &str, pull: &PullRequest, diff: &Diff<'_>) -> PrFacts {
         } else {
             pull.state.clone()
         },
-        created_at: pull.created_at.as_deref().and_then(parse_timestamp).unwrap_or(0),
+        created_at: pull
+            .created_at
+            .as_deref()
+            .and_then(parse_timestamp)
+            .unwrap_or(0),
         merged_at,
         base_sha: pull.base.sha.clone(),
         head_sha: pull.head.sha.clone(),
@@ -101,8 +109,11 @@ fn rule_of_comment(body: &str) -> Option<String> {
     let inner = first.strip_suffix('`')?;
     let start = inner.rfind('`')?;
     let rule = &inner[start + 1..];
-    (!rule.is_empty() && rule.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c)))
-        .then(|| rule.to_owned())
+    (!rule.is_empty()
+        && rule
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c)))
+    .then(|| rule.to_owned())
 }
 
 #[cfg(test)]

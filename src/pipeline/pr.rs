@@ -9,10 +9,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::config::{DEFAULT_FILE_NAMES, LoadedConfig, RepoConfig};
+use crate::context::{self, ContextSources};
 use crate::error::InputError;
 use crate::github::GitHub;
 use crate::github::types::{PrFile, PullRequest};
-use crate::context::{self, ContextSources};
 use crate::llm::LanguageModel;
 use crate::publish::{self, Identity, Publication};
 use crate::review::{PrRef, Review};
