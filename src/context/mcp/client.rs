@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, ClientInfo, Implementation, RawContent};
+use rmcp::model::{CallToolRequestParams, ClientConfig, Implementation};
 use rmcp::service::{RoleClient, RunningService, ServiceExt};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
@@ -191,8 +191,8 @@ pub async fn connect(
     }))
 }
 
-fn client_info() -> ClientInfo {
-    let mut info = ClientInfo::default();
+fn client_info() -> ClientConfig {
+    let mut info = ClientConfig::default();
     info.client_info = Implementation::new("nectr", env!("CARGO_PKG_VERSION"));
     info
 }
@@ -269,7 +269,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 struct RmcpSession {
-    service: RunningService<RoleClient, ClientInfo>,
+    service: RunningService<RoleClient, ClientConfig>,
     scrub: Scrubber,
     max_text_chars: usize,
 }
@@ -290,7 +290,7 @@ impl ToolSession for RmcpSession {
             let mut text = String::new();
             let mut truncated = false;
             for block in &result.content {
-                if let RawContent::Text(t) = &block.raw {
+                if let Some(t) = block.as_text() {
                     if !text.is_empty() {
                         text.push('\n');
                     }

@@ -62,7 +62,7 @@ static BRANCH_KEY: LazyLock<Regex> = LazyLock::new(|| {
 /// at most `max`. Encodings and standards (`UTF-8`, `SHA-256`, `ISO-8601`) are not keys.
 pub fn issue_keys(title: &str, body: &str, branch: &str, max: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let mut push = |team: &str, number: &str, out: &mut Vec<String>| {
+    let push = |team: &str, number: &str, out: &mut Vec<String>| {
         let team = team.to_ascii_uppercase();
         if team.len() < 2 || NOT_KEYS.contains(&team.as_str()) {
             return;
