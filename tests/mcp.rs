@@ -16,7 +16,10 @@ use nectr::diff::Side;
 use serde_json::{Value, json};
 use support::mock_mcp::{MockMcp, ToolReply};
 
-const STDIO_SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcp/stdio_server.py");
+const STDIO_SERVER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/mcp/stdio_server.py"
+);
 
 fn server(name: &str, kind: McpKind, url: &str) -> McpServer {
     McpServer {
@@ -44,7 +47,10 @@ fn repo(servers: Vec<McpServer>) -> Vec<ConfiguredServer> {
 }
 
 fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn local() -> McpPolicy {
@@ -131,27 +137,58 @@ async fn linear_issues_come_from_title_body_and_branch() {
         "alice/eng-99-login",
         &["src/login.rs"],
     );
-    let ctx = mcp::gather(&repo(vec![server("linear", McpKind::Linear, &mock.url)]), &pr.req(), &fast(), &local()).await;
+    let ctx = mcp::gather(
+        &repo(vec![server("linear", McpKind::Linear, &mock.url)]),
+        &pr.req(),
+        &fast(),
+        &local(),
+    )
+    .await;
     assert!(ctx.unavailable.is_empty(), "{:?}", ctx.unavailable);
     let keys: Vec<&str> = ctx.linear.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(keys, ["ENG-12", "WEB-7", "ENG-99"]);
     let calls = mock.calls("get_issue");
-    assert_eq!(calls, [json!({"id": "ENG-12"}), json!({"id": "WEB-7"}), json!({"id": "ENG-99"})]);
+    assert_eq!(
+        calls,
+        [
+            json!({"id": "ENG-12"}),
+            json!({"id": "WEB-7"}),
+            json!({"id": "ENG-99"})
+        ]
+    );
     let first = &ctx.linear[0];
     assert_eq!(first.title, "Issue ENG-12");
     assert_eq!(first.state, "In Progress");
-    assert_eq!(first.acceptance_criteria, ["Login returns 200", "Errors are logged"]);
+    assert_eq!(
+        first.acceptance_criteria,
+        ["Login returns 200", "Errors are logged"]
+    );
     assert_eq!(mock.violations(), Vec::<String>::new());
     // One session for all three calls, closed at the end.
-    let inits = mock.requests().iter().filter(|r| r.method == "initialize").count();
+    let inits = mock
+        .requests()
+        .iter()
+        .filter(|r| r.method == "initialize")
+        .count();
     assert_eq!(inits, 1);
-    assert!(mock.requests().iter().any(|r| r.http_method == "DELETE"), "the session is ended");
+    assert!(
+        mock.requests().iter().any(|r| r.http_method == "DELETE"),
+        "the session is ended"
+    );
 
     let sections = ctx.prompt_sections();
     assert_eq!(sections.len(), 3);
     assert!(sections[0].title.contains("ENG-12"));
-    assert!(sections[0].title.contains("whether the PR appears to do what the issue asks"));
-    assert!(sections[0].body.contains("- Login returns 200"), "{}", sections[0].body);
+    assert!(
+        sections[0]
+            .title
+            .contains("whether the PR appears to do what the issue asks")
+    );
+    assert!(
+        sections[0].body.contains("- Login returns 200"),
+        "{}",
+        sections[0].body
+    );
     let lines = ctx.summary_lines();
     assert_eq!(
         lines[0],
@@ -163,7 +200,13 @@ async fn linear_issues_come_from_title_body_and_branch() {
 async fn no_issue_keys_means_no_connection() {
     let mock = linear_mock();
     let pr = Pr::new("Fix the login page", "", "fix-login", &["a.rs"]);
-    let ctx = mcp::gather(&repo(vec![server("linear", McpKind::Linear, &mock.url)]), &pr.req(), &fast(), &local()).await;
+    let ctx = mcp::gather(
+        &repo(vec![server("linear", McpKind::Linear, &mock.url)]),
+        &pr.req(),
+        &fast(),
+        &local(),
+    )
+    .await;
     assert_eq!(ctx, McpContext::default());
     assert!(mock.requests().is_empty());
 }
@@ -172,13 +215,34 @@ async fn no_issue_keys_means_no_connection() {
 async fn unknown_keys_are_quiet_but_a_total_failure_is_reported() {
     let mock = linear_mock();
     let pr = Pr::new("ENG-1 and OPS-2", "", "", &[]);
-    let ctx = mcp::gather(&repo(vec![server("linear", McpKind::Linear, &mock.url)]), &pr.req(), &fast(), &local()).await;
+    let ctx = mcp::gather(
+        &repo(vec![server("linear", McpKind::Linear, &mock.url)]),
+        &pr.req(),
+        &fast(),
+        &local(),
+    )
+    .await;
     assert_eq!(ctx.linear.len(), 1);
-    assert!(ctx.unavailable.is_empty(), "a false-positive key is not an outage: {:?}", ctx.unavailable);
+    assert!(
+        ctx.unavailable.is_empty(),
+        "a false-positive key is not an outage: {:?}",
+        ctx.unavailable
+    );
     let pr = Pr::new("OPS-2", "", "", &[]);
-    let ctx = mcp::gather(&repo(vec![server("linear", McpKind::Linear, &mock.url)]), &pr.req(), &fast(), &local()).await;
+    let ctx = mcp::gather(
+        &repo(vec![server("linear", McpKind::Linear, &mock.url)]),
+        &pr.req(),
+        &fast(),
+        &local(),
+    )
+    .await;
     assert_eq!(ctx.unavailable.len(), 1);
-    assert!(ctx.unavailable[0].starts_with("linear: OPS-2: tool `get_issue` answered an error: Entity not found"), "{:?}", ctx.unavailable);
+    assert!(
+        ctx.unavailable[0]
+            .starts_with("linear: OPS-2: tool `get_issue` answered an error: Entity not found"),
+        "{:?}",
+        ctx.unavailable
+    );
 }
 
 const SEARCH_ANSWER: &str = "# Search Results for \"is:unresolved\"\n\nFound **3** issues:\n\n\
@@ -221,7 +285,8 @@ const VIEWS_DIFF: &str = "diff --git a/src/app/views.py b/src/app/views.py
 async fn sentry_errors_in_changed_files_and_notes_on_changed_lines() {
     let mock = sentry_mock();
     let mut s = server("sentry", McpKind::Sentry, &mock.url);
-    s.arguments = Some(serde_yaml::from_str("{organizationSlug: acme, projectSlugOrId: api}").unwrap());
+    s.arguments =
+        Some(serde_yaml::from_str("{organizationSlug: acme, projectSlugOrId: api}").unwrap());
     let pr = Pr::new("Fix login", "", "fix", &["src/app/views.py", "README.md"]);
     let ctx = mcp::gather(&repo(vec![s]), &pr.req(), &fast(), &local()).await;
     assert!(ctx.unavailable.is_empty(), "{:?}", ctx.unavailable);
@@ -230,7 +295,10 @@ async fn sentry_errors_in_changed_files_and_notes_on_changed_lines() {
     let search = &mock.calls("search_issues")[0];
     assert_eq!(search["organizationSlug"], "acme");
     assert_eq!(search["projectSlugOrId"], "api");
-    assert_eq!(search["query"], "is:unresolved stack.filename:[*views.py, *README.md]");
+    assert_eq!(
+        search["query"],
+        "is:unresolved stack.filename:[*views.py, *README.md]"
+    );
     assert_eq!(mock.calls("get_issue_details").len(), 3);
 
     let ids: Vec<&str> = ctx.sentry.iter().map(|e| e.short_id.as_str()).collect();
@@ -247,11 +315,23 @@ async fn sentry_errors_in_changed_files_and_notes_on_changed_lines() {
 
     let diff = nectr::diff::parse(VIEWS_DIFF).unwrap();
     let notes = ctx.sentry_line_notes(&diff);
-    assert_eq!(notes.len(), 1, "only the frame on a changed line: {notes:?}");
+    assert_eq!(
+        notes.len(),
+        1,
+        "only the frame on a changed line: {notes:?}"
+    );
     let n = &notes[0];
-    assert_eq!((n.path.as_str(), n.line, n.side), ("src/app/views.py", 11, Side::Left));
+    assert_eq!(
+        (n.path.as_str(), n.line, n.side),
+        ("src/app/views.py", 11, Side::Left)
+    );
     assert!(diff.files[0].is_commentable(n.side, n.line));
-    assert!(n.body.contains("[API-1](https://acme.sentry.io/issues/API-1)"), "{}", n.body);
+    assert!(
+        n.body
+            .contains("[API-1](https://acme.sentry.io/issues/API-1)"),
+        "{}",
+        n.body
+    );
     assert!(n.body.contains("1200 events, 40 users"), "{}", n.body);
 }
 
@@ -261,7 +341,8 @@ async fn header_secrets_reach_the_server_and_stay_out_of_errors() {
     let policy = McpPolicy::new(McpMode::Local, env(&[("LINEAR_API_KEY", secret)]));
     let mock = linear_mock();
     let mut s = server("linear", McpKind::Linear, &mock.url);
-    s.headers.insert("Authorization".into(), "Bearer ${LINEAR_API_KEY}".into());
+    s.headers
+        .insert("Authorization".into(), "Bearer ${LINEAR_API_KEY}".into());
     s.headers.insert("X-Team".into(), "acme".into());
     let pr = Pr::new("ENG-1", "", "", &[]);
     let ctx = mcp::gather(&repo(vec![s.clone()]), &pr.req(), &fast(), &policy).await;
@@ -269,7 +350,12 @@ async fn header_secrets_reach_the_server_and_stay_out_of_errors() {
     let requests = mock.requests();
     assert!(requests.len() >= 3);
     for r in &requests {
-        assert_eq!(r.header("authorization"), Some(format!("Bearer {secret}").as_str()), "{}", r.method);
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {secret}").as_str()),
+            "{}",
+            r.method
+        );
         assert_eq!(r.header("x-team"), Some("acme"));
     }
 
@@ -290,16 +376,23 @@ async fn header_secrets_reach_the_server_and_stay_out_of_errors() {
     let unset = linear_mock();
     s.url = Some(unset.url.clone());
     let ctx = mcp::gather(&repo(vec![s]), &pr.req(), &fast(), &local()).await;
-    assert_eq!(ctx.unavailable, ["linear: header Authorization: ${LINEAR_API_KEY} is not set"]);
+    assert_eq!(
+        ctx.unavailable,
+        ["linear: header Authorization: ${LINEAR_API_KEY} is not set"]
+    );
     assert!(unset.requests().is_empty());
 }
 
 #[tokio::test]
 async fn servers_answering_errors_become_unavailable_lines() {
     let tool_error = MockMcp::start();
-    tool_error.tool("search_issues", |_| ToolReply::ToolError("Organization not found: acme\nmore".into()));
+    tool_error.tool("search_issues", |_| {
+        ToolReply::ToolError("Organization not found: acme\nmore".into())
+    });
     let rpc_error = MockMcp::start();
-    rpc_error.tool("lookup", |_| ToolReply::RpcError(-32603, "internal explosion".into()));
+    rpc_error.tool("lookup", |_| {
+        ToolReply::RpcError(-32603, "internal explosion".into())
+    });
     let http_500 = MockMcp::start();
     http_500.fail_with_status(500);
     let unknown_tool = MockMcp::start();
@@ -321,11 +414,29 @@ async fn servers_answering_errors_become_unavailable_lines() {
     assert!(ctx.sentry.is_empty() && ctx.generic.is_empty());
     let u = &ctx.unavailable;
     assert_eq!(u.len(), 5, "{u:?}");
-    assert_eq!(u[0], "sentry: tool `search_issues` answered an error: Organization not found: acme");
-    assert!(u[1].starts_with("docs: tool `lookup` failed") && u[1].contains("internal explosion"), "{}", u[1]);
-    assert!(u[2].starts_with("down: cannot connect to http://127.0.0.1:") && u[2].contains("500"), "{}", u[2]);
-    assert!(u[3].starts_with("wiki: tool `nope` failed") && u[3].contains("Unknown tool"), "{}", u[3]);
-    assert_eq!(u[4], "bare: a generic server needs `tool:` (and usually `arguments:`)");
+    assert_eq!(
+        u[0],
+        "sentry: tool `search_issues` answered an error: Organization not found: acme"
+    );
+    assert!(
+        u[1].starts_with("docs: tool `lookup` failed") && u[1].contains("internal explosion"),
+        "{}",
+        u[1]
+    );
+    assert!(
+        u[2].starts_with("down: cannot connect to http://127.0.0.1:") && u[2].contains("500"),
+        "{}",
+        u[2]
+    );
+    assert!(
+        u[3].starts_with("wiki: tool `nope` failed") && u[3].contains("Unknown tool"),
+        "{}",
+        u[3]
+    );
+    assert_eq!(
+        u[4],
+        "bare: a generic server needs `tool:` (and usually `arguments:`)"
+    );
     for line in u {
         assert_eq!(line.lines().count(), 1, "{line}");
     }
@@ -354,8 +465,14 @@ async fn hanging_servers_are_time_boxed_concurrently() {
     let ctx = mcp::gather(&servers, &pr.req(), &limits, &local()).await;
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_millis(2500), "took {elapsed:?}");
-    assert!(elapsed >= Duration::from_millis(900), "the 1 s server was waited for: {elapsed:?}");
-    assert_eq!(ctx.unavailable, ["linear: timed out after 0.7s", "slow: timed out after 1s"]);
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "the 1 s server was waited for: {elapsed:?}"
+    );
+    assert_eq!(
+        ctx.unavailable,
+        ["linear: timed out after 0.7s", "slow: timed out after 1s"]
+    );
     assert_eq!(ctx.linear.len(), 1, "the good server still answered");
 }
 
@@ -368,11 +485,22 @@ async fn a_server_that_is_not_running() {
     let url = format!("http://127.0.0.1:{port}/mcp?token=abc");
     let pr = Pr::new("ENG-5", "", "", &[]);
     let started = Instant::now();
-    let ctx = mcp::gather(&repo(vec![server("linear", McpKind::Linear, &url)]), &pr.req(), &fast(), &local()).await;
+    let ctx = mcp::gather(
+        &repo(vec![server("linear", McpKind::Linear, &url)]),
+        &pr.req(),
+        &fast(),
+        &local(),
+    )
+    .await;
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(ctx.unavailable.len(), 1);
     let line = &ctx.unavailable[0];
-    assert!(line.starts_with(&format!("linear: cannot connect to http://127.0.0.1:{port}/mcp")), "{line}");
+    assert!(
+        line.starts_with(&format!(
+            "linear: cannot connect to http://127.0.0.1:{port}/mcp"
+        )),
+        "{line}"
+    );
     assert!(!line.contains("token=abc"), "no query string: {line}");
 }
 
@@ -383,15 +511,31 @@ async fn stdio_servers_answer_and_fail_cleanly() {
     }
     let pr = Pr::new("ENG-3", "", "", &[]);
     let servers = repo(vec![
-        stdio("linear", McpKind::Linear, &["python3", STDIO_SERVER, "linear"]),
-        stdio("missing", McpKind::Linear, &["nectr-no-such-mcp-server-xyz"]),
+        stdio(
+            "linear",
+            McpKind::Linear,
+            &["python3", STDIO_SERVER, "linear"],
+        ),
+        stdio(
+            "missing",
+            McpKind::Linear,
+            &["nectr-no-such-mcp-server-xyz"],
+        ),
         stdio("quits", McpKind::Linear, &["python3", STDIO_SERVER, "exit"]),
         stdio("stuck", McpKind::Linear, &["python3", STDIO_SERVER, "hang"]),
-        stdio("mute", McpKind::Linear, &["python3", STDIO_SERVER, "hang-init"]),
+        stdio(
+            "mute",
+            McpKind::Linear,
+            &["python3", STDIO_SERVER, "hang-init"],
+        ),
     ]);
     let started = Instant::now();
     let ctx = mcp::gather(&servers, &pr.req(), &fast(), &local()).await;
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(ctx.linear.len(), 1, "{:?}", ctx.unavailable);
     assert_eq!(ctx.linear[0].title, "Stdio issue ENG-3");
     assert_eq!(ctx.linear[0].acceptance_criteria, ["works over stdio"]);
@@ -401,7 +545,11 @@ async fn stdio_servers_answer_and_fail_cleanly() {
         u[0],
         "missing: command `nectr-no-such-mcp-server-xyz` was not found; install it or fix `command:`"
     );
-    assert!(u[1].starts_with("quits: `python3` did not start an MCP session"), "{}", u[1]);
+    assert!(
+        u[1].starts_with("quits: `python3` did not start an MCP session"),
+        "{}",
+        u[1]
+    );
     assert_eq!(u[2], "stuck: timed out after 1.5s");
     assert_eq!(u[3], "mute: timed out after 1.5s");
 }
@@ -430,7 +578,11 @@ async fn huge_and_hostile_answers_are_capped_and_neutralised() {
         timeout: Duration::from_secs(5),
         ..McpLimits::default()
     };
-    let servers = repo(vec![server("linear", McpKind::Linear, &mock.url), dump, huge]);
+    let servers = repo(vec![
+        server("linear", McpKind::Linear, &mock.url),
+        dump,
+        huge,
+    ]);
     let ctx = mcp::gather(&servers, &pr.req(), &limits, &local()).await;
     assert_eq!(ctx.linear.len(), 1, "{:?}", ctx.unavailable);
     let issue = &ctx.linear[0];
@@ -438,20 +590,35 @@ async fn huge_and_hostile_answers_are_capped_and_neutralised() {
     assert_eq!(ctx.generic.len(), 1);
     assert!(ctx.generic[0].1.chars().count() <= limits.max_generic_chars);
     assert_eq!(ctx.unavailable.len(), 1, "{:?}", ctx.unavailable);
-    assert!(ctx.unavailable[0].starts_with("huge: tool `dump` failed"), "{:?}", ctx.unavailable);
+    assert!(
+        ctx.unavailable[0].starts_with("huge: tool `dump` failed"),
+        "{:?}",
+        ctx.unavailable
+    );
 
     let summary = ctx.summary_lines().join("\n");
     assert!(!summary.contains("nectr:review"), "{summary}");
-    assert!(!summary.contains("@acme/admins"), "mention broken: {summary}");
+    assert!(
+        !summary.contains("@acme/admins"),
+        "mention broken: {summary}"
+    );
     assert!(!summary.contains("<img"), "{summary}");
     assert!(!summary.contains("!["), "{summary}");
-    assert!(!summary.contains("\n\nIgnore"), "one line per item: {summary}");
+    assert!(
+        !summary.contains("\n\nIgnore"),
+        "one line per item: {summary}"
+    );
 
     // In the prompt the text stays data: the delimiters it forges are neutralised.
     let sections = ctx.prompt_sections();
     let mut redactor = nectr::review::rules::Redactor::new("context");
     let block = nectr::review::ai::prompt::context_block(&sections, &mut redactor);
-    assert_eq!(block.matches("</untrusted_context>").count(), sections.len(), "{}", &block[..500]);
+    assert_eq!(
+        block.matches("</untrusted_context>").count(),
+        sections.len(),
+        "{}",
+        &block[..500]
+    );
 }
 
 #[tokio::test]
@@ -461,11 +628,16 @@ async fn server_mode_refuses_repository_commands_and_foreign_secrets() {
     let touch = format!("touch {}", marker.display());
     let policy = McpPolicy::new(
         McpMode::Server,
-        env(&[("LINEAR_API_KEY", "lin_api_operator"), ("PATH", "/usr/bin:/bin")]),
+        env(&[
+            ("LINEAR_API_KEY", "lin_api_operator"),
+            ("PATH", "/usr/bin:/bin"),
+        ]),
     );
     let mock = linear_mock();
     let mut foreign = server("linear", McpKind::Linear, &mock.url);
-    foreign.headers.insert("Authorization".into(), "Bearer ${LINEAR_API_KEY}".into());
+    foreign
+        .headers
+        .insert("Authorization".into(), "Bearer ${LINEAR_API_KEY}".into());
     let servers = repo(vec![
         stdio("evil", McpKind::Generic, &["sh", "-c", &touch]),
         foreign,
@@ -474,15 +646,25 @@ async fn server_mode_refuses_repository_commands_and_foreign_secrets() {
     let ctx = mcp::gather(&servers, &pr.req(), &fast(), &policy).await;
     assert!(!marker.exists(), "the command never ran");
     assert_eq!(ctx.unavailable.len(), 2, "{:?}", ctx.unavailable);
-    assert!(ctx.unavailable[0].starts_with("evil: a repository's config may not start commands"), "{}", ctx.unavailable[0]);
+    assert!(
+        ctx.unavailable[0].starts_with("evil: a repository's config may not start commands"),
+        "{}",
+        ctx.unavailable[0]
+    );
     assert!(ctx.unavailable[0].contains("NECTR_MCP_ALLOW_STDIO=1"));
     // The loopback mock is not an allowed host, and LINEAR_API_KEY is not NECTR_MCP_*.
-    assert!(ctx.unavailable[1].starts_with("linear: host 127.0.0.1 is not allowed"), "{}", ctx.unavailable[1]);
+    assert!(
+        ctx.unavailable[1].starts_with("linear: host 127.0.0.1 is not allowed"),
+        "{}",
+        ctx.unavailable[1]
+    );
     assert!(mock.requests().is_empty());
     assert!(!format!("{ctx:?}").contains("lin_api_operator"));
 
     // The operator's own servers are not restricted.
-    let operator = mcp::configured_servers(&[stdio("evil", McpKind::Generic, &["sh", "-c", &touch])], &[]);
+    let mut own = stdio("evil", McpKind::Generic, &["sh", "-c", &touch]);
+    own.tool = Some("t".into());
+    let operator = mcp::configured_servers(&[own], &[]);
     let _ = mcp::gather(&operator, &pr.req(), &fast(), &policy).await;
     assert!(marker.exists(), "an operator's command runs");
 }
@@ -495,9 +677,17 @@ async fn server_mode_with_stdio_allowed_gives_the_child_a_bare_environment() {
     let path = std::env::var("PATH").unwrap_or_default();
     let policy = McpPolicy::new(
         McpMode::Server,
-        env(&[("NECTR_MCP_ALLOW_STDIO", "1"), ("PATH", &path), ("GITHUB_TOKEN", "ghp_secret")]),
+        env(&[
+            ("NECTR_MCP_ALLOW_STDIO", "1"),
+            ("PATH", &path),
+            ("GITHUB_TOKEN", "ghp_secret"),
+        ]),
     );
-    let mut s = stdio("envdump", McpKind::Generic, &["python3", STDIO_SERVER, "env"]);
+    let mut s = stdio(
+        "envdump",
+        McpKind::Generic,
+        &["python3", STDIO_SERVER, "env"],
+    );
     s.tool = Some("env".into());
     let pr = Pr::new("t", "", "", &["a.rs"]);
     let ctx = mcp::gather(&repo(vec![s]), &pr.req(), &fast(), &policy).await;
@@ -505,7 +695,17 @@ async fn server_mode_with_stdio_allowed_gives_the_child_a_bare_environment() {
     let names: Vec<&str> = ctx.generic[0].1.split_whitespace().collect();
     assert!(names.contains(&"PATH"), "{names:?}");
     assert!(!names.contains(&"GITHUB_TOKEN"), "{names:?}");
-    assert!(names.iter().all(|n| ["PATH", "LC_CTYPE", "PWD", "SHLVL", "_"].contains(n)), "{names:?}");
+    assert!(
+        !names.contains(&"CARGO_MANIFEST_DIR"),
+        "nothing of the test's own environment: {names:?}"
+    );
+    // Python, its locale coercion and a pyenv shim (this machine's python3) add their own.
+    let own = |n: &&str| {
+        ["PATH", "LC_CTYPE", "PWD", "SHLVL", "_"].contains(n)
+            || n.starts_with("PYENV")
+            || n.starts_with("_PYENV")
+    };
+    assert!(names.iter().all(own), "{names:?}");
 }
 
 #[tokio::test]
@@ -514,15 +714,24 @@ async fn server_mode_allows_named_hosts_with_nectr_mcp_secrets() {
     let host = mock.url.trim_end_matches("/mcp").to_owned(); // http://127.0.0.1:PORT
     let policy = McpPolicy::new(
         McpMode::Server,
-        env(&[("NECTR_MCP_ALLOWED_HOSTS", &format!("mcp.linear.app,{host}")), ("NECTR_MCP_LINEAR_KEY", "k-shared")]),
+        env(&[
+            ("NECTR_MCP_ALLOWED_HOSTS", &format!("mcp.linear.app,{host}")),
+            ("NECTR_MCP_LINEAR_KEY", "k-shared"),
+        ]),
     );
     let mut s = server("linear", McpKind::Linear, &mock.url);
-    s.headers.insert("Authorization".into(), "Bearer ${NECTR_MCP_LINEAR_KEY}".into());
+    s.headers.insert(
+        "Authorization".into(),
+        "Bearer ${NECTR_MCP_LINEAR_KEY}".into(),
+    );
     let pr = Pr::new("ENG-4", "", "", &[]);
     let ctx = mcp::gather(&repo(vec![s]), &pr.req(), &fast(), &policy).await;
     assert!(ctx.unavailable.is_empty(), "{:?}", ctx.unavailable);
     assert_eq!(ctx.linear.len(), 1);
-    assert_eq!(mock.requests()[0].header("authorization"), Some("Bearer k-shared"));
+    assert_eq!(
+        mock.requests()[0].header("authorization"),
+        Some("Bearer k-shared")
+    );
 }
 
 #[tokio::test]
@@ -535,7 +744,10 @@ async fn operator_servers_come_from_nectr_mcp_config() {
         format!("mcp:\n  - name: linear\n    kind: linear\n    url: {}\n    headers:\n      Authorization: \"Bearer ${{LINEAR_API_KEY}}\"\n", mock.url),
     )
     .unwrap();
-    let vars = env(&[("NECTR_MCP_CONFIG", file.to_str().unwrap()), ("LINEAR_API_KEY", "op-key")]);
+    let vars = env(&[
+        ("NECTR_MCP_CONFIG", file.to_str().unwrap()),
+        ("LINEAR_API_KEY", "op-key"),
+    ]);
     let operator = mcp::policy::operator_servers(&vars).unwrap();
     // The repository also names a `linear` server; the operator's wins, the other stays.
     let repo_servers = vec![
@@ -549,15 +761,22 @@ async fn operator_servers_come_from_nectr_mcp_config() {
     let pr = Pr::new("ENG-2", "", "", &[]);
     let ctx = mcp::gather(&all[..1], &pr.req(), &fast(), &policy).await;
     assert_eq!(ctx.linear.len(), 1, "{:?}", ctx.unavailable);
-    assert_eq!(mock.requests()[0].header("authorization"), Some("Bearer op-key"));
+    assert_eq!(
+        mock.requests()[0].header("authorization"),
+        Some("Bearer op-key")
+    );
 
     let bad = dir.path().join("bad.yml");
     std::fs::write(&bad, "mcp:\n  - name: x\n").unwrap();
-    let e = mcp::policy::operator_servers(&env(&[("NECTR_MCP_CONFIG", bad.to_str().unwrap())])).unwrap_err();
+    let e = mcp::policy::operator_servers(&env(&[("NECTR_MCP_CONFIG", bad.to_str().unwrap())]))
+        .unwrap_err();
     assert!(e.contains("bad.yml") && e.contains("exactly one of"), "{e}");
 }
 
 #[test]
 fn issue_keys_skip_encodings_and_hashes() {
-    assert_eq!(mcp::issue_keys("ENG-1 UTF-8 SHA-256", "see OPS-22", "bob/web-3-x"), ["ENG-1", "OPS-22", "WEB-3"]);
+    assert_eq!(
+        mcp::issue_keys("ENG-1 UTF-8 SHA-256", "see OPS-22", "bob/web-3-x"),
+        ["ENG-1", "OPS-22", "WEB-3"]
+    );
 }

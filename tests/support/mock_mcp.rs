@@ -251,9 +251,14 @@ async fn handle(state: Arc<Mutex<State>>, req: Request) -> Response {
         // No server-initiated stream is offered.
         "GET" => return text_response(405, "no SSE stream"),
         "DELETE" => {
-            let known = session
-                .as_ref()
-                .is_some_and(|s| state.lock().unwrap_or_else(|p| p.into_inner()).sessions.remove(s).is_some());
+            let known = session.as_ref().is_some_and(|s| {
+                state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .sessions
+                    .remove(s)
+                    .is_some()
+            });
             return text_response(if known { 200 } else { 404 }, "");
         }
         "POST" => {}
@@ -291,7 +296,11 @@ async fn handle(state: Arc<Mutex<State>>, req: Request) -> Response {
             "capabilities": {"tools": {"listChanged": false}},
             "serverInfo": {"name": "mock-mcp", "version": "1.0.0"}
         });
-        return rpc_response(&state, json!({"jsonrpc": "2.0", "id": id, "result": result}), Some(&sid));
+        return rpc_response(
+            &state,
+            json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Some(&sid),
+        );
     }
     // Everything after initialize needs a live session.
     let Some(sid) = session else {
@@ -332,10 +341,16 @@ async fn handle(state: Arc<Mutex<State>>, req: Request) -> Response {
             json!({"tools": tools})
         }
         "tools/call" => {
-            let name = body["params"]["name"].as_str().unwrap_or_default().to_owned();
+            let name = body["params"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let responder = {
                 let s = state.lock().unwrap_or_else(|p| p.into_inner());
-                s.tools.iter().find(|(n, _)| *n == name).map(|(_, f)| f.clone())
+                s.tools
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, f)| f.clone())
             };
             let Some(responder) = responder else {
                 return rpc_response(
@@ -345,11 +360,15 @@ async fn handle(state: Arc<Mutex<State>>, req: Request) -> Response {
                 );
             };
             match responder(&body["params"]["arguments"]) {
-                ToolReply::Text(t) => json!({"content": [{"type": "text", "text": t}], "isError": false}),
+                ToolReply::Text(t) => {
+                    json!({"content": [{"type": "text", "text": t}], "isError": false})
+                }
                 ToolReply::JsonText(v) => {
                     json!({"content": [{"type": "text", "text": v.to_string()}], "isError": false})
                 }
-                ToolReply::ToolError(t) => json!({"content": [{"type": "text", "text": t}], "isError": true}),
+                ToolReply::ToolError(t) => {
+                    json!({"content": [{"type": "text", "text": t}], "isError": true})
+                }
                 ToolReply::RpcError(code, message) => {
                     return rpc_response(
                         &state,
@@ -368,7 +387,11 @@ async fn handle(state: Arc<Mutex<State>>, req: Request) -> Response {
             );
         }
     };
-    rpc_response(&state, json!({"jsonrpc": "2.0", "id": id, "result": result}), None)
+    rpc_response(
+        &state,
+        json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        None,
+    )
 }
 
 /// A session id part that differs between sessions without a random-number crate.

@@ -120,14 +120,17 @@ pub trait ToolSession: Send + Sync {
 
 /// Connect to a server and run the MCP handshake (`initialize`, then
 /// `notifications/initialized`). The caller time-boxes it.
-pub async fn connect(endpoint: &Endpoint, max_text_chars: usize) -> Result<Box<dyn ToolSession>, String> {
+pub async fn connect(
+    endpoint: &Endpoint,
+    max_text_chars: usize,
+) -> Result<Box<dyn ToolSession>, String> {
     let scrub = Scrubber::new(endpoint);
     let info = client_info();
     let service = match endpoint {
         Endpoint::Http { url, headers } => {
             let shown = display_url_str(url);
-            let parsed = reqwest::Url::parse(url)
-                .map_err(|e| format!("invalid URL {shown}: {e}"))?;
+            let parsed =
+                reqwest::Url::parse(url).map_err(|e| format!("invalid URL {shown}: {e}"))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(format!("URL {shown} is not http(s)"));
             }
@@ -135,8 +138,9 @@ pub async fn connect(endpoint: &Endpoint, max_text_chars: usize) -> Result<Box<d
             for (name, value) in headers {
                 let n = http::HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| format!("header name {name:?} is not valid"))?;
-                let mut v = http::HeaderValue::from_str(value)
-                    .map_err(|_| format!("the value of header {name} is not a valid header value"))?;
+                let mut v = http::HeaderValue::from_str(value).map_err(|_| {
+                    format!("the value of header {name} is not a valid header value")
+                })?;
                 v.set_sensitive(true);
                 custom.insert(n, v);
             }
@@ -175,9 +179,9 @@ pub async fn connect(endpoint: &Endpoint, max_text_chars: usize) -> Result<Box<d
                     }
                     _ => scrub.text(&format!("cannot start `{program}`: {e}")),
                 })?;
-            info.serve(transport)
-                .await
-                .map_err(|e| scrub.error(&format!("`{program}` did not start an MCP session"), &e))?
+            info.serve(transport).await.map_err(|e| {
+                scrub.error(&format!("`{program}` did not start an MCP session"), &e)
+            })?
         }
     };
     Ok(Box::new(RmcpSession {

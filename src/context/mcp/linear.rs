@@ -43,9 +43,9 @@ pub struct LinearIssue {
 const NOT_KEYS: &[&str] = &[
     "UTF", "UCS", "SHA", "MD", "ISO", "RFC", "CVE", "CWE", "GHSA", "PEP", "ECMA", "ES", "GPL",
     "LGPL", "AGPL", "BSD", "MIT", "APACHE", "TLS", "SSL", "HTTP", "AES", "RSA", "ECDSA", "ED",
-    "CRC", "BASE", "IPV", "X", "COVID", "GPT", "WIN", "ARM", "PDF", "TCP", "UDP", "HTML",
-    "CSS", "JSON", "YAML", "PR", "CI", "IEEE", "ANSI", "ASCII", "LATIN", "CP", "WINDOWS", "S3",
-    "EC2", "P", "PY", "NODE", "JDK", "JAVA", "PHP", "V",
+    "CRC", "BASE", "IPV", "X", "COVID", "GPT", "WIN", "ARM", "PDF", "TCP", "UDP", "HTML", "CSS",
+    "JSON", "YAML", "PR", "CI", "IEEE", "ANSI", "ASCII", "LATIN", "CP", "WINDOWS", "S3", "EC2",
+    "P", "PY", "NODE", "JDK", "JAVA", "PHP", "V",
 ];
 
 static TEXT_KEY: LazyLock<Regex> = LazyLock::new(|| {
@@ -131,7 +131,8 @@ fn from_json(key: &str, obj: &Value) -> LinearIssue {
 }
 
 static STATE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?im)^\s*(?:[-*]\s*)?\**(?:state|status)\**\s*:\**\s*(.+?)\s*$").expect("valid regex")
+    Regex::new(r"(?im)^\s*(?:[-*]\s*)?\**(?:state|status)\**\s*:\**\s*(.+?)\s*$")
+        .expect("valid regex")
 });
 static URL_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"https://linear\.app/[^\s)>\]]+").expect("valid regex"));
@@ -264,7 +265,10 @@ mod tests {
         let v = serde_json::json!({"issue": {"key": "X-1", "title": "t", "state": {"name": "Todo"}, "url": "javascript:alert(1)"}});
         let issue = parse_issue("XY-1", "", Some(&v)).unwrap();
         assert_eq!(issue.state, "Todo");
-        assert_eq!(issue.key, "XY-1", "a different key from the server is not trusted");
+        assert_eq!(
+            issue.key, "XY-1",
+            "a different key from the server is not trusted"
+        );
         assert_eq!(issue.url, None);
     }
 
@@ -274,7 +278,10 @@ mod tests {
         let issue = parse_issue("ENG-5", text, None).unwrap();
         assert_eq!(issue.title, "Faster search");
         assert_eq!(issue.state, "Done");
-        assert_eq!(issue.acceptance_criteria, ["p95 under 100 ms", "no new index"]);
+        assert_eq!(
+            issue.acceptance_criteria,
+            ["p95 under 100 ms", "no new index"]
+        );
         assert!(parse_issue("ENG-5", "  ", None).is_none());
     }
 }

@@ -39,12 +39,12 @@ pub use self::client::{Endpoint, ToolOutput, ToolSession};
 pub use self::linear::LinearIssue;
 pub use self::policy::{McpMode, McpPolicy, Origin};
 pub use self::sentry::{SentryError, SentryFrame};
+use self::text::cap_chars;
 use crate::config::{McpKind, McpServer};
 use crate::diff::Diff;
 use crate::review::ai::ContextSection;
 use crate::review::ai::neutralise;
 use crate::review::finding::{Finding, Severity, Side, Source};
-use self::text::cap_chars;
 
 /// The default time box per server.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -291,7 +291,8 @@ async fn ask_server(
     // Nothing to ask: no session is opened at all.
     let keys = match server.kind {
         McpKind::Linear => {
-            let keys = linear::issue_keys(&req.title, &req.body, &req.branch, limits.max_linear_issues);
+            let keys =
+                linear::issue_keys(&req.title, &req.body, &req.branch, limits.max_linear_issues);
             if keys.is_empty() {
                 return ServerOutcome::default();
             }
@@ -349,28 +350,48 @@ fn arguments(
     }
 }
 
-/// Replace `{placeholder}`s in every string of `v`.
+/// Replace `{placeholder}`s in every string of `v`, in one pass: text a placeholder brings
+/// in (a PR title, say) is never scanned for placeholders itself.
 fn fill(v: &mut Value, vars: &[(&str, String)]) {
     match v {
-        Value::String(s) => {
-            if s.contains('{') {
-                for (k, val) in vars {
-                    let p = format!("{{{k}}}");
-                    if s.contains(&p) {
-                        *s = s.replace(&p, val);
-                    }
-                }
-                *s = s.trim().to_owned();
-            }
-        }
+        Value::String(s) if s.contains('{') => *s = substitute(s, vars).trim().to_owned(),
         Value::Array(a) => a.iter_mut().for_each(|x| fill(x, vars)),
         Value::Object(m) => m.values_mut().for_each(|x| fill(x, vars)),
         _ => {}
     }
 }
 
+fn substitute(template: &str, vars: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after
+            .find('}')
+            .and_then(|close| Some((close, vars.iter().find(|(k, _)| *k == &after[..close])?)));
+        match value {
+            Some((close, (_, val))) => {
+                out.push_str(val);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn common_vars(req: &OwnedRequest) -> Vec<(&'static str, String)> {
-    let files: Vec<&str> = req.changed_paths.iter().take(50).map(String::as_str).collect();
+    let files: Vec<&str> = req
+        .changed_paths
+        .iter()
+        .take(50)
+        .map(String::as_str)
+        .collect();
     vec![
         ("repo", req.repo.clone()),
         ("branch", req.branch.clone()),
@@ -380,14 +401,24 @@ fn common_vars(req: &OwnedRequest) -> Vec<(&'static str, String)> {
             "issue_keys",
             linear::issue_keys(&req.title, &req.body, &req.branch, 10).join(", "),
         ),
-        ("sentry_filenames", sentry::filename_filter(&req.changed_paths)),
+        (
+            "sentry_filenames",
+            sentry::filename_filter(&req.changed_paths),
+        ),
     ]
 }
 
 /// A tool answer's error, as one line.
 fn tool_error(tool: &str, out: &ToolOutput) -> String {
-    let first = out.text.lines().find(|l| !l.trim().is_empty()).unwrap_or("no details");
-    format!("tool `{tool}` answered an error: {}", cap_chars(first.trim(), 200))
+    let first = out
+        .text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no details");
+    format!(
+        "tool `{tool}` answered an error: {}",
+        cap_chars(first.trim(), 200)
+    )
 }
 
 async fn ask_linear(
@@ -403,7 +434,11 @@ async fn ask_linear(
     for key in keys {
         let mut vars = common_vars(req);
         vars.push(("issue_key", key.clone()));
-        let args = match arguments(Some(linear::default_arguments()), server.arguments.as_ref(), &vars) {
+        let args = match arguments(
+            Some(linear::default_arguments()),
+            server.arguments.as_ref(),
+            &vars,
+        ) {
             Ok(a) => a,
             Err(e) => return ServerOutcome::failed(format!("{name}: {e}")),
         };
@@ -437,18 +472,28 @@ async fn ask_sentry(
     req: &OwnedRequest,
     limits: &McpLimits,
 ) -> ServerOutcome {
-    let tool = server.tool.as_deref().unwrap_or(sentry::DEFAULT_SEARCH_TOOL);
+    let tool = server
+        .tool
+        .as_deref()
+        .unwrap_or(sentry::DEFAULT_SEARCH_TOOL);
     let vars = common_vars(req);
-    let args = match arguments(Some(sentry::default_search_arguments()), server.arguments.as_ref(), &vars) {
+    let args = match arguments(
+        Some(sentry::default_search_arguments()),
+        server.arguments.as_ref(),
+        &vars,
+    ) {
         Ok(a) => a,
         Err(e) => return ServerOutcome::failed(format!("{name}: {e}")),
     };
     let out = match session.call(tool, args.clone()).await {
-        Ok(out) if out.is_error => return ServerOutcome::failed(format!("{name}: {}", tool_error(tool, &out))),
+        Ok(out) if out.is_error => {
+            return ServerOutcome::failed(format!("{name}: {}", tool_error(tool, &out)));
+        }
         Ok(out) => out,
         Err(e) => return ServerOutcome::failed(format!("{name}: {e}")),
     };
-    let mut found = sentry::parse_issues(&out.text, out.structured.as_ref(), limits.max_sentry_errors);
+    let mut found =
+        sentry::parse_issues(&out.text, out.structured.as_ref(), limits.max_sentry_errors);
     // The official search answers no frames: ask for the stack traces of the first few.
     let detail_tool = (server.tool.is_none()).then_some(sentry::DEFAULT_DETAIL_TOOL);
     let mut details_left = limits.max_sentry_details;
@@ -457,9 +502,14 @@ async fn ask_sentry(
         if !raw.is_empty() || details_left == 0 {
             continue;
         }
-        let Some(detail_tool) = detail_tool else { break };
+        let Some(detail_tool) = detail_tool else {
+            break;
+        };
         details_left -= 1;
-        match session.call(detail_tool, sentry::detail_arguments(issue, &args)).await {
+        match session
+            .call(detail_tool, sentry::detail_arguments(issue, &args))
+            .await
+        {
             Ok(d) if !d.is_error => *raw = sentry::frames_from_text(&d.text, d.structured.as_ref()),
             Ok(d) => detail_error = Some(tool_error(detail_tool, &d)),
             Err(e) => {
@@ -503,7 +553,9 @@ async fn ask_generic(
         Err(e) => return ServerOutcome::failed(format!("{name}: {e}")),
     };
     match session.call(tool, args).await {
-        Ok(out) if out.is_error => ServerOutcome::failed(format!("{name}: {}", tool_error(tool, &out))),
+        Ok(out) if out.is_error => {
+            ServerOutcome::failed(format!("{name}: {}", tool_error(tool, &out)))
+        }
         Ok(out) => {
             let text = match out.structured {
                 Some(v) if out.text.trim().is_empty() => v.to_string(),
@@ -539,7 +591,10 @@ fn inline(text: &str, max: usize) -> String {
 /// `[text](url)` for a URL already checked to be `https://` without spaces or brackets.
 fn link(text: &str, url: Option<&str>) -> String {
     match url {
-        Some(u) if u.starts_with("https://") && !u.contains(|c: char| c.is_whitespace() || "()<>\"'".contains(c)) => {
+        Some(u)
+            if u.starts_with("https://")
+                && !u.contains(|c: char| c.is_whitespace() || "()<>\"'".contains(c)) =>
+        {
             format!("[{text}]({u})")
         }
         _ => text.to_owned(),
@@ -549,7 +604,10 @@ fn link(text: &str, url: Option<&str>) -> String {
 impl McpContext {
     /// Nothing found and nothing unavailable.
     pub fn is_empty(&self) -> bool {
-        self.linear.is_empty() && self.sentry.is_empty() && self.generic.is_empty() && self.unavailable.is_empty()
+        self.linear.is_empty()
+            && self.sentry.is_empty()
+            && self.generic.is_empty()
+            && self.unavailable.is_empty()
     }
 
     /// Sections for the model's prompt. The bodies are the servers' text (untrusted: the
@@ -590,7 +648,11 @@ impl McpContext {
                     e.title,
                     e.events.map_or("?".to_owned(), |n| n.to_string()),
                     e.users.map_or("?".to_owned(), |n| n.to_string()),
-                    if e.last_seen.is_empty() { "?" } else { &e.last_seen },
+                    if e.last_seen.is_empty() {
+                        "?"
+                    } else {
+                        &e.last_seen
+                    },
                 );
                 if !e.culprit.is_empty() {
                     let _ = writeln!(body, "  culprit: {}", e.culprit);
@@ -598,7 +660,11 @@ impl McpContext {
                 for f in &e.frames {
                     match f.line {
                         Some(l) => {
-                            let _ = writeln!(body, "  frame: {}:{l} (line in the deployed version)", f.path);
+                            let _ = writeln!(
+                                body,
+                                "  frame: {}:{l} (line in the deployed version)",
+                                f.path
+                            );
                         }
                         None => {
                             let _ = writeln!(body, "  frame: {}", f.path);
@@ -642,7 +708,11 @@ impl McpContext {
                     s
                 })
                 .collect();
-            let more = if n > 5 { format!("; {} more", n - 5) } else { String::new() };
+            let more = if n > 5 {
+                format!("; {} more", n - 5)
+            } else {
+                String::new()
+            };
             out.push(format!(
                 "This PR touches code with {n} live Sentry error{}: {}{more}.",
                 if n == 1 { "" } else { "s" },
@@ -656,10 +726,16 @@ impl McpContext {
             } else {
                 format!(" ({})", inline(&issue.state, 40))
             };
-            out.push(format!("Linear {key}{state}: {}", inline(&issue.title, 150)));
+            out.push(format!(
+                "Linear {key}{state}: {}",
+                inline(&issue.title, 150)
+            ));
         }
         for u in &self.unavailable {
-            out.push(format!("Context unavailable: {}.", inline(u.trim_end_matches('.'), 300)));
+            out.push(format!(
+                "Context unavailable: {}.",
+                inline(u.trim_end_matches('.'), 300)
+            ));
         }
         out
     }
@@ -673,14 +749,19 @@ impl McpContext {
         for e in &self.sentry {
             for f in &e.frames {
                 let Some(line) = f.line else { continue };
-                let Some(file) = diff.file(&f.path) else { continue };
+                let Some(file) = diff.file(&f.path) else {
+                    continue;
+                };
                 let changed = file
                     .line(Side::Left, line)
                     .is_some_and(|l| l.kind == crate::diff::LineKind::Removed);
                 if !changed {
                     continue;
                 }
-                if out.iter().any(|o| o.path == f.path && o.line == line && o.title.contains(&e.short_id)) {
+                if out
+                    .iter()
+                    .any(|o| o.path == f.path && o.line == line && o.title.contains(&e.short_id))
+                {
                     continue;
                 }
                 let stats = match (e.events, e.users) {
@@ -704,7 +785,11 @@ impl McpContext {
                     severity: Severity::Minor,
                     source: Source::Rules,
                     rule: "context.sentry".to_owned(),
-                    title: neutralise::title(&format!("Live Sentry error {}: {}", e.short_id, cap_chars(&e.title, 120))),
+                    title: neutralise::title(&format!(
+                        "Live Sentry error {}: {}",
+                        e.short_id,
+                        cap_chars(&e.title, 120)
+                    )),
                     body,
                     anchored: false,
                 });
@@ -720,8 +805,10 @@ mod tests {
 
     #[test]
     fn arguments_merge_over_defaults_and_fill_placeholders() {
-        let configured: serde_yaml::Value =
-            serde_yaml::from_str("{organizationSlug: acme, query: 'is:unresolved {sentry_filenames} env:prod'}").unwrap();
+        let configured: serde_yaml::Value = serde_yaml::from_str(
+            "{organizationSlug: acme, query: 'is:unresolved {sentry_filenames} env:prod'}",
+        )
+        .unwrap();
         let args = arguments(
             Some(sentry::default_search_arguments()),
             Some(&configured),
@@ -729,8 +816,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(args["organizationSlug"], "acme");
-        assert_eq!(args["query"], "is:unresolved stack.filename:[*a.py] env:prod");
+        assert_eq!(
+            args["query"],
+            "is:unresolved stack.filename:[*a.py] env:prod"
+        );
         assert_eq!(args["limit"], 10);
+        let once = substitute(
+            "{title} in {repo} {unknown} {",
+            &[
+                ("title", "{repo}".to_owned()),
+                ("repo", "acme/app".to_owned()),
+            ],
+        );
+        assert_eq!(once, "{repo} in acme/app {unknown} {");
         let bad: serde_yaml::Value = serde_yaml::from_str("[1, 2]").unwrap();
         assert!(arguments(None, Some(&bad), &[]).is_err());
     }
@@ -747,7 +845,10 @@ mod tests {
             arguments: None,
             timeout_secs: None,
         };
-        let all = configured_servers(&[s("linear", "https://op")], &[s("linear", "https://evil"), s("other", "https://x")]);
+        let all = configured_servers(
+            &[s("linear", "https://op")],
+            &[s("linear", "https://evil"), s("other", "https://x")],
+        );
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].origin, Origin::Operator);
         assert_eq!(all[0].server.url.as_deref(), Some("https://op"));
@@ -776,11 +877,22 @@ mod tests {
             unavailable: vec!["sentry: timed out after 10s".into()],
         };
         let lines = ctx.summary_lines();
-        assert_eq!(lines[0], "This PR touches code with 1 live Sentry error: [API-1](https://acme.sentry.io/issues/1/): boom \\<script\\> (5 events).");
-        assert!(lines[1].starts_with("Linear [ENG-1](https://linear.app/a/issue/ENG-1) (In Progress): "), "{}", lines[1]);
+        assert_eq!(
+            lines[0],
+            "This PR touches code with 1 live Sentry error: [API-1](https://acme.sentry.io/issues/1/): boom \\<script\\> (5 events)."
+        );
+        assert!(
+            lines[1]
+                .starts_with("Linear [ENG-1](https://linear.app/a/issue/ENG-1) (In Progress): "),
+            "{}",
+            lines[1]
+        );
         assert!(!lines[1].contains("nectr:review"), "{}", lines[1]);
         assert!(!lines[1].contains("@admin"), "mention broken: {}", lines[1]);
         assert!(lines[1].contains("\\!\\[x\\]"), "no image: {}", lines[1]);
-        assert_eq!(lines[2], "Context unavailable: sentry: timed out after 10s.");
+        assert_eq!(
+            lines[2],
+            "Context unavailable: sentry: timed out after 10s."
+        );
     }
 }

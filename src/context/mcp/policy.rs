@@ -86,7 +86,10 @@ impl McpPolicy {
                 .map(|h| h.trim().trim_end_matches('/').to_ascii_lowercase())
                 .filter(|h| !h.is_empty())
                 .collect(),
-            None => DEFAULT_ALLOWED_HOSTS.iter().map(|h| (*h).to_owned()).collect(),
+            None => DEFAULT_ALLOWED_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
         };
         McpPolicy {
             mode,
@@ -111,7 +114,11 @@ impl McpPolicy {
         let restricted = self.restricted(cs.origin);
         match (&s.url, &s.command) {
             (Some(url), None) => {
-                let named_host = if restricted { self.check_url(url)? } else { true };
+                let named_host = if restricted {
+                    self.check_url(url)?
+                } else {
+                    true
+                };
                 let mut headers = Vec::new();
                 for (name, template) in &s.headers {
                     let value = self
@@ -170,19 +177,29 @@ impl McpPolicy {
         match parsed.scheme() {
             "https" => {
                 let named = self.allowed_hosts.iter().any(|h| {
-                    h == &host || *h == format!("{host}:{port}") || *h == format!("https://{host}:{port}")
+                    h == &host
+                        || *h == format!("{host}:{port}")
+                        || *h == format!("https://{host}:{port}")
                 });
                 if named {
                     return Ok(true);
                 }
                 let is_ip = host.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok();
-                if self.allowed_hosts.iter().any(|h| h == "*") && !is_ip && host != "localhost" && !host.ends_with(".localhost") {
+                if self.allowed_hosts.iter().any(|h| h == "*")
+                    && !is_ip
+                    && host != "localhost"
+                    && !host.ends_with(".localhost")
+                {
                     return Ok(false);
                 }
                 Err(refuse())
             }
             "http" => {
-                if self.allowed_hosts.iter().any(|h| *h == format!("http://{host}:{port}")) {
+                if self
+                    .allowed_hosts
+                    .iter()
+                    .any(|h| *h == format!("http://{host}:{port}"))
+                {
                     Ok(true)
                 } else {
                     Err(format!(
@@ -239,7 +256,11 @@ struct OperatorFile {
 
 /// The operator's servers from `NECTR_MCP_CONFIG` (none when it is unset).
 pub fn operator_servers(env: &BTreeMap<String, String>) -> Result<Vec<McpServer>, String> {
-    match env.get("NECTR_MCP_CONFIG").map(|p| p.trim()).filter(|p| !p.is_empty()) {
+    match env
+        .get("NECTR_MCP_CONFIG")
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+    {
         Some(path) => load_operator_file(Path::new(path)),
         None => Ok(Vec::new()),
     }
@@ -276,7 +297,10 @@ mod tests {
     use crate::config::McpKind;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn server(url: Option<&str>, command: Option<&[&str]>, header: Option<&str>) -> McpServer {
@@ -295,33 +319,56 @@ mod tests {
     }
 
     fn repo(s: McpServer) -> ConfiguredServer {
-        ConfiguredServer { origin: Origin::Repo, server: s }
+        ConfiguredServer {
+            origin: Origin::Repo,
+            server: s,
+        }
     }
 
     #[test]
     fn local_runs_trust_the_repository() {
         let p = McpPolicy::new(McpMode::Local, env(&[("LINEAR_API_KEY", "k1")]));
         let e = p
-            .endpoint(&repo(server(Some("http://127.0.0.1:9/mcp"), None, Some("Bearer ${LINEAR_API_KEY}"))))
+            .endpoint(&repo(server(
+                Some("http://127.0.0.1:9/mcp"),
+                None,
+                Some("Bearer ${LINEAR_API_KEY}"),
+            )))
             .unwrap();
         match e {
             Endpoint::Http { headers, .. } => assert_eq!(headers[0].1, "Bearer k1"),
             _ => panic!(),
         }
-        let e = p.endpoint(&repo(server(None, Some(&["python3", "x.py"]), None))).unwrap();
+        let e = p
+            .endpoint(&repo(server(None, Some(&["python3", "x.py"]), None)))
+            .unwrap();
         assert!(matches!(e, Endpoint::Stdio { env: None, .. }));
     }
 
     #[test]
     fn server_mode_refuses_commands_unless_allowed() {
         let p = McpPolicy::new(McpMode::Server, env(&[("PATH", "/bin"), ("SECRET", "s")]));
-        let e = p.endpoint(&repo(server(None, Some(&["sh", "-c", "x"]), None))).unwrap_err();
+        let e = p
+            .endpoint(&repo(server(None, Some(&["sh", "-c", "x"]), None)))
+            .unwrap_err();
         assert!(e.contains("NECTR_MCP_ALLOW_STDIO"), "{e}");
-        let op = ConfiguredServer { origin: Origin::Operator, server: server(None, Some(&["x"]), None) };
+        let op = ConfiguredServer {
+            origin: Origin::Operator,
+            server: server(None, Some(&["x"]), None),
+        };
         assert!(p.endpoint(&op).is_ok(), "the operator may");
-        let p = McpPolicy::new(McpMode::Server, env(&[("NECTR_MCP_ALLOW_STDIO", "1"), ("PATH", "/bin"), ("SECRET", "s")]));
+        let p = McpPolicy::new(
+            McpMode::Server,
+            env(&[
+                ("NECTR_MCP_ALLOW_STDIO", "1"),
+                ("PATH", "/bin"),
+                ("SECRET", "s"),
+            ]),
+        );
         match p.endpoint(&repo(server(None, Some(&["x"]), None))).unwrap() {
-            Endpoint::Stdio { env: Some(vars), .. } => assert_eq!(vars, [("PATH".to_owned(), "/bin".to_owned())]),
+            Endpoint::Stdio {
+                env: Some(vars), ..
+            } => assert_eq!(vars, [("PATH".to_owned(), "/bin".to_owned())]),
             other => panic!("{other:?}"),
         }
     }
@@ -333,35 +380,87 @@ mod tests {
             env(&[("LINEAR_API_KEY", "k1"), ("NECTR_MCP_LINEAR_KEY", "k2")]),
         );
         let ok = p
-            .endpoint(&repo(server(Some("https://mcp.linear.app/mcp"), None, Some("Bearer ${NECTR_MCP_LINEAR_KEY}"))))
+            .endpoint(&repo(server(
+                Some("https://mcp.linear.app/mcp"),
+                None,
+                Some("Bearer ${NECTR_MCP_LINEAR_KEY}"),
+            )))
             .unwrap();
         assert!(matches!(ok, Endpoint::Http { ref headers, .. } if headers[0].1 == "Bearer k2"));
         let e = p
-            .endpoint(&repo(server(Some("https://mcp.linear.app/mcp"), None, Some("Bearer ${LINEAR_API_KEY}"))))
+            .endpoint(&repo(server(
+                Some("https://mcp.linear.app/mcp"),
+                None,
+                Some("Bearer ${LINEAR_API_KEY}"),
+            )))
             .unwrap_err();
         assert!(e.contains("NECTR_MCP_"), "{e}");
         assert!(!e.contains("k1"));
-        for url in ["https://evil.example/mcp", "http://mcp.linear.app/mcp", "https://169.254.169.254/", "file:///etc/passwd"] {
-            assert!(p.endpoint(&repo(server(Some(url), None, None))).is_err(), "{url}");
+        for url in [
+            "https://evil.example/mcp",
+            "http://mcp.linear.app/mcp",
+            "https://169.254.169.254/",
+            "file:///etc/passwd",
+        ] {
+            assert!(
+                p.endpoint(&repo(server(Some(url), None, None))).is_err(),
+                "{url}"
+            );
         }
         // `*` opens other https hosts, but not for secrets, and never IP literals.
         let p = McpPolicy::new(
             McpMode::Server,
-            env(&[("NECTR_MCP_ALLOWED_HOSTS", "*,http://127.0.0.1:8080"), ("NECTR_MCP_K", "k")]),
+            env(&[
+                ("NECTR_MCP_ALLOWED_HOSTS", "*,http://127.0.0.1:8080"),
+                ("NECTR_MCP_K", "k"),
+            ]),
         );
-        assert!(p.endpoint(&repo(server(Some("https://tools.example/mcp"), None, None))).is_ok());
-        assert!(p.endpoint(&repo(server(Some("https://tools.example/mcp"), None, Some("${NECTR_MCP_K}")))).is_err());
-        assert!(p.endpoint(&repo(server(Some("https://10.0.0.1/mcp"), None, None))).is_err());
-        assert!(p.endpoint(&repo(server(Some("https://localhost/mcp"), None, None))).is_err());
-        assert!(p.endpoint(&repo(server(Some("http://127.0.0.1:8080/mcp"), None, Some("${NECTR_MCP_K}")))).is_ok());
-        assert!(p.endpoint(&repo(server(Some("http://127.0.0.1:8081/mcp"), None, None))).is_err());
+        assert!(
+            p.endpoint(&repo(server(Some("https://tools.example/mcp"), None, None)))
+                .is_ok()
+        );
+        assert!(
+            p.endpoint(&repo(server(
+                Some("https://tools.example/mcp"),
+                None,
+                Some("${NECTR_MCP_K}")
+            )))
+            .is_err()
+        );
+        assert!(
+            p.endpoint(&repo(server(Some("https://10.0.0.1/mcp"), None, None)))
+                .is_err()
+        );
+        assert!(
+            p.endpoint(&repo(server(Some("https://localhost/mcp"), None, None)))
+                .is_err()
+        );
+        assert!(
+            p.endpoint(&repo(server(
+                Some("http://127.0.0.1:8080/mcp"),
+                None,
+                Some("${NECTR_MCP_K}")
+            )))
+            .is_ok()
+        );
+        assert!(
+            p.endpoint(&repo(server(Some("http://127.0.0.1:8081/mcp"), None, None)))
+                .is_err()
+        );
     }
 
     #[test]
     fn variables_must_be_set_and_well_formed() {
         let p = McpPolicy::new(McpMode::Local, env(&[("EMPTY", "")]));
-        for (h, want) in [("${MISSING}", "is not set"), ("${EMPTY}", "is not set"), ("${A-B}", "not a variable"), ("${OPEN", "closing")] {
-            let e = p.endpoint(&repo(server(Some("https://x.example"), None, Some(h)))).unwrap_err();
+        for (h, want) in [
+            ("${MISSING}", "is not set"),
+            ("${EMPTY}", "is not set"),
+            ("${A-B}", "not a variable"),
+            ("${OPEN", "closing"),
+        ] {
+            let e = p
+                .endpoint(&repo(server(Some("https://x.example"), None, Some(h))))
+                .unwrap_err();
             assert!(e.contains(want), "{h}: {e}");
         }
     }
@@ -374,7 +473,11 @@ mod tests {
         .unwrap();
         assert_eq!(servers[0].kind, McpKind::Sentry);
         assert!(parse_operator_file("").unwrap().is_empty());
-        assert!(parse_operator_file("mcp:\n  - name: x\n").unwrap_err().contains("exactly one"));
+        assert!(
+            parse_operator_file("mcp:\n  - name: x\n")
+                .unwrap_err()
+                .contains("exactly one")
+        );
         assert!(parse_operator_file("servers: []\n").is_err());
     }
 }

@@ -84,7 +84,10 @@ pub fn filename_filter(changed_paths: &[String]) -> String {
 
 /// Arguments for the detail tool for one issue: the issue's URL when known (the official
 /// tool's simplest form), else the organization from the search arguments and the id.
-pub fn detail_arguments(issue: &SentryError, search_args: &Map<String, Value>) -> Map<String, Value> {
+pub fn detail_arguments(
+    issue: &SentryError,
+    search_args: &Map<String, Value>,
+) -> Map<String, Value> {
     let mut args = Map::new();
     if let Some(url) = &issue.url {
         args.insert("issueUrl".into(), Value::String(url.clone()));
@@ -102,7 +105,11 @@ pub fn detail_arguments(issue: &SentryError, search_args: &Map<String, Value>) -
 
 /// Read the issues from a search answer (JSON or the official Markdown), at most `max`.
 /// Frames found in the answer are kept unfiltered in `raw_frames`.
-pub fn parse_issues(text: &str, structured: Option<&Value>, max: usize) -> Vec<(SentryError, Vec<RawFrame>)> {
+pub fn parse_issues(
+    text: &str,
+    structured: Option<&Value>,
+    max: usize,
+) -> Vec<(SentryError, Vec<RawFrame>)> {
     let json = structured.cloned().or_else(|| parse_json(text));
     let mut out = match json {
         Some(v) => issues_from_json(&v),
@@ -135,11 +142,17 @@ fn issues_from_json(v: &Value) -> Vec<(SentryError, Vec<RawFrame>)> {
             let short_id = field_str(i, &["shortId", "short_id", "id"])?;
             let issue = SentryError {
                 short_id: cap_chars(&short_id, 60),
-                title: cap_chars(&field_str(i, &["title", "message"]).unwrap_or_default(), 300),
+                title: cap_chars(
+                    &field_str(i, &["title", "message"]).unwrap_or_default(),
+                    300,
+                ),
                 culprit: cap_chars(&field_str(i, &["culprit"]).unwrap_or_default(), 300),
                 events: field_u64(i, &["count", "events", "eventCount"]),
                 users: field_u64(i, &["userCount", "users"]),
-                last_seen: cap_chars(&field_str(i, &["lastSeen", "last_seen"]).unwrap_or_default(), 60),
+                last_seen: cap_chars(
+                    &field_str(i, &["lastSeen", "last_seen"]).unwrap_or_default(),
+                    60,
+                ),
                 url: field_str(i, &["permalink", "url", "link"]).filter(|u| is_https(u)),
                 frames: Vec::new(),
             };
@@ -163,7 +176,13 @@ fn collect_frames(v: &Value, out: &mut Vec<RawFrame>, depth: usize) {
         Value::Object(map) => {
             let file = field_str(v, &["filename", "absPath", "abs_path", "file", "path"]);
             let line = field_u64(v, &["lineNo", "lineno", "line"]);
-            if let (Some(file), true) = (file, map.contains_key("lineNo") || map.contains_key("lineno") || map.contains_key("line") || map.contains_key("function")) {
+            if let (Some(file), true) = (
+                file,
+                map.contains_key("lineNo")
+                    || map.contains_key("lineno")
+                    || map.contains_key("line")
+                    || map.contains_key("function"),
+            ) {
                 out.push(RawFrame {
                     file,
                     line: line.and_then(|l| u32::try_from(l).ok()).filter(|&l| l > 0),
@@ -190,7 +209,8 @@ fn collect_frames(v: &Value, out: &mut Vec<RawFrame>, depth: usize) {
 }
 
 static ISSUE_HEADING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^#{2,3}\s*(?:\d+\.\s*)?\[([A-Za-z0-9][A-Za-z0-9_.\-]{0,59})\]\(([^)\s]*)\)").expect("valid regex")
+    Regex::new(r"^#{2,3}\s*(?:\d+\.\s*)?\[([A-Za-z0-9][A-Za-z0-9_.\-]{0,59})\]\(([^)\s]*)\)")
+        .expect("valid regex")
 });
 static BOLD_FIELD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*[-*]\s*\*\*([A-Za-z ]+)\*\*\s*:\s*(.*?)\s*$").expect("valid regex")
@@ -235,9 +255,8 @@ fn issues_from_markdown(text: &str) -> Vec<(SentryError, Vec<RawFrame>)> {
 static FRAME_QUOTED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"in "([^"]{1,500})"(?: at line (\d{1,7}))?"#).expect("valid regex")
 });
-static FRAME_PYTHON: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"File "([^"]{1,500})", line (\d{1,7})"#).expect("valid regex")
-});
+static FRAME_PYTHON: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"File "([^"]{1,500})", line (\d{1,7})"#).expect("valid regex"));
 static FRAME_COLON: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[\s`(\[])((?:[A-Za-z][A-Za-z0-9+.\-]*://)?[^\s`:()\[\]]{1,500}\.[A-Za-z0-9]{1,8}):(\d{1,7})(?::\d{1,7})?(?:$|[\s`)\],])")
         .expect("valid regex")
@@ -247,16 +266,28 @@ static FRAME_COLON: LazyLock<Regex> = LazyLock::new(|| {
 /// Python traceback's).
 pub fn frames_from_line(line: &str) -> Vec<RawFrame> {
     let mut out = Vec::new();
-    let parse = |s: Option<regex::Match<'_>>| s.and_then(|m| m.as_str().parse::<u32>().ok()).filter(|&l| l > 0);
+    let parse = |s: Option<regex::Match<'_>>| {
+        s.and_then(|m| m.as_str().parse::<u32>().ok())
+            .filter(|&l| l > 0)
+    };
     for c in FRAME_QUOTED.captures_iter(line) {
-        out.push(RawFrame { file: c[1].to_owned(), line: parse(c.get(2)) });
+        out.push(RawFrame {
+            file: c[1].to_owned(),
+            line: parse(c.get(2)),
+        });
     }
     for c in FRAME_PYTHON.captures_iter(line) {
-        out.push(RawFrame { file: c[1].to_owned(), line: parse(c.get(2)) });
+        out.push(RawFrame {
+            file: c[1].to_owned(),
+            line: parse(c.get(2)),
+        });
     }
     if out.is_empty() {
         for c in FRAME_COLON.captures_iter(line) {
-            out.push(RawFrame { file: c[1].to_owned(), line: parse(c.get(2)) });
+            out.push(RawFrame {
+                file: c[1].to_owned(),
+                line: parse(c.get(2)),
+            });
         }
     }
     out
@@ -319,7 +350,11 @@ pub fn matching_frames(raw: &[RawFrame], changed_paths: &[String]) -> Vec<Sentry
     out.sort();
     out.dedup();
     // A line-less frame adds nothing when the same file has a frame with a line.
-    let with_lines: Vec<String> = out.iter().filter(|f| f.line.is_some()).map(|f| f.path.clone()).collect();
+    let with_lines: Vec<String> = out
+        .iter()
+        .filter(|f| f.line.is_some())
+        .map(|f| f.path.clone())
+        .collect();
     out.retain(|f| f.line.is_some() || !with_lines.contains(&f.path));
     out.truncate(20);
     out
@@ -328,7 +363,8 @@ pub fn matching_frames(raw: &[RawFrame], changed_paths: &[String]) -> Vec<Sentry
 fn is_https(url: &str) -> bool {
     url.starts_with("https://")
         && url.len() < 500
-        && !url.contains(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '<' || c == '>')
+        && !url
+            .contains(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '<' || c == '>')
 }
 
 #[cfg(test)]
@@ -341,12 +377,33 @@ mod tests {
 
     #[test]
     fn paths_match_on_segment_boundaries() {
-        let changed = paths(&["src/app/models.py", "web/src/utils.ts", "README.md", "a/x.rs", "b/x.rs"]);
-        assert_eq!(match_path("/srv/app/src/app/models.py", &changed), Some("src/app/models.py"));
-        assert_eq!(match_path("app/models.py", &changed), Some("src/app/models.py"));
-        assert_eq!(match_path("webpack:///./src/utils.ts", &changed), Some("web/src/utils.ts"));
-        assert_eq!(match_path("app:///web/src/utils.ts?v=3", &changed), Some("web/src/utils.ts"));
-        assert_eq!(match_path("C:\\build\\web\\src\\utils.ts", &changed), Some("web/src/utils.ts"));
+        let changed = paths(&[
+            "src/app/models.py",
+            "web/src/utils.ts",
+            "README.md",
+            "a/x.rs",
+            "b/x.rs",
+        ]);
+        assert_eq!(
+            match_path("/srv/app/src/app/models.py", &changed),
+            Some("src/app/models.py")
+        );
+        assert_eq!(
+            match_path("app/models.py", &changed),
+            Some("src/app/models.py")
+        );
+        assert_eq!(
+            match_path("webpack:///./src/utils.ts", &changed),
+            Some("web/src/utils.ts")
+        );
+        assert_eq!(
+            match_path("app:///web/src/utils.ts?v=3", &changed),
+            Some("web/src/utils.ts")
+        );
+        assert_eq!(
+            match_path("C:\\build\\web\\src\\utils.ts", &changed),
+            Some("web/src/utils.ts")
+        );
         assert_eq!(match_path("models.py", &changed), Some("src/app/models.py"));
         assert_eq!(match_path("x.rs", &changed), None, "ambiguous file name");
         assert_eq!(match_path("/srv/othermodels.py", &changed), None);
@@ -366,7 +423,10 @@ mod tests {
         assert_eq!(a.users, Some(12));
         assert_eq!(a.last_seen, "2 hours ago");
         assert_eq!(a.culprit, "app.models in save");
-        assert_eq!(a.url.as_deref(), Some("https://acme.sentry.io/issues/BACKEND-1A"));
+        assert_eq!(
+            a.url.as_deref(),
+            Some("https://acme.sentry.io/issues/BACKEND-1A")
+        );
         assert_eq!(issues[1].0.url, None, "only https links");
         assert_eq!(parse_issues(text, None, 1).len(), 1);
     }
@@ -375,16 +435,34 @@ mod tests {
     fn frames_in_the_official_shapes() {
         let text = "**Most Relevant Frame:**\n─────────────────────\n  File \"src/app/models.py\", line 42, in save\n\n```\n\"save\" in \"app/models.py\" at line 42:10\nunknown function in \"/usr/lib/python3/threading.py\" at line 900\n/app/web/src/utils.ts:17:3 (formatDate)\n```";
         let frames = frames_from_text(text, None);
-        assert!(frames.contains(&RawFrame { file: "src/app/models.py".into(), line: Some(42) }), "{frames:?}");
-        assert!(frames.contains(&RawFrame { file: "app/models.py".into(), line: Some(42) }));
-        assert!(frames.contains(&RawFrame { file: "/app/web/src/utils.ts".into(), line: Some(17) }));
+        assert!(
+            frames.contains(&RawFrame {
+                file: "src/app/models.py".into(),
+                line: Some(42)
+            }),
+            "{frames:?}"
+        );
+        assert!(frames.contains(&RawFrame {
+            file: "app/models.py".into(),
+            line: Some(42)
+        }));
+        assert!(frames.contains(&RawFrame {
+            file: "/app/web/src/utils.ts".into(),
+            line: Some(17)
+        }));
         let changed = paths(&["src/app/models.py", "web/src/utils.ts"]);
         let m = matching_frames(&frames, &changed);
         assert_eq!(
             m,
             [
-                SentryFrame { path: "src/app/models.py".into(), line: Some(42) },
-                SentryFrame { path: "web/src/utils.ts".into(), line: Some(17) },
+                SentryFrame {
+                    path: "src/app/models.py".into(),
+                    line: Some(42)
+                },
+                SentryFrame {
+                    path: "web/src/utils.ts".into(),
+                    line: Some(17)
+                },
             ]
         );
     }
@@ -404,7 +482,13 @@ mod tests {
         assert_eq!(e.short_id, "WEB-9");
         assert_eq!(e.events, Some(17));
         let m = matching_frames(raw, &paths(&["web/src/utils.ts"]));
-        assert_eq!(m, [SentryFrame { path: "web/src/utils.ts".into(), line: Some(17) }]);
+        assert_eq!(
+            m,
+            [SentryFrame {
+                path: "web/src/utils.ts".into(),
+                line: Some(17)
+            }]
+        );
     }
 
     #[test]
