@@ -662,10 +662,9 @@ async fn server_mode_refuses_repository_commands_and_foreign_secrets() {
     assert!(!format!("{ctx:?}").contains("lin_api_operator"));
 
     // The operator's own servers are not restricted.
-    let operator = mcp::configured_servers(
-        &[stdio("evil", McpKind::Generic, &["sh", "-c", &touch])],
-        &[],
-    );
+    let mut own = stdio("evil", McpKind::Generic, &["sh", "-c", &touch]);
+    own.tool = Some("t".into());
+    let operator = mcp::configured_servers(&[own], &[]);
     let _ = mcp::gather(&operator, &pr.req(), &fast(), &policy).await;
     assert!(marker.exists(), "an operator's command runs");
 }
@@ -697,11 +696,16 @@ async fn server_mode_with_stdio_allowed_gives_the_child_a_bare_environment() {
     assert!(names.contains(&"PATH"), "{names:?}");
     assert!(!names.contains(&"GITHUB_TOKEN"), "{names:?}");
     assert!(
-        names
-            .iter()
-            .all(|n| ["PATH", "LC_CTYPE", "PWD", "SHLVL", "_"].contains(n)),
-        "{names:?}"
+        !names.contains(&"CARGO_MANIFEST_DIR"),
+        "nothing of the test's own environment: {names:?}"
     );
+    // Python, its locale coercion and a pyenv shim (this machine's python3) add their own.
+    let own = |n: &&str| {
+        ["PATH", "LC_CTYPE", "PWD", "SHLVL", "_"].contains(n)
+            || n.starts_with("PYENV")
+            || n.starts_with("_PYENV")
+    };
+    assert!(names.iter().all(own), "{names:?}");
 }
 
 #[tokio::test]

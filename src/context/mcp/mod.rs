@@ -350,24 +350,39 @@ fn arguments(
     }
 }
 
-/// Replace `{placeholder}`s in every string of `v`.
+/// Replace `{placeholder}`s in every string of `v`, in one pass: text a placeholder brings
+/// in (a PR title, say) is never scanned for placeholders itself.
 fn fill(v: &mut Value, vars: &[(&str, String)]) {
     match v {
-        Value::String(s) => {
-            if s.contains('{') {
-                for (k, val) in vars {
-                    let p = format!("{{{k}}}");
-                    if s.contains(&p) {
-                        *s = s.replace(&p, val);
-                    }
-                }
-                *s = s.trim().to_owned();
-            }
-        }
+        Value::String(s) if s.contains('{') => *s = substitute(s, vars).trim().to_owned(),
         Value::Array(a) => a.iter_mut().for_each(|x| fill(x, vars)),
         Value::Object(m) => m.values_mut().for_each(|x| fill(x, vars)),
         _ => {}
     }
+}
+
+fn substitute(template: &str, vars: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after
+            .find('}')
+            .and_then(|close| Some((close, vars.iter().find(|(k, _)| *k == &after[..close])?)));
+        match value {
+            Some((close, (_, val))) => {
+                out.push_str(val);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn common_vars(req: &OwnedRequest) -> Vec<(&'static str, String)> {
@@ -806,6 +821,14 @@ mod tests {
             "is:unresolved stack.filename:[*a.py] env:prod"
         );
         assert_eq!(args["limit"], 10);
+        let once = substitute(
+            "{title} in {repo} {unknown} {",
+            &[
+                ("title", "{repo}".to_owned()),
+                ("repo", "acme/app".to_owned()),
+            ],
+        );
+        assert_eq!(once, "{repo} in acme/app {unknown} {");
         let bad: serde_yaml::Value = serde_yaml::from_str("[1, 2]").unwrap();
         assert!(arguments(None, Some(&bad), &[]).is_err());
     }
