@@ -902,6 +902,7 @@ mod tests {
             side: Some("RIGHT".into()),
             pull_request_review_id: Some(1),
             html_url: None,
+            reactions: None,
         };
         PreviousReview {
             review: ReviewInfo {
