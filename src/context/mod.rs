@@ -31,7 +31,6 @@ use std::time::Duration;
 use crate::config::{McpServer, RepoConfig};
 use crate::review::Review;
 use crate::review::ai::ContextSection;
-use crate::review::finding::Source;
 
 use graph::{FindingRecord, GraphAnswers, GraphQuery, GraphSettings, KnowledgeGraph, PrRecord};
 use mcp::{McpContext, McpLimits, McpMode, McpPolicy, McpRequest};
@@ -181,7 +180,12 @@ impl Gathered {
                     .as_deref()
                     .map(|p| format!(" [{p}]"))
                     .unwrap_or_default();
-                let _ = writeln!(body, "- ({}){place} {}", m.kind.as_str(), one_line(&m.text));
+                let _ = writeln!(
+                    body,
+                    "- ({}){place} {}",
+                    m.kind.as_str(),
+                    clipped_line(&m.text)
+                );
             }
             sections.push(ContextSection {
                 title: "Memories".into(),
@@ -229,13 +233,12 @@ impl Gathered {
     }
 }
 
-fn one_line(text: &str) -> String {
-    let t: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.chars().count() > 300 {
-        let cut: String = t.chars().take(300).collect();
-        format!("{cut}…")
-    } else {
-        t
+/// A memory on one line of at most 300 characters (the prompt is not the place for essays).
+fn clipped_line(text: &str) -> String {
+    let line = crate::review::render::markdown::one_line(text);
+    match line.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
     }
 }
 
@@ -521,7 +524,7 @@ fn memories_to_store(
     let mut seen = HashSet::new();
     for f in &review.findings {
         // One memory per kind of finding per file per review; the store counts repeats.
-        if f.source == Source::Rules && !seen.insert((f.rule.clone(), f.path.clone())) {
+        if !seen.insert((f.rule.clone(), f.path.clone())) {
             continue;
         }
         out.push(NewMemory {
