@@ -224,3 +224,21 @@ pub async fn seed_connected(
         .expect("store the installation");
     user.id
 }
+
+/// Every event id in the database at `url`, in order. Ids are not dense: PostgreSQL spends a
+/// sequence value on every insert attempt — one that `ON CONFLICT DO NOTHING` skips, or one
+/// whose transaction died with a `kill -9`ed server — so tests must not count ids up to N.
+pub async fn all_event_ids(url: &str) -> Vec<i64> {
+    const QUERY: &str = "SELECT id FROM events ORDER BY id";
+    if url.starts_with("postgres") {
+        let mut conn = PgConnection::connect(url).await.expect("connect");
+        let ids = sqlx::query_scalar(QUERY).fetch_all(&mut conn).await;
+        conn.close().await.ok();
+        ids.expect("list event ids")
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+        let ids = sqlx::query_scalar(QUERY).fetch_all(&mut conn).await;
+        conn.close().await.ok();
+        ids.expect("list event ids")
+    }
+}
