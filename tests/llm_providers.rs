@@ -161,6 +161,45 @@ async fn anthropic_good_reply_and_request_shape() {
         json!([{"role": "user", "content": "<diff>+let x = 1;</diff>"}])
     );
     assert!(r.body.get("response_format").is_none());
+    // Structured output is a forced call of the one reply tool, its schema the caller's.
+    assert_eq!(r.body["tools"][0]["name"], "submit_review");
+    assert_eq!(r.body["tools"][0]["input_schema"]["title"], "review");
+    assert_eq!(
+        r.body["tool_choice"],
+        json!({"type": "tool", "name": "submit_review"})
+    );
+}
+
+#[tokio::test]
+async fn anthropic_tool_input_is_the_reply_and_tools_are_dropped_where_refused() {
+    let mock = MockLlm::start().await;
+    mock.push(MockReply::text(r#"{"findings": [{"path": "a.rs"}]}"#));
+    let m = model(&settings("anthropic", &mock.url, Some(KEY), &[]));
+    let c = m.complete(&request(true)).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&c.text).unwrap();
+    assert_eq!(v, json!({"findings": [{"path": "a.rs"}]}));
+    // Without a schema, no tools.
+    mock.push(MockReply::text("plain"));
+    assert_eq!(m.complete(&request(false)).await.unwrap().text, "plain");
+    assert!(mock.requests()[1].body.get("tools").is_none());
+
+    // A proxy without tool use: the call is sent again without them, once, and later
+    // calls do not offer them at all.
+    let proxy = MockLlm::start().await;
+    proxy.reject_tools();
+    proxy.set_default(MockReply::text(r#"{"findings": []}"#));
+    let m = model(&settings("anthropic", &proxy.url, Some(KEY), &[]));
+    assert_eq!(
+        m.complete(&request(true)).await.unwrap().text,
+        r#"{"findings": []}"#
+    );
+    m.complete(&request(true)).await.unwrap();
+    let sent: Vec<bool> = proxy
+        .requests()
+        .iter()
+        .map(|r| r.body.get("tools").is_some())
+        .collect();
+    assert_eq!(sent, vec![true, false, false]);
 }
 
 #[tokio::test]

@@ -3,10 +3,18 @@
 //! `x-api-key` and `anthropic-version: 2023-06-01`.
 //!
 //! The request: `model`, top-level `system`, `messages: [{role: user, content}]`,
-//! `max_tokens`, `temperature: 0`. There is no structured-output parameter: the caller's
-//! system prompt asks for JSON and the caller parses defensively; nothing is prefilled.
-//! The reply's text is its `content[]` text blocks joined; usage is `input_tokens` (plus
-//! cache reads and writes) and `output_tokens`; `stop_reason: max_tokens` is truncation.
+//! `max_tokens`, `temperature: 0`. Structured output, when the caller gives a JSON Schema,
+//! is a forced tool call — the way the Messages API constrains a reply to a schema on
+//! Anthropic, Bedrock and Vertex alike: one tool, [`REPLY_TOOL`], whose `input_schema` is
+//! the schema, and `tool_choice: {type: "tool", name}`. The tool's `input` is the reply.
+//! A server that refuses tools (400/422 naming `tools` or `tool_choice`: some compatible
+//! proxies) gets the call again without them, and that is remembered; the system prompt
+//! asks for JSON anyway and the caller parses defensively. Nothing is prefilled.
+//! The reply's text is the reply tool's `input` as JSON when there is one, else its
+//! `content[]` text blocks joined; usage is `input_tokens` (plus cache reads and writes) and
+//! `output_tokens`; `stop_reason: max_tokens` is truncation.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
@@ -18,11 +26,16 @@ use crate::error::InputError;
 /// The `anthropic-version` header Nectr speaks.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
+/// The one tool a structured call offers and forces; its input is the reply.
+pub const REPLY_TOOL: &str = "submit_review";
+
 /// An Anthropic model. `Debug` never shows the key.
 #[derive(Debug)]
 pub struct Anthropic {
     info: ModelInfo,
     endpoint: Endpoint,
+    /// Cleared once the server refused tools: later calls ask for JSON in the prompt only.
+    tools: AtomicBool,
 }
 
 impl Anthropic {
@@ -73,10 +86,11 @@ impl Anthropic {
                 context_window: settings.context_window,
             },
             endpoint,
+            tools: AtomicBool::new(true),
         })
     }
 
-    fn body(&self, request: &CompletionRequest) -> Value {
+    fn body(&self, request: &CompletionRequest, tools: bool) -> Value {
         let mut body = json!({
             "model": self.info.model,
             "max_tokens": request.max_output_tokens,
@@ -86,13 +100,40 @@ impl Anthropic {
         if !request.system.is_empty() {
             body["system"] = json!(request.system);
         }
+        if let Some(schema) = request.response_schema.as_ref().filter(|_| tools) {
+            body["tools"] = json!([{
+                "name": REPLY_TOOL,
+                "description": "Submit the review: the summary and the findings, as the schema says.",
+                "input_schema": schema,
+            }]);
+            body["tool_choice"] = json!({"type": "tool", "name": REPLY_TOOL});
+        }
         body
     }
 
     async fn call(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
-        let reply = self.endpoint.post_json(&self.body(request)).await?;
-        parse_reply(&self.endpoint.label, &reply)
+        let mut tools = self.tools.load(Ordering::Relaxed) && request.response_schema.is_some();
+        loop {
+            match self.endpoint.post_json(&self.body(request, tools)).await {
+                Ok(reply) => return parse_reply(&self.endpoint.label, &reply),
+                Err(LlmError::Status {
+                    status: 400 | 422,
+                    message,
+                    ..
+                }) if tools && refuses_tools(&message) => {
+                    self.tools.store(false, Ordering::Relaxed);
+                    tools = false;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
+}
+
+/// Does a 400's message say the server does not take our tool parameters?
+fn refuses_tools(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("tool_choice") || m.contains("tools") || m.contains("input_schema")
 }
 
 /// Reads a Messages reply.
@@ -105,12 +146,21 @@ pub(crate) fn parse_reply(label: &str, reply: &Value) -> Result<Completion, LlmE
         .get("content")
         .and_then(Value::as_array)
         .ok_or_else(|| malformed("no `content` array in the reply".into()))?;
-    let text = content
-        .iter()
-        .filter(|b| b.get("type").and_then(Value::as_str).unwrap_or("text") == "text")
-        .filter_map(|b| b.get("text").and_then(Value::as_str))
-        .collect::<Vec<_>>()
-        .join("");
+    let tool_input = content.iter().find_map(|b| {
+        (b.get("type").and_then(Value::as_str) == Some("tool_use")
+            && b.get("name").and_then(Value::as_str) == Some(REPLY_TOOL))
+        .then(|| b.get("input"))
+        .flatten()
+    });
+    let text = match tool_input {
+        Some(input) => input.to_string(),
+        None => content
+            .iter()
+            .filter(|b| b.get("type").and_then(Value::as_str).unwrap_or("text") == "text")
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+    };
     let usage = reply.get("usage");
     let num = |k: &str| {
         usage
@@ -165,5 +215,22 @@ mod tests {
             parse_reply("m", &json!({"type":"message"})),
             Err(LlmError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn a_forced_tool_call_is_the_reply() {
+        let r = json!({"content":[
+            {"type":"text","text":"Here is the review."},
+            {"type":"tool_use","id":"t1","name":REPLY_TOOL,"input":{"summary":"ok","findings":[]}}],
+            "stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":6}});
+        let c = parse_reply("m", &r).unwrap();
+        let v: Value = serde_json::from_str(&c.text).unwrap();
+        assert_eq!(v, json!({"summary":"ok","findings":[]}));
+        assert!(!c.truncated);
+        // Another tool's call is not the reply.
+        let r = json!({"content":[{"type":"tool_use","name":"other","input":{}},{"type":"text","text":"t"}]});
+        assert_eq!(parse_reply("m", &r).unwrap().text, "t");
+        assert!(refuses_tools("tools: Extra inputs are not permitted"));
+        assert!(!refuses_tools("max_tokens: must be at most 8192"));
     }
 }

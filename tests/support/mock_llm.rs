@@ -210,6 +210,8 @@ struct State {
     default: MockReply,
     expected_key: Option<String>,
     rejected_formats: Vec<String>,
+    /// Anthropic requests carrying `tools` get a 400, as from a proxy without tool use.
+    reject_tools: bool,
     counter: u64,
 }
 
@@ -239,6 +241,7 @@ impl MockLlm {
             default: MockReply::Text(r#"{"findings":[]}"#.into()),
             expected_key: None,
             rejected_formats: Vec::new(),
+            reject_tools: false,
             counter: 0,
         }));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -312,6 +315,11 @@ impl MockLlm {
     /// Rejects requests whose `response_format.type` is one of these with a 400.
     pub fn reject_response_formats(&self, types: &[&str]) {
         self.lock().rejected_formats = types.iter().map(|t| t.to_string()).collect();
+    }
+
+    /// Answers Anthropic requests that offer `tools` with a 400 naming them.
+    pub fn reject_tools(&self) {
+        self.lock().reject_tools = true;
     }
 
     /// Every request so far.
@@ -412,6 +420,16 @@ async fn handle(state: Arc<Mutex<State>>, req: Request) -> Response {
                 retry_after: None,
                 retry_after_ms: None,
             }
+        } else if s.reject_tools
+            && recorded.api == LlmApi::Anthropic
+            && recorded.body.get("tools").is_some()
+        {
+            MockReply::Status {
+                status: 400,
+                message: "tools: Extra inputs are not permitted".into(),
+                retry_after: None,
+                retry_after_ms: None,
+            }
         } else if let Some(r) = s.script.pop_front() {
             r
         } else if let Some(f) = s.responder.clone() {
@@ -506,16 +524,33 @@ fn ok_reply(
     truncated: bool,
 ) -> Response {
     let body = match r.api {
-        LlmApi::Anthropic => json!({
-            "id": format!("msg_mock_{id}"),
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": if truncated { "max_tokens" } else { "end_turn" },
-            "stop_sequence": null,
-            "usage": {"input_tokens": input, "output_tokens": output},
-        }),
+        LlmApi::Anthropic => {
+            // A forced tool call answers with the tool's input, as Anthropic does — when the
+            // scripted text is a JSON object; anything else stays text (a model or proxy
+            // that ignored the tool), so replies built to break the parser still reach it.
+            let forced = r.body["tool_choice"]["type"] == "tool";
+            let tool_input = serde_json::from_str::<Value>(text)
+                .ok()
+                .filter(|v| forced && v.is_object());
+            let (content, stop) = match tool_input {
+                Some(tool_input) => (
+                    json!([{"type": "tool_use", "id": format!("toolu_mock_{id}"),
+                            "name": r.body["tool_choice"]["name"], "input": tool_input}]),
+                    "tool_use",
+                ),
+                None => (json!([{"type": "text", "text": text}]), "end_turn"),
+            };
+            json!({
+                "id": format!("msg_mock_{id}"),
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": content,
+                "stop_reason": if truncated { "max_tokens" } else { stop },
+                "stop_sequence": null,
+                "usage": {"input_tokens": input, "output_tokens": output},
+            })
+        }
         _ => json!({
             "id": format!("chatcmpl-mock-{id}"),
             "object": "chat.completion",
