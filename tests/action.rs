@@ -189,7 +189,7 @@ fn event_file(dir: &Path, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf 
 fn writes(requests: &[RecordedRequest]) -> Vec<String> {
     requests
         .iter()
-        .filter(|r| r.method != "GET" && r.method != "HEAD")
+        .filter(|r| r.is_write())
         .map(RecordedRequest::line)
         .collect()
 }

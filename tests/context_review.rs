@@ -244,3 +244,81 @@ fn findings_the_repository_keeps_thumbing_down_are_hidden() {
         "{summary}"
     );
 }
+
+/// Outcomes come from GitHub itself: a 👎 on one of Nectr's comments and a thread resolved
+/// without changing the code (dismissed, seen through GraphQL's `reviewThreads`) are recorded
+/// when the PR is reviewed again; once the repository rejected a kind of finding on a file
+/// twice, the next PR's review hides it — and keeps the kinds rejected only once.
+#[test]
+fn reactions_and_resolved_threads_are_learned_and_hide_that_kind_next_time() {
+    use nectr::context::memory::MemoryStore;
+    let fake = fake();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("context.db");
+    let db_py = example_section("app/db.py");
+    for (n, user) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+        fake.add_pull(
+            REPO,
+            pull(n, &format!("Database change {n}"), user, db_py.clone()),
+        );
+    }
+    let comment_with = |number: u64, rule: &str| {
+        fake.review_comments(REPO, number)
+            .into_iter()
+            .find(|c| c.body.contains(&format!("`{rule}`")))
+            .unwrap_or_else(|| panic!("no `{rule}` comment on #{number}"))
+            .id
+    };
+
+    review(&fake, &db, 1);
+    fake.react(REPO, comment_with(1, "security.eval"), "-1");
+    fake.resolve_thread(REPO, comment_with(1, "security.sql-concat"));
+    // Reviewed again (the same head): the outcomes are read and recorded.
+    review(&fake, &db, 1);
+    let graphql_asked = fake
+        .requests()
+        .iter()
+        .any(|r| r.method == "POST" && r.path.ends_with("/graphql"));
+    assert!(graphql_asked, "resolved threads come from GraphQL");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let feedback = |rule: &'static str| {
+        rt.block_on(async {
+            let memories = nectr::context::memory::embedded::EmbeddedMemories::open(&db)
+                .await
+                .unwrap();
+            memories.feedback(REPO, rule, "app/db.py").await.unwrap()
+        })
+    };
+    let eval = feedback("security.eval");
+    assert_eq!((eval.thumbs_down, eval.dismissed), (1, 0), "{eval:?}");
+    let concat = feedback("security.sql-concat");
+    assert_eq!((concat.thumbs_down, concat.dismissed), (0, 1), "{concat:?}");
+    // A third look at #1 records nothing twice.
+    review(&fake, &db, 1);
+    assert_eq!(feedback("security.eval").thumbs_down, 1);
+
+    // #2: the same kind of comment thumbed down again.
+    review(&fake, &db, 2);
+    fake.react(REPO, comment_with(2, "security.eval"), "-1");
+    review(&fake, &db, 2);
+    assert_eq!(feedback("security.eval").thumbs_down, 2);
+
+    let third = review(&fake, &db, 3);
+    let rules: Vec<&str> = third["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(!rules.contains(&"security.eval"), "{rules:?}");
+    assert!(
+        rules.contains(&"security.sql-concat"),
+        "dismissed once is not enough to hide: {rules:?}"
+    );
+    let summary = third["summary"].as_str().unwrap();
+    assert!(summary.contains("1 finding hidden"), "{summary}");
+}

@@ -1351,6 +1351,111 @@ async fn graphql_answers_aliased_blob_objects_from_the_registered_files() {
 }
 
 #[tokio::test]
+async fn graphql_review_threads_show_resolution_replies_and_pages() {
+    let (gh, c) = setup().await;
+    let sha = PullSpec::default().head_sha;
+    let mut roots = Vec::new();
+    for line in [2, 22] {
+        let r = c
+            .post(
+                "/repos/acme/widgets/pulls/7/comments",
+                &json!({"body": format!("on {line}"), "commit_id": sha, "path": "src/lib.rs", "line": line, "side": "RIGHT"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        roots.push(r.json()["id"].as_u64().unwrap());
+    }
+    let reply = c
+        .post(
+            "/repos/acme/widgets/pulls/7/comments",
+            &json!({"body": "fixed elsewhere", "in_reply_to": roots[1]}),
+        )
+        .await
+        .json()["id"]
+        .as_u64()
+        .unwrap();
+    // Resolving through a reply resolves its thread; reactions show in REST.
+    gh.resolve_thread(REPO, reply);
+    gh.react(REPO, roots[0], "heart");
+    let listed = c.get("/repos/acme/widgets/pulls/7/comments").await.json();
+    assert_eq!(listed[0]["reactions"]["heart"], 1);
+    assert_eq!(listed[0]["reactions"]["total_count"], 1);
+    assert_eq!(listed[1]["reactions"]["-1"], 0);
+
+    let query = "query($n: Int!, $after: String) { repository(owner: \"acme\", name: \"widgets\") { pullRequest(number: $n) { number reviewThreads(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { isResolved comments(first: 10) { nodes { databaseId body } } } } } } }";
+    let page = |after: Value| {
+        let c = c.clone();
+        async move {
+            let v = c
+                .post(
+                    "/graphql",
+                    &json!({"query": query, "variables": {"n": 7, "after": after}}),
+                )
+                .await
+                .json();
+            assert!(v.get("errors").is_none(), "{v:#}");
+            v["data"]["repository"]["pullRequest"].clone()
+        }
+    };
+    let first = page(Value::Null).await;
+    assert_eq!(first["number"], 7);
+    let threads = &first["reviewThreads"];
+    assert_eq!(threads["totalCount"], 2);
+    assert_eq!(threads["pageInfo"]["hasNextPage"], true);
+    assert_eq!(threads["nodes"][0]["isResolved"], false);
+    assert_eq!(
+        threads["nodes"][0]["comments"]["nodes"][0]["databaseId"],
+        roots[0]
+    );
+    let second = page(threads["pageInfo"]["endCursor"].clone()).await;
+    let threads = &second["reviewThreads"];
+    assert_eq!(threads["pageInfo"]["hasNextPage"], false);
+    assert_eq!(threads["nodes"][0]["isResolved"], true);
+    let ids: Vec<u64> = threads["nodes"][0]["comments"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["databaseId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![roots[1], reply], "the root first, then its reply");
+
+    // As on GitHub: `first` must be 1..=100, a cursor must be one of ours, and a missing
+    // pull request is null with NOT_FOUND.
+    let ask = |query: String| {
+        let c = c.clone();
+        async move { c.post("/graphql", &json!({"query": query})).await.json() }
+    };
+    let v = ask("{ repository(owner: \"acme\", name: \"widgets\") { pullRequest(number: 7) { reviewThreads(first: 500) { totalCount } } } }".into()).await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("between 1 and 100"),
+        "{v}"
+    );
+    let v = ask("{ repository(owner: \"acme\", name: \"widgets\") { pullRequest(number: 7) { reviewThreads(first: 5, after: \"bogus\") { totalCount } } } }".into()).await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("valid cursor"),
+        "{v}"
+    );
+    let v = ask(
+        "{ repository(owner: \"acme\", name: \"widgets\") { pullRequest(number: 99) { number } } }"
+            .into(),
+    )
+    .await;
+    assert_eq!(v["data"]["repository"]["pullRequest"], Value::Null);
+    assert_eq!(v["errors"][0]["type"], "NOT_FOUND");
+    let v = ask("{ repository(owner: \"acme\", name: \"widgets\") { pullRequest(number: 7) { reviewThreads(first: 5) { nodes { resolved } } } } }".into()).await;
+    assert_eq!(
+        v["errors"][0]["message"],
+        "Field 'resolved' doesn't exist on type 'PullRequestReviewThread'"
+    );
+}
+
+#[tokio::test]
 async fn graphql_refuses_bad_queries_as_github_does() {
     let (gh, c) = setup().await;
     let head = PullSpec::default().head_sha;

@@ -655,6 +655,56 @@ async fn review_with_line_side_and_ranges_then_list_and_update() {
 }
 
 #[tokio::test]
+async fn resolved_review_threads_come_from_graphql_pages_of_100() {
+    let gh = setup().await;
+    gh.add_pull(
+        REPO,
+        PullSpec {
+            number: 9,
+            diff: added_file("big.txt", 150),
+            ..PullSpec::default()
+        },
+    );
+    let c = client(&gh, TOKEN);
+    let review = NewReview {
+        commit_id: head_sha(),
+        body: "many".into(),
+        event: "COMMENT",
+        comments: (1..=150)
+            .map(|line| comment("big.txt", line, "RIGHT", "x"))
+            .collect(),
+    };
+    c.create_review(REPO, 9, &review).await.unwrap();
+    let ids: Vec<u64> = gh.review_comments(REPO, 9).iter().map(|c| c.id).collect();
+    assert_eq!(ids.len(), 150);
+    // Both ends of the first page and of the second.
+    let resolved: std::collections::HashSet<u64> = [ids[0], ids[99], ids[100], ids[149]].into();
+    for id in &resolved {
+        gh.resolve_thread(REPO, *id);
+    }
+    gh.react(REPO, ids[5], "-1");
+    gh.react(REPO, ids[5], "+1");
+    gh.react(REPO, ids[5], "-1");
+
+    gh.clear_requests();
+    assert_eq!(c.resolved_review_threads(REPO, 9).await.unwrap(), resolved);
+    let queries = requests_to(&gh, "POST", "/graphql");
+    assert_eq!(queries.len(), 2, "150 threads in pages of 100");
+    let second = queries[1].body_json().unwrap();
+    assert!(second["variables"]["after"].is_string(), "{second}");
+
+    // Reactions come with the REST listing.
+    let listed = c.list_review_comments(REPO, 9).await.unwrap();
+    let reactions = listed[5].reactions.clone().unwrap();
+    assert_eq!((reactions.thumbs_up, reactions.thumbs_down), (1, 2));
+
+    // No threads: an empty set from one query. No such PR: not found.
+    assert!(c.resolved_review_threads(REPO, 7).await.unwrap().is_empty());
+    let err = c.resolved_review_threads(REPO, 404).await.unwrap_err();
+    assert!(matches!(err, GitHubError::NotFound { .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn list_issues_excludes_prs_and_counts_only_issues_toward_the_limit() {
     let gh = setup().await;
     let repo = "acme/tracker";

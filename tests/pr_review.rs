@@ -134,7 +134,7 @@ fn review_pr(fake: &FakeGitHub, number: u64, extra: &[&str]) -> Run {
 fn writes(requests: &[RecordedRequest]) -> Vec<String> {
     requests
         .iter()
-        .filter(|r| r.method != "GET" && r.method != "HEAD")
+        .filter(|r| r.is_write())
         .map(RecordedRequest::line)
         .collect()
 }

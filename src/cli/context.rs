@@ -12,7 +12,7 @@ use crate::context::mcp::McpMode;
 use crate::context::{self, ContextSources};
 use crate::github::token;
 use crate::pipeline::context::pr_facts;
-use crate::pipeline::pr::{ConfigSource, fetch_diff, load_config};
+use crate::pipeline::pr::{ConfigSource, fetch_diff, load_config, parse_pr_diff};
 
 #[derive(Debug, Args)]
 pub struct ContextArgs {
@@ -37,12 +37,7 @@ async fn run_async(args: ContextArgs) -> Result<u8> {
     let gh = connect(&api_url(), token.as_ref().map(|(t, _)| t.as_str()))?;
     let pull = gh.pull(&repo, args.pr).await?;
     let diff_text = fetch_diff(&gh, &repo, args.pr).await?;
-    let diff = crate::diff::parse(&diff_text).map_err(|e| {
-        crate::error::RemoteError(format!(
-            "GitHub sent a diff for {repo}#{} that Nectr cannot parse ({e}); please report this",
-            args.pr
-        ))
-    })?;
+    let diff = parse_pr_diff(&repo, args.pr, &diff_text)?;
     let source = match args.config {
         Some(path) => ConfigSource::File(path),
         None => ConfigSource::Repo {

@@ -4,7 +4,7 @@
 //! API boundary: only `github/` knows GitHub's URLs and JSON. Callers get typed values
 //! and [`GitHubError`]s whose messages say what to do next; tokens never appear in them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -632,6 +632,66 @@ impl GitHub {
         Ok(out)
     }
 
+    /// The review threads of a pull request that someone marked resolved, as the REST id
+    /// (`databaseId`) of each thread's first comment — which, for Nectr's inline comments,
+    /// is the comment Nectr posted. One GraphQL query per [`REVIEW_THREADS_PER_PAGE`]
+    /// threads, at most [`MAX_REVIEW_THREAD_PAGES`] pages (REST has no resolved state).
+    pub async fn resolved_review_threads(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> Result<HashSet<u64>, GitHubError> {
+        let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
+        let mut resolved = HashSet::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_REVIEW_THREAD_PAGES {
+            let request = Request::with_body(
+                Method::Post,
+                graphql_url(&self.api_url),
+                json!({
+                    "query": REVIEW_THREADS_QUERY,
+                    "variables": {
+                        "owner": owner, "name": name, "number": number,
+                        "first": REVIEW_THREADS_PER_PAGE, "after": after,
+                    },
+                }),
+            );
+            let response = self.request_ok(request.clone()).await?;
+            let body: serde_json::Value = self.decode(&request, &response)?;
+            let threads = body
+                .pointer("/data/repository/pullRequest/reviewThreads")
+                .filter(|v| v.is_object());
+            let Some(threads) = threads else {
+                return Err(graphql_error(self.endpoint(&request), repo, &body));
+            };
+            let nodes = threads.get("nodes").and_then(|n| n.as_array());
+            for thread in nodes.into_iter().flatten() {
+                if thread.get("isResolved").and_then(|v| v.as_bool()) != Some(true) {
+                    continue;
+                }
+                if let Some(id) = thread
+                    .pointer("/comments/nodes/0/databaseId")
+                    .and_then(|v| v.as_u64())
+                {
+                    resolved.insert(id);
+                }
+            }
+            let page = threads.get("pageInfo");
+            let more = page
+                .and_then(|p| p.get("hasNextPage"))
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            after = page
+                .and_then(|p| p.get("endCursor"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            if !more || after.is_none() {
+                break;
+            }
+        }
+        Ok(resolved)
+    }
+
     // ---- comments and reviews ------------------------------------------------------
 
     pub async fn create_issue_comment(
@@ -924,6 +984,22 @@ pub fn graphql_url(api_url: &str) -> String {
         None => format!("{base}/graphql"),
     }
 }
+
+/// Review threads per page of [`GitHub::resolved_review_threads`] (GraphQL's maximum).
+pub const REVIEW_THREADS_PER_PAGE: u64 = 100;
+/// Pages of review threads read at most: 1,000 threads.
+pub const MAX_REVIEW_THREAD_PAGES: usize = 10;
+
+const REVIEW_THREADS_QUERY: &str = "query NectrReviewThreads($owner: String!, $name: String!, $number: Int!, $first: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      reviewThreads(first: $first, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { isResolved comments(first: 1) { nodes { databaseId } } }
+      }
+    }
+  }
+}";
 
 /// A POST to a GraphQL endpoint carrying a query (not a mutation).
 fn is_graphql_query(request: &Request) -> bool {

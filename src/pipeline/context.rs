@@ -54,12 +54,14 @@ pub fn pr_facts(repo: &str, pull: &PullRequest, diff: &Diff<'_>) -> PrFacts {
 }
 
 /// How Nectr's earlier inline comments fared: gone from this review (the code changed) →
-/// resolved; 👍 / 👎 reactions → thumbs up / down. Only comments Nectr itself wrote (the
-/// previous review's own) are looked at.
+/// resolved; still found but its thread marked resolved (`resolved_threads`: the ids of
+/// comments that start a resolved thread) → dismissed; 👍 / 👎 reactions → thumbs up /
+/// down. Only comments Nectr itself wrote (the previous review's own) are looked at.
 pub fn comment_feedback(
     previous: &PreviousReview,
     review: &Review,
     diff: &Diff<'_>,
+    resolved_threads: &HashSet<u64>,
 ) -> Vec<CommentFeedback> {
     let current: HashSet<String> = review
         .findings
@@ -89,6 +91,10 @@ pub fn comment_feedback(
         };
         if !current.contains(fp.as_str()) {
             push(Outcome::Resolved);
+        } else if resolved_threads.contains(&comment.id) {
+            // The finding is still there, yet someone closed the conversation: the team
+            // decided it does not apply here.
+            push(Outcome::Dismissed);
         }
         if let Some(r) = &comment.reactions {
             if r.thumbs_down > 0 {

@@ -60,6 +60,17 @@ pub struct PrReviewOutcome {
 
 /// The PR's unified diff: GitHub's `.diff`, or — when GitHub answers 406 because it is
 /// too large — a diff rebuilt from the paginated files endpoint.
+/// Parse the diff GitHub sent for `repo#number`. GitHub's diffs always parse; one that does
+/// not is a remote problem (exit 3) worth reporting, not the user's input.
+pub fn parse_pr_diff<'a>(repo: &str, number: u64, text: &'a str) -> Result<crate::diff::Diff<'a>> {
+    crate::diff::parse(text).map_err(|e| {
+        crate::error::RemoteError(format!(
+            "GitHub sent a diff for {repo}#{number} that Nectr cannot parse ({e}); please report this"
+        ))
+        .into()
+    })
+}
+
 pub async fn fetch_diff(gh: &GitHub, repo: &str, number: u64) -> Result<String> {
     if let Some(diff) = gh.pull_diff(repo, number).await? {
         return Ok(diff);
@@ -146,12 +157,7 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
     let config = load_config(gh, req.repo, &source).await?;
     let (rules, mut warnings) = super::cpu_bound(|| super::rule_set(&config))?;
     warnings.splice(0..0, config.warnings.iter().cloned());
-    let diff = super::cpu_bound(|| crate::diff::parse(&diff_text)).map_err(|e| {
-        crate::error::RemoteError(format!(
-            "GitHub sent a diff for {}#{} that Nectr cannot parse ({e}); please report this",
-            req.repo, req.number
-        ))
-    })?;
+    let diff = super::cpu_bound(|| parse_pr_diff(req.repo, req.number, &diff_text))?;
     let pr = PrRef {
         repo: req.repo.to_owned(),
         number: req.number,
@@ -229,10 +235,26 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
     for source in &gathered.unavailable {
         review.notes.push(format!("Context unavailable: {source}."));
     }
+    // Which of Nectr's earlier comments were resolved by hand: only worth a query when
+    // there are such comments and the outcome will be recorded.
+    let resolved_threads = match &earlier.previous {
+        Some(p) if !p.comments.is_empty() && sources.is_some() && !req.dry_run => {
+            match gh.resolved_review_threads(req.repo, req.number).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    crate::error::notice(&format!(
+                        "nectr: cannot read which review threads were resolved ({e}); dismissed comments are not recorded this time"
+                    ));
+                    Default::default()
+                }
+            }
+        }
+        _ => Default::default(),
+    };
     let feedback = earlier
         .previous
         .as_ref()
-        .map(|p| super::context::comment_feedback(p, &review, &diff))
+        .map(|p| super::context::comment_feedback(p, &review, &diff, &resolved_threads))
         .unwrap_or_default();
     let record = publish::RunRecord {
         base_ref: Some(pull.base.name.clone()),

@@ -242,6 +242,19 @@ impl RecordedRequest {
         serde_json::from_slice(&self.body).ok()
     }
 
+    /// Does the request change anything? Everything but GET, HEAD and GraphQL queries
+    /// (GraphQL reads are POSTs too; only mutations write).
+    pub fn is_write(&self) -> bool {
+        let graphql_query = self.method == "POST"
+            && self.path.ends_with("/graphql")
+            && self.body_json().is_some_and(|b| {
+                b["query"]
+                    .as_str()
+                    .is_some_and(|q| !q.trim_start().starts_with("mutation"))
+            });
+        !matches!(self.method.as_str(), "GET" | "HEAD") && !graphql_query
+    }
+
     /// `"GET /repos/o/r/pulls/1"`, with `?query` when there is one.
     pub fn line(&self) -> String {
         if self.query.is_empty() {
@@ -611,6 +624,49 @@ impl FakeGitHub {
             .collect()
     }
 
+    /// Someone reacts to review comment `comment_id` with `content` (one of [`REACTIONS`]),
+    /// as from GitHub's UI.
+    pub fn react(&self, repo: &str, comment_id: u64, content: &str) {
+        assert!(
+            REACTIONS.contains(&content),
+            "GitHub has no `{content}` reaction"
+        );
+        let mut st = self.state();
+        let key = st.find_repo(repo).expect("repo");
+        let r = st.repos.get_mut(&key).expect("repo");
+        let c = r
+            .review_comments
+            .iter_mut()
+            .find(|c| c.rec.id == comment_id)
+            .expect("review comment");
+        *c.reactions.entry(content.to_owned()).or_default() += 1;
+    }
+
+    /// Someone marks the review thread that `comment_id` belongs to as resolved, as from
+    /// GitHub's "Resolve conversation" button. Only GraphQL shows it.
+    pub fn resolve_thread(&self, repo: &str, comment_id: u64) {
+        let mut st = self.state();
+        let key = st.find_repo(repo).expect("repo");
+        let r = st.repos.get_mut(&key).expect("repo");
+        let mut id = comment_id;
+        while let Some(parent) = r
+            .review_comments
+            .iter()
+            .find(|c| c.rec.id == id)
+            .expect("review comment")
+            .rec
+            .in_reply_to_id
+        {
+            id = parent;
+        }
+        let root = r
+            .review_comments
+            .iter_mut()
+            .find(|c| c.rec.id == id)
+            .expect("thread root");
+        root.resolved = true;
+    }
+
     /// The conversation comments on issue or pull request `number`.
     pub fn issue_comments(&self, repo: &str, number: u64) -> Vec<CommentRecord> {
         let st = self.state();
@@ -760,7 +816,16 @@ struct StoredComment {
     created: i64,
     updated: i64,
     diff_hunk: String,
+    /// Reaction counts by GitHub's content names (`+1`, `-1`, `heart`, …).
+    reactions: BTreeMap<String, u64>,
+    /// For the first comment of a review thread: someone marked the thread resolved.
+    resolved: bool,
 }
+
+/// The reactions GitHub knows, in the order its JSON lists them.
+pub const REACTIONS: [&str; 8] = [
+    "+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes",
+];
 
 struct StoredReview {
     rec: ReviewRecord,
@@ -1690,6 +1755,8 @@ impl State {
                 created: now,
                 updated: now,
                 diff_hunk,
+                reactions: BTreeMap::new(),
+                resolved: false,
             });
         }
         r.reviews.push(StoredReview {
@@ -2050,6 +2117,8 @@ impl State {
             created: now,
             updated: now,
             diff_hunk,
+            reactions: BTreeMap::new(),
+            resolved: false,
         });
         let r = &self.repos[key];
         let c = r.review_comments.last().expect("just pushed");
@@ -2175,6 +2244,8 @@ impl State {
             created: now,
             updated: now,
             diff_hunk: String::new(),
+            reactions: BTreeMap::new(),
+            resolved: false,
         });
         let r = &self.repos[key];
         let c = r.issue_comments.last().expect("just pushed");
@@ -4231,11 +4302,23 @@ fn review_comment_json(base: &str, r: &Repo, c: &StoredComment) -> Value {
         "original_line": c.rec.line,
         "side": c.rec.side,
         "subject_type": c.rec.subject_type,
+        "reactions": reactions_json(&api, &c.reactions),
     });
     if let Some(parent) = c.rec.in_reply_to_id {
         v["in_reply_to_id"] = json!(parent);
     }
     v
+}
+
+/// A comment's `reactions` rollup as GitHub shows it.
+fn reactions_json(comment_api: &str, counts: &BTreeMap<String, u64>) -> Value {
+    let mut out = Map::new();
+    out.insert("url".into(), json!(format!("{comment_api}/reactions")));
+    out.insert("total_count".into(), json!(counts.values().sum::<u64>()));
+    for name in REACTIONS {
+        out.insert(name.into(), json!(counts.get(name).copied().unwrap_or(0)));
+    }
+    Value::Object(out)
 }
 
 fn issue_comment_record(id: u64, user: &str, body: &str) -> CommentRecord {
@@ -4965,7 +5048,25 @@ fn gql_error(message: impl Into<String>) -> Value {
 fn gql_field_known(ty: &str, field: &str) -> bool {
     match ty {
         "Query" => matches!(field, "repository" | "__typename"),
-        "Repository" => matches!(field, "object" | "nameWithOwner" | "__typename"),
+        "Repository" => matches!(
+            field,
+            "object" | "nameWithOwner" | "pullRequest" | "__typename"
+        ),
+        "PullRequest" => matches!(field, "number" | "reviewThreads" | "__typename"),
+        "PullRequestReviewThreadConnection" | "PullRequestReviewCommentConnection" => {
+            matches!(field, "nodes" | "pageInfo" | "totalCount" | "__typename")
+        }
+        "PageInfo" => matches!(
+            field,
+            "hasNextPage" | "endCursor" | "hasPreviousPage" | "startCursor" | "__typename"
+        ),
+        "PullRequestReviewThread" => matches!(
+            field,
+            "id" | "isResolved" | "isOutdated" | "path" | "comments" | "__typename"
+        ),
+        "PullRequestReviewComment" => {
+            matches!(field, "id" | "databaseId" | "body" | "path" | "__typename")
+        }
         "GitObject" => matches!(field, "oid" | "abbreviatedOid" | "__typename"),
         "Blob" => matches!(
             field,
@@ -4987,6 +5088,15 @@ fn gql_field_type(ty: &str, field: &str) -> Option<&'static str> {
     match (ty, field) {
         ("Query", "repository") => Some("Repository"),
         ("Repository", "object") => Some("GitObject"),
+        ("Repository", "pullRequest") => Some("PullRequest"),
+        ("PullRequest", "reviewThreads") => Some("PullRequestReviewThreadConnection"),
+        ("PullRequestReviewThreadConnection", "nodes") => Some("PullRequestReviewThread"),
+        ("PullRequestReviewCommentConnection", "nodes") => Some("PullRequestReviewComment"),
+        (
+            "PullRequestReviewThreadConnection" | "PullRequestReviewCommentConnection",
+            "pageInfo",
+        ) => Some("PageInfo"),
+        ("PullRequestReviewThread", "comments") => Some("PullRequestReviewCommentConnection"),
         _ => None,
     }
 }
@@ -5204,7 +5314,9 @@ impl State {
                         repo_name.as_ref().and_then(Value::as_str).unwrap_or("")
                     );
                     match self.find_repo(&full) {
-                        Some(repo_key) => self.gql_repository(&repo_key, selections, variables),
+                        Some(repo_key) => {
+                            self.gql_repository(&repo_key, selections, variables, errors)
+                        }
                         None => {
                             errors.push(json!({
                                 "type": "NOT_FOUND",
@@ -5227,6 +5339,7 @@ impl State {
         key: &str,
         selections: &[GqlSelection],
         variables: &Map<String, Value>,
+        errors: &mut Vec<Value>,
     ) -> Value {
         let repo = &self.repos[key];
         let mut out = Map::new();
@@ -5244,6 +5357,23 @@ impl State {
             let value = match name.as_str() {
                 "__typename" => json!("Repository"),
                 "nameWithOwner" => json!(repo.full_name),
+                "pullRequest" => {
+                    let number = gql_arg(args, "number", variables).and_then(|v| v.as_u64());
+                    match number.filter(|n| repo.pulls.contains_key(n)) {
+                        Some(n) => gql_pull_request(repo, n, selections, variables, errors),
+                        None => {
+                            errors.push(json!({
+                                "type": "NOT_FOUND",
+                                "path": ["repository", response_key],
+                                "message": format!(
+                                    "Could not resolve to a PullRequest with the number of {}.",
+                                    number.unwrap_or(0)
+                                ),
+                            }));
+                            Value::Null
+                        }
+                    }
+                }
                 _ => {
                     let expression = gql_arg(args, "expression", variables);
                     match expression.as_ref().and_then(Value::as_str).and_then(|e| {
@@ -5269,6 +5399,213 @@ impl State {
         let prefix = format!("{path}/");
         (path.is_empty() || files.keys().any(|p| p.starts_with(&prefix))).then_some(GqlObject::Tree)
     }
+}
+
+/// `pullRequest(number:)`: its number and `reviewThreads(first:, after:)`, a thread per
+/// review comment that replies to none, in the order they were posted. Cursors are opaque
+/// (`base64("cursor:N")`); `first` must be 1–100, as on GitHub.
+fn gql_pull_request(
+    repo: &Repo,
+    number: u64,
+    selections: &[GqlSelection],
+    variables: &Map<String, Value>,
+    errors: &mut Vec<Value>,
+) -> Value {
+    let mut out = Map::new();
+    for sel in selections {
+        let GqlSelection::Field {
+            alias,
+            name,
+            args,
+            selections,
+        } = sel
+        else {
+            continue;
+        };
+        let key = alias.clone().unwrap_or_else(|| name.clone());
+        let value = match name.as_str() {
+            "__typename" => json!("PullRequest"),
+            "number" => json!(number),
+            _ => {
+                let roots: Vec<&StoredComment> = repo
+                    .review_comments
+                    .iter()
+                    .filter(|c| c.number == number && c.rec.in_reply_to_id.is_none())
+                    .collect();
+                let first = gql_arg(args, "first", variables).and_then(|v| v.as_u64());
+                let Some(first) = first.filter(|n| (1..=100).contains(n)) else {
+                    errors.push(gql_error(
+                        "You must provide a `first` or `last` value between 1 and 100 to properly paginate the `reviewThreads` connection.",
+                    ));
+                    out.insert(key, Value::Null);
+                    continue;
+                };
+                let start = match gql_arg(args, "after", variables) {
+                    None | Some(Value::Null) => 0,
+                    Some(cursor) => match cursor
+                        .as_str()
+                        .and_then(base64_decode)
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .and_then(|c| c.strip_prefix("cursor:")?.parse::<usize>().ok())
+                    {
+                        Some(at) => at + 1,
+                        None => {
+                            errors.push(gql_error(format!(
+                                "`{cursor}` does not appear to be a valid cursor."
+                            )));
+                            out.insert(key, Value::Null);
+                            continue;
+                        }
+                    },
+                };
+                let end = (start + first as usize).min(roots.len());
+                let page = roots.get(start..end).unwrap_or(&[]);
+                let threads: Vec<Value> = page
+                    .iter()
+                    .map(|root| gql_thread(repo, root, gql_nodes_selections(selections), variables))
+                    .collect();
+                gql_connection(threads, roots.len(), start, end, selections)
+            }
+        };
+        out.insert(key, value);
+    }
+    Value::Object(out)
+}
+
+/// A connection's fields: `nodes` (already rendered), `totalCount`, `pageInfo`.
+fn gql_connection(
+    nodes: Vec<Value>,
+    total: usize,
+    start: usize,
+    end: usize,
+    selections: &[GqlSelection],
+) -> Value {
+    let cursor = |i: usize| json!(base64(format!("cursor:{i}").as_bytes()));
+    let mut out = Map::new();
+    let mut nodes = Some(nodes);
+    for sel in selections {
+        let GqlSelection::Field {
+            alias,
+            name,
+            selections,
+            ..
+        } = sel
+        else {
+            continue;
+        };
+        let key = alias.clone().unwrap_or_else(|| name.clone());
+        let value = match name.as_str() {
+            "nodes" => Value::Array(nodes.take().unwrap_or_default()),
+            "totalCount" => json!(total),
+            "pageInfo" => {
+                let mut page = Map::new();
+                for sel in selections {
+                    if let GqlSelection::Field { alias, name, .. } = sel {
+                        let key = alias.clone().unwrap_or_else(|| name.clone());
+                        let v = match name.as_str() {
+                            "hasNextPage" => json!(end < total),
+                            "hasPreviousPage" => json!(start > 0),
+                            "endCursor" if end > start => cursor(end - 1),
+                            "startCursor" if end > start => cursor(start),
+                            "__typename" => json!("PageInfo"),
+                            _ => Value::Null,
+                        };
+                        page.insert(key, v);
+                    }
+                }
+                Value::Object(page)
+            }
+            "__typename" => json!("Connection"),
+            _ => Value::Null,
+        };
+        out.insert(key, value);
+    }
+    Value::Object(out)
+}
+
+/// One review thread: its root comment and the replies to it.
+fn gql_thread(
+    repo: &Repo,
+    root: &StoredComment,
+    selections: &[GqlSelection],
+    variables: &Map<String, Value>,
+) -> Value {
+    let mut out = Map::new();
+    for sel in selections {
+        let GqlSelection::Field {
+            alias,
+            name,
+            args,
+            selections,
+        } = sel
+        else {
+            continue;
+        };
+        let key = alias.clone().unwrap_or_else(|| name.clone());
+        let value = match name.as_str() {
+            "__typename" => json!("PullRequestReviewThread"),
+            "id" => json!(node_id("PRRT", root.rec.id)),
+            "isResolved" => json!(root.resolved),
+            "isOutdated" => json!(false),
+            "path" => json!(root.rec.path),
+            _ => {
+                let mut comments = vec![root];
+                let mut frontier = vec![root.rec.id];
+                while let Some(parent) = frontier.pop() {
+                    for c in repo
+                        .review_comments
+                        .iter()
+                        .filter(|c| c.rec.in_reply_to_id == Some(parent))
+                    {
+                        comments.push(c);
+                        frontier.push(c.rec.id);
+                    }
+                }
+                comments.sort_by_key(|c| c.rec.id);
+                let first = gql_arg(args, "first", variables)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(100) as usize;
+                let end = first.min(comments.len());
+                let nodes = comments[..end]
+                    .iter()
+                    .map(|c| {
+                        let mut node = Map::new();
+                        for sel in gql_nodes_selections(selections) {
+                            if let GqlSelection::Field { alias, name, .. } = sel {
+                                let key = alias.clone().unwrap_or_else(|| name.clone());
+                                let v = match name.as_str() {
+                                    "__typename" => json!("PullRequestReviewComment"),
+                                    "id" => json!(node_id("PRRC", c.rec.id)),
+                                    "databaseId" => json!(c.rec.id),
+                                    "body" => json!(c.rec.body),
+                                    "path" => json!(c.rec.path),
+                                    _ => Value::Null,
+                                };
+                                node.insert(key, v);
+                            }
+                        }
+                        Value::Object(node)
+                    })
+                    .collect();
+                gql_connection(nodes, comments.len(), 0, end, selections)
+            }
+        };
+        out.insert(key, value);
+    }
+    Value::Object(out)
+}
+
+/// The selections under a connection's `nodes` field.
+fn gql_nodes_selections(connection: &[GqlSelection]) -> &[GqlSelection] {
+    connection
+        .iter()
+        .find_map(|sel| match sel {
+            GqlSelection::Field {
+                name, selections, ..
+            } if name == "nodes" => Some(selections.as_slice()),
+            _ => None,
+        })
+        .unwrap_or(&[])
 }
 
 fn gql_object_json(object: &GqlObject<'_>, selections: &[GqlSelection]) -> Value {
