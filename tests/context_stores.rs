@@ -55,7 +55,7 @@ fn pr(
         files: files.iter().map(|f| f.to_string()).collect(),
         fixes_issues: fixes.to_vec(),
         reverts,
-        findings,
+        findings: Some(findings),
     }
 }
 
@@ -260,8 +260,26 @@ async fn graph_behaviour(g: &dyn KnowledgeGraph, repo: &str) {
             None,
         ),
     ];
+    // #3 was reviewed while open (with findings), then its merge was indexed from the
+    // `closed` event, which knows no findings: they stay, and the merge counts.
+    g.index_pr(&PrRecord {
+        state: "open".into(),
+        merged_at: None,
+        ..history[2].clone()
+    })
+    .await
+    .unwrap();
     for p in &history {
-        g.index_pr(p).await.unwrap();
+        if p.number == 3 {
+            g.index_pr(&PrRecord {
+                findings: None,
+                ..p.clone()
+            })
+            .await
+            .unwrap();
+        } else {
+            g.index_pr(p).await.unwrap();
+        }
     }
     // A giant merged PR: a past PR like any other, but no CO_CHANGED pairs.
     let mut giant: Vec<String> = (0..150).map(|i| format!("gen/file{i}.rs")).collect();

@@ -780,3 +780,97 @@ fn issue_keys_skip_encodings_and_hashes() {
         ["ENG-1", "OPS-22", "WEB-3"]
     );
 }
+
+/// A whole review through the binary, as a user runs it: `.nectr.yml` names a Linear server
+/// that answers, a Sentry server that answers and one that hangs; the model is the mock
+/// LLM. The Linear issue and the instruction to judge the PR against it reach the model,
+/// the model's verdict and the Sentry count reach the posted summary, the hanging server is
+/// named as unavailable, and the Sentry line note sits on the diff line its frame names.
+#[test]
+fn a_full_review_with_linear_and_sentry_answering_and_one_server_hanging() {
+    use support::fake_github::{Access, FakeGitHub, PullSpec};
+    use support::mock_llm::{MockLlm, MockReply};
+    const REPO: &str = "acme/app";
+    const TOKEN: &str = "ghp_mcpEndToEndToken0123456789";
+    let linear = linear_mock();
+    let sentry = sentry_mock();
+    let hanging = MockMcp::start();
+    hanging.hang_initialize();
+    let fake = FakeGitHub::start_blocking();
+    fake.add_token(TOKEN, "nectr-bot", Access::Write, "repo");
+    fake.add_repo(REPO);
+    let pull = PullSpec {
+        title: "ENG-42: fix the login 500".into(),
+        head_ref: "fix/login".into(),
+        ..PullSpec::new(1, VIEWS_DIFF)
+    };
+    let config = format!(
+        "context:\n  mcp:\n    - {{name: linear, kind: linear, url: \"{}\"}}\n    - {{name: sentry, kind: sentry, url: \"{}\", arguments: {{organizationSlug: acme, projectSlugOrId: api}}}}\n    - {{name: errors-eu, kind: sentry, url: \"{}\", timeout_secs: 1}}\n",
+        linear.url, sentry.url, hanging.url
+    );
+    fake.set_file(REPO, &pull.head_sha, ".nectr.yml", config.as_bytes());
+    fake.add_pull(REPO, pull);
+    let llm = MockLlm::start_blocking();
+    llm.push(MockReply::text(
+        r#"{"summary": "The PR does what ENG-42 asks: login no longer raises on a missing session user.", "findings": []}"#,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nectr"))
+        .args(["review", "--repo", REPO, "--pr", "1", "--format", "json"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GITHUB_API_URL", &fake.url)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("NECTR_CONTEXT_DB", dir.path().join("context.db"))
+        .env("NECTR_GITHUB_WRITE_GAP_MS", "0")
+        .env("NECTR_LLM_PROVIDER", "openai")
+        .env("NECTR_LLM_BASE_URL", llm.openai_base())
+        .env("NECTR_LLM_API_KEY", "sk-mcp-e2e")
+        .env("NECTR_LLM_MODEL", "mock-model")
+        .output()
+        .expect("run nectr");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    // What the model was given: the issue, its acceptance criteria, the instruction.
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 1);
+    let user = requests[0].user().unwrap();
+    assert!(user.contains("ENG-42"), "{user}");
+    assert!(user.contains("Login returns 200"), "{user}");
+    assert!(
+        user.contains("say whether the PR appears to do what the issue asks"),
+        "{user}"
+    );
+    assert!(
+        user.contains("KeyError"),
+        "the Sentry error went in too: {user}"
+    );
+    assert_eq!(linear.calls("get_issue")[0]["id"], "ENG-42");
+    assert_eq!(linear.violations(), Vec::<String>::new());
+
+    // What was posted: one review, the model's verdict, the Sentry count, the hanging
+    // server named, and the line note on the removed line 11.
+    let reviews = fake.reviews(REPO, 1);
+    assert_eq!(reviews.len(), 1);
+    let body = &reviews[0].body;
+    assert!(body.contains("The PR does what ENG-42 asks"), "{body}");
+    assert!(
+        body.contains("This PR touches code with 2 live Sentry errors"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Context unavailable: errors-eu: timed out after 1s"),
+        "{body}"
+    );
+    let note = reviews[0]
+        .comments
+        .iter()
+        .find(|c| c.body.contains("API-1"))
+        .expect("the Sentry note is inline");
+    assert_eq!(
+        (note.path.as_deref(), note.line, note.side.as_deref()),
+        (Some("src/app/views.py"), Some(11), Some("LEFT"))
+    );
+}

@@ -7,7 +7,12 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use nectr::context::ContextSources;
+use nectr::context::graph::embedded::EmbeddedGraph;
+use nectr::context::graph::{GraphQuery, KnowledgeGraph};
 
 use nectr::crypto::{Keyring, generate_key};
 use nectr::github::webhook::sign;
@@ -49,6 +54,8 @@ struct Options {
     workers: usize,
     global_secret: Option<&'static str>,
     worker: WorkerConfig,
+    /// An embedded knowledge graph in this file (as `nectr serve` opens by default).
+    graph: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -64,6 +71,7 @@ impl Default for Options {
                 poll_interval: Duration::from_millis(50),
                 shutdown_grace: Duration::from_secs(5),
             },
+            graph: None,
         }
     }
 }
@@ -108,7 +116,17 @@ impl App {
             workers: options.workers,
             worker: options.worker,
         };
-        let state = AppState::new(store, keyring, config);
+        let state = match &options.graph {
+            None => AppState::new(store, keyring, config),
+            Some(path) => {
+                let graph = EmbeddedGraph::open(path).await.unwrap();
+                let context = ContextSources {
+                    graph: Some(Arc::new(graph)),
+                    ..ContextSources::none()
+                };
+                AppState::with_context(store, keyring, config, Arc::new(context))
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -447,7 +465,7 @@ async fn ping_ignored_and_global_secret(url: String) {
     let e = app.event(event_id(&r)).await;
     assert_eq!(e.status, EventStatus::Ignored);
     assert!(e.error.as_deref().unwrap().contains("closed"), "{e:?}");
-    // `issues` events are stored too.
+    // `issues` events are stored too (ignored: this app has no knowledge graph).
     let issue = serde_json::to_vec(&json!({"action": "opened", "issue": {"number": 3},
         "repository": {"full_name": REPO}}))
     .unwrap();
@@ -671,6 +689,167 @@ async fn replicas_share_one_queue(url: String) {
     app.stop().await;
 }
 
+/// `issues` events and closed pull requests are queued and recorded in the knowledge graph,
+/// so the next review knows the merge, the experts and the open issues.
+async fn history_events_update_the_graph(url: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("context.db");
+    let mut app = App::start(
+        &url,
+        Options {
+            graph: Some(path.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let issue = |action: &str, number: u64, state: &str, updated: &str| {
+        serde_json::to_vec(&json!({
+            "action": action,
+            "issue": {"number": number, "title": format!("Issue {number}"), "state": state,
+                      "body": "Crashes in `src/lib.rs` at startup",
+                      "user": {"login": "reporter"}, "labels": [{"name": "bug"}],
+                      "updated_at": updated},
+            "repository": {"full_name": REPO}
+        }))
+        .unwrap()
+    };
+    for (delivery, number) in [("i-5", 5), ("i-6", 6)] {
+        let body = issue("opened", number, "open", "2026-01-01T00:00:00Z");
+        let r = app.deliver("issues", delivery, &body).await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        let e = app.settled(event_id(&r)).await;
+        assert_eq!(e.status, EventStatus::Done, "{e:?}");
+    }
+    // #6 is closed, and its closing event is recorded like its opening.
+    let r = app
+        .deliver(
+            "issues",
+            "i-6c",
+            &issue("closed", 6, "closed", "2026-01-02T00:00:00Z"),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(app.settled(event_id(&r)).await.status, EventStatus::Done);
+
+    // PR #7 is reviewed while open (one finding), then merged.
+    let head = sha1_hex(b"head history");
+    app.fake.add_pull(
+        REPO,
+        PullSpec {
+            head_sha: head.clone(),
+            title: "Change 7".into(),
+            ..PullSpec::new(7, DIFF.replace("let x = 1;", "dbg!(1);"))
+        },
+    );
+    let r = app
+        .deliver("pull_request", "o-7", &pr_payload("opened", 7, &head))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(app.settled(event_id(&r)).await.status, EventStatus::Done);
+    let mut closed: serde_json::Value =
+        serde_json::from_slice(&pr_payload("closed", 7, &head)).unwrap();
+    closed["pull_request"]["state"] = json!("closed");
+    closed["pull_request"]["merged"] = json!(true);
+    closed["pull_request"]["merged_at"] = json!("2026-01-03T00:00:00Z");
+    let closed = serde_json::to_vec(&closed).unwrap();
+    let r = app.deliver("pull_request", "c-7", &closed).await;
+    assert_eq!(
+        r.status,
+        202,
+        "a merge is queued for the graph: {}",
+        r.text()
+    );
+    let e = app.settled(event_id(&r)).await;
+    assert_eq!(e.status, EventStatus::Done, "{e:?}");
+    assert_eq!(
+        app.fake.reviews(REPO, 7).len(),
+        1,
+        "a merge posts no review"
+    );
+
+    // What a review of a new PR on src/lib.rs would be told.
+    let graph = EmbeddedGraph::open(&path).await.unwrap();
+    let paths = vec!["src/lib.rs".to_owned()];
+    let answers = graph
+        .query(&GraphQuery {
+            repo: REPO,
+            pr_number: 8,
+            author: Some("someone"),
+            paths: &paths,
+            fixes: &[],
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let past: Vec<(u64, bool)> = answers
+        .past_prs
+        .iter()
+        .map(|p| (p.number, p.merged))
+        .collect();
+    assert_eq!(past, vec![(7, true)], "{answers:#?}");
+    let findings: Vec<&str> = answers.past_prs[0]
+        .findings
+        .iter()
+        .map(|f| f.rule.as_str())
+        .collect();
+    assert_eq!(
+        findings,
+        vec!["debug.rust-dbg"],
+        "the merge kept what the review found"
+    );
+    let experts: Vec<&str> = answers.experts.iter().map(|e| e.login.as_str()).collect();
+    assert_eq!(
+        experts,
+        vec!["octocat"],
+        "the merged PR's author knows the file"
+    );
+    let open: Vec<u64> = answers.open_issues.iter().map(|i| i.number).collect();
+    assert_eq!(open, vec![5], "#6 was closed: {answers:#?}");
+
+    // A deleted issue is no longer open here, whatever its last edit said.
+    let r = app
+        .deliver(
+            "issues",
+            "i-5d",
+            &issue("deleted", 5, "open", "2026-01-01T00:00:00Z"),
+        )
+        .await;
+    assert_eq!(app.settled(event_id(&r)).await.status, EventStatus::Done);
+    let answers = graph
+        .query(&GraphQuery {
+            repo: REPO,
+            pr_number: 8,
+            author: None,
+            paths: &paths,
+            fixes: &[],
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert!(answers.open_issues.is_empty(), "{answers:#?}");
+
+    // A malformed history payload fails for good with the reason; nothing is retried.
+    let r = app
+        .deliver(
+            "issues",
+            "i-bad",
+            br#"{"action":"opened","repository":{"full_name":"acme/widgets"}}"#,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let e = app.settled(event_id(&r)).await;
+    assert_eq!(e.status, EventStatus::Failed, "{e:?}");
+    assert_eq!(e.attempts, 1, "{e:?}");
+    assert!(
+        e.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("not an `issues` event"),
+        "{e:?}"
+    );
+    app.stop().await;
+}
+
 impl App {
     async fn event_after_restart(&self, id: i64) -> EventSummary {
         let store = nectr::store::connect(&self.db_url).await.unwrap();
@@ -692,4 +871,5 @@ backend_tests!(
     revoked_token_fails_and_flags_the_user,
     shutdown_releases_work_in_progress,
     replicas_share_one_queue,
+    history_events_update_the_graph,
 );

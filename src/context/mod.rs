@@ -490,7 +490,7 @@ pub fn pr_record(facts: &PrFacts, review: &Review) -> PrRecord {
         files: facts.paths.clone(),
         fixes_issues: graph::fixed_issues(&facts.repo, &format!("{}\n{}", facts.title, facts.body)),
         reverts: graph::revert_of(&facts.repo, &facts.title, &facts.body),
-        findings,
+        findings: Some(findings),
     }
 }
 

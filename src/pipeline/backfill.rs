@@ -91,7 +91,7 @@ pub fn pr_record(repo: &str, pull: &PullRequest, paths: Vec<String>) -> PrRecord
         files: paths,
         fixes_issues: fixed_issues(repo, &format!("{}\n{body}", pull.title)),
         reverts: revert_of(repo, &pull.title, body),
-        findings: Vec::new(),
+        findings: None,
     }
 }
 

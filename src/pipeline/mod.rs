@@ -7,6 +7,7 @@
 pub mod backfill;
 pub mod context;
 pub mod head_files;
+pub mod history;
 pub mod incremental;
 pub mod pr;
 

@@ -44,6 +44,7 @@ use super::AppState;
 use super::http::ApiError;
 use super::repos::{self, RepoView};
 use super::session::{self, constant_time_eq};
+use crate::pipeline::history::records_history;
 use crate::store::{EventStatus, EventSummary, SessionUser, User};
 
 /// The policy on every dashboard answer. Styles are inline in the page; nothing else loads.
@@ -662,10 +663,13 @@ fn is_mine(repo: &RepoView, user: &User) -> bool {
             .is_some_and(|login| login.eq_ignore_ascii_case(&user.login))
 }
 
-fn status_label(status: EventStatus) -> &'static str {
-    match status {
+fn status_label(ev: &EventSummary) -> &'static str {
+    let history = records_history(&ev.event, ev.action.as_deref());
+    match ev.status {
         EventStatus::Pending => "Queued",
+        EventStatus::Running if history => "Recording",
         EventStatus::Running => "Reviewing",
+        EventStatus::Done if history => "Recorded",
         EventStatus::Done => "Reviewed",
         EventStatus::Failed => "Failed",
         EventStatus::Ignored => "Ignored",
@@ -764,7 +768,7 @@ fn events_section(
                 .raw("</span>");
         }
         body.raw("</td><td><span class=\"badge\">")
-            .raw(status_label(ev.status))
+            .raw(status_label(ev))
             .raw("</span></td><td class=\"details\">");
         event_details(body, ev);
         body.raw("</td></tr>");
@@ -807,6 +811,11 @@ fn event_details(body: &mut Html, ev: &EventSummary) {
                 body.raw("<span class=\"muted\">Waiting for a worker.</span>");
             }
         },
+        EventStatus::Running if records_history(&ev.event, ev.action.as_deref()) => {
+            body.raw("<span class=\"muted\">Being recorded in the knowledge graph (attempt ")
+                .num(ev.attempts)
+                .raw(").</span>");
+        }
         EventStatus::Running => {
             body.raw("<span class=\"muted\">Being reviewed (attempt ")
                 .num(ev.attempts)
@@ -821,6 +830,9 @@ fn event_details(body: &mut Html, ev: &EventSummary) {
                         .raw(if n == 1 { " finding" } else { " findings" })
                         .raw("</span>");
                 }
+            }
+            None if records_history(&ev.event, ev.action.as_deref()) => {
+                body.raw("<span class=\"muted\">Recorded in the knowledge graph.</span>");
             }
             None => {
                 body.raw("<span class=\"muted\">Done; no review was posted.</span>");

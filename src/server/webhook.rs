@@ -30,6 +30,7 @@ use super::http::{ApiError, header as get_header};
 use super::{AppState, owners};
 use crate::github::event::REVIEWED_ACTIONS;
 use crate::github::webhook::verify_signature;
+use crate::pipeline::history::records_history;
 use crate::store::{NewEvent, Recorded};
 
 /// GitHub caps payloads at 25 MB; anything larger is not from GitHub.
@@ -271,14 +272,26 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
     // 5. Classify and store.
     let action = envelope.action.clone();
     let pull = envelope.pull_request.as_ref();
-    let ignore_reason = ignore_reason(event, action.as_deref(), pull, installation_id);
+    let history = records_history(event, action.as_deref());
+    let ignore_reason = if history {
+        history_ignore_reason(
+            event,
+            action.as_deref(),
+            state.context.graph.is_some(),
+            installation_id,
+        )
+    } else {
+        ignore_reason(event, action.as_deref(), pull, installation_id)
+    };
     let new_event = NewEvent {
         delivery_id: delivery.to_owned(),
         event: event.to_owned(),
         action,
         repo: repo.clone(),
         pr_number: pull.map(|p| p.number),
-        head_sha: pull.map(|p| p.head.sha.clone()),
+        // No head for history events: the "same change within the hour" check is for
+        // reviews; a PR closed, reopened and closed again must be recorded each time.
+        head_sha: pull.filter(|_| !history).map(|p| p.head.sha.clone()),
         installation_id,
         ignore_reason: ignore_reason.clone(),
         payload: bytes.to_vec(),
@@ -288,7 +301,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
         Ok(Recorded::Inserted(id)) => match ignore_reason {
             None => {
                 state.queue_wake.notify_one();
-                tracing::info!(event_id = id, %repo, pr = ?pr_number, "queued for review");
+                tracing::info!(event_id = id, %repo, pr = ?pr_number, history, "queued");
                 answer(
                     "queued",
                     StatusCode::ACCEPTED,
@@ -317,6 +330,32 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
             refuse("error", ApiError::internal(e))
         }
     }
+}
+
+/// Why an event that updates the knowledge graph (see [`records_history`]) is not queued,
+/// or `None` when it is.
+fn history_ignore_reason(
+    event: &str,
+    action: Option<&str>,
+    has_graph: bool,
+    installation_id: Option<i64>,
+) -> Option<String> {
+    if !has_graph {
+        let what = match action {
+            Some(action) if event == "pull_request" => format!("pull request `{action}`"),
+            _ => format!("`{event}`"),
+        };
+        return Some(format!(
+            "{what} events update the knowledge graph, and this server has none (NECTR_CONTEXT=off, or no NECTR_CONTEXT_DB / NEO4J_URI)"
+        ));
+    }
+    if installation_id.is_none() {
+        return Some(
+            "the repository is not connected in Nectr: its history is not recorded (connect it in the dashboard)"
+                .into(),
+        );
+    }
+    None
 }
 
 /// Why an event needs no review, or `None` when it is queued.

@@ -26,10 +26,14 @@ use crate::error::InputError;
 use crate::github::event::PullRequestEvent;
 use crate::github::pr_state::PrState;
 use crate::github::{GitHub, GitHubError};
+use crate::pipeline::history::{index_event, needs_github, records_history};
 use crate::pipeline::pr::{ConfigSource, PrReviewRequest, load_config, review_pull_request};
 use crate::publish::Identity;
 use crate::publish::marker::ReviewMarker;
-use crate::store::{ClaimedEvent, NewReviewRecord};
+use crate::store::{ClaimedEvent, NewReviewRecord, User};
+
+/// The most a history event may take: listing a closed PR's files and one graph write.
+const HISTORY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Queue tuning. The defaults suit GitHub; tests shorten them through the environment.
 #[derive(Clone, Debug)]
@@ -125,6 +129,8 @@ enum Outcome {
         review_url: String,
     },
     Skipped(String),
+    /// A history event was recorded in the knowledge graph.
+    Recorded(String),
     /// Worth another attempt later.
     Transient(String),
     /// Will not get better by retrying.
@@ -249,6 +255,11 @@ impl Worker {
                 metrics.review("already_posted", took);
                 store.complete(event.id, &self.id, now()).await
             }
+            Outcome::Recorded(what) => {
+                tracing::info!(%what, ms = took.as_millis() as u64, "recorded");
+                metrics.review("recorded", took);
+                store.complete(event.id, &self.id, now()).await
+            }
             Outcome::Skipped(reason) => {
                 tracing::info!(%reason, "skipped");
                 metrics.review("skipped", took);
@@ -305,6 +316,9 @@ impl Worker {
     }
 
     async fn process(&self, event: &ClaimedEvent) -> Outcome {
+        if records_history(&event.event, event.action.as_deref()) {
+            return self.record_history(event).await;
+        }
         let payload = match PullRequestEvent::parse(&event.payload) {
             Ok(p) => p,
             Err(e) => {
@@ -319,23 +333,38 @@ impl Worker {
             .head_sha
             .clone()
             .unwrap_or_else(|| payload.pull_request.head.sha.clone());
+        let (user, gh) = match self.connecting_user(repo).await {
+            Ok(found) => found,
+            Err(outcome) => return outcome,
+        };
+        let outcome = self.review(&gh, repo, number, &head_sha, &user.login).await;
+        self.state
+            .metrics
+            .github_rate_limit(gh.rate_limit().remaining);
+        match outcome {
+            Ok(o) => o,
+            Err(e) => self.github_failure(&user, &e).await,
+        }
+    }
 
-        // The connecting user's token: the review appears as them.
+    /// The user who connected `repo` and a GitHub client with their token: the review
+    /// appears as them. The `Err` is how the event ends when there is no usable token.
+    async fn connecting_user(&self, repo: &str) -> Result<(User, GitHub), Outcome> {
         let found = match self.state.store.active_installation_for_repo(repo).await {
             Ok(f) => f,
-            Err(e) => return Outcome::Transient(format!("database: {e}")),
+            Err(e) => return Err(Outcome::Transient(format!("database: {e}"))),
         };
         let Some(found) = found else {
-            return Outcome::Permanent(format!(
+            return Err(Outcome::Permanent(format!(
                 "{repo} is no longer connected to Nectr; connect it again to have its pull requests reviewed"
-            ));
+            )));
         };
         let user = found.user;
         if user.needs_reauth {
-            return Outcome::Permanent(format!(
+            return Err(Outcome::Permanent(format!(
                 "the GitHub token of @{} (who connected {repo}) was revoked or lacks the `repo` scope: @{} must sign in to Nectr again",
                 user.login, user.login
-            ));
+            )));
         }
         let token = match self
             .state
@@ -344,40 +373,85 @@ impl Worker {
         {
             Ok(t) => t,
             Err(e) => {
-                return Outcome::Permanent(format!(
+                return Err(Outcome::Permanent(format!(
                     "cannot decrypt the token of @{} ({e}); if NECTR_ENCRYPTION_KEY changed, keep the old key after the new one, or have @{} sign in again",
                     user.login, user.login
-                ));
+                )));
             }
         };
         let Ok(token) = String::from_utf8(token) else {
-            return Outcome::Permanent(format!(
+            return Err(Outcome::Permanent(format!(
                 "the stored token of @{} is not text; @{} must sign in again",
                 user.login, user.login
-            ));
+            )));
         };
-        let gh = match self.state.github(&token) {
-            Ok(gh) => gh,
-            Err(e) => return Outcome::Permanent(e.to_string()),
-        };
-        let outcome = self.review(&gh, repo, number, &head_sha, &user.login).await;
-        self.state
-            .metrics
-            .github_rate_limit(gh.rate_limit().remaining);
-        match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                if let Some(GitHubError::Unauthorized { .. }) = e.downcast_ref::<GitHubError>() {
-                    if let Err(db) = self.state.store.mark_needs_reauth(user.id, now()).await {
-                        tracing::error!(error = %db, "cannot flag the user for re-login");
-                    }
-                    return Outcome::Permanent(format!(
-                        "GitHub rejected the token of @{} (401): it was revoked or expired; @{} must sign in to Nectr again",
-                        user.login, user.login
-                    ));
-                }
-                classify(&e)
+        match self.state.github(&token) {
+            Ok(gh) => Ok((user, gh)),
+            Err(e) => Err(Outcome::Permanent(e.to_string())),
+        }
+    }
+
+    /// How an event ends after `e` from GitHub (or the pipeline): a 401 flags the user for
+    /// a new login; the rest is retried or not by [`classify`].
+    async fn github_failure(&self, user: &User, e: &anyhow::Error) -> Outcome {
+        if e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<GitHubError>(),
+                Some(GitHubError::Unauthorized { .. })
+            )
+        }) {
+            if let Err(db) = self.state.store.mark_needs_reauth(user.id, now()).await {
+                tracing::error!(error = %db, "cannot flag the user for re-login");
             }
+            return Outcome::Permanent(format!(
+                "GitHub rejected the token of @{} (401): it was revoked or expired; @{} must sign in to Nectr again",
+                user.login, user.login
+            ));
+        }
+        classify(e)
+    }
+
+    /// An event that updates the knowledge graph instead of asking for a review (see
+    /// `pipeline::history`). A closed PR's files are listed with the connecting user's
+    /// token; an issue needs none.
+    async fn record_history(&self, event: &ClaimedEvent) -> Outcome {
+        let Some(graph) = self.state.context.graph.clone() else {
+            return Outcome::Skipped("this server has no knowledge graph to record it in".into());
+        };
+        let connected = if needs_github(&event.event) {
+            match self.connecting_user(&event.repo).await {
+                Ok(found) => Some(found),
+                Err(outcome) => return outcome,
+            }
+        } else {
+            None
+        };
+        let gh = connected.as_ref().map(|(_, gh)| gh);
+        let indexed = tokio::time::timeout(
+            HISTORY_TIMEOUT,
+            index_event(gh, graph.as_ref(), &event.event, &event.payload, now()),
+        )
+        .await;
+        if let Some(gh) = gh {
+            self.state
+                .metrics
+                .github_rate_limit(gh.rate_limit().remaining);
+        }
+        match indexed {
+            Ok(Ok(line)) => Outcome::Recorded(line),
+            Err(_) => Outcome::Transient(format!(
+                "recording the event in the knowledge graph took over {} s",
+                HISTORY_TIMEOUT.as_secs()
+            )),
+            Ok(Err(e)) if e.chain().any(|c| c.is::<serde_json::Error>()) => {
+                Outcome::Permanent(format!("{e:#}"))
+            }
+            Ok(Err(e)) if e.chain().any(|c| c.is::<GitHubError>()) => match &connected {
+                Some((user, _)) => self.github_failure(user, &e).await,
+                None => classify(&e),
+            },
+            // The graph itself failed (Neo4j restarting, a locked file): worth another try.
+            Ok(Err(e)) => Outcome::Transient(format!("{e:#}")),
         }
     }
 

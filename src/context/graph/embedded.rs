@@ -257,7 +257,6 @@ impl EmbeddedGraph {
 
         for table in [
             "DELETE FROM graph_touches WHERE pr_id = $1",
-            "DELETE FROM graph_findings WHERE pr_id = $1",
             "DELETE FROM graph_fixes WHERE pr_id = $1",
         ] {
             sqlx::query(table).bind(pr_id).execute(&mut *tx).await?;
@@ -274,25 +273,30 @@ impl EmbeddedGraph {
         .execute(&mut *tx)
         .await?;
 
-        let findings: Vec<serde_json::Value> = pr
-            .findings
-            .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "path": f.path, "rule": f.rule, "severity": f.severity, "title": f.title,
+        if let Some(findings) = &pr.findings {
+            sqlx::query("DELETE FROM graph_findings WHERE pr_id = $1")
+                .bind(pr_id)
+                .execute(&mut *tx)
+                .await?;
+            let findings: Vec<serde_json::Value> = findings
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "path": f.path, "rule": f.rule, "severity": f.severity, "title": f.title,
+                    })
                 })
-            })
-            .collect();
-        sqlx::query(
-            "INSERT INTO graph_findings (pr_id, path, rule, severity, title) \
-             SELECT $1, json_extract(value, '$.path'), json_extract(value, '$.rule'), \
-             json_extract(value, '$.severity'), json_extract(value, '$.title') \
-             FROM json_each($2)",
-        )
-        .bind(pr_id)
-        .bind(json_list(&findings))
-        .execute(&mut *tx)
-        .await?;
+                .collect();
+            sqlx::query(
+                "INSERT INTO graph_findings (pr_id, path, rule, severity, title) \
+                 SELECT $1, json_extract(value, '$.path'), json_extract(value, '$.rule'), \
+                 json_extract(value, '$.severity'), json_extract(value, '$.title') \
+                 FROM json_each($2)",
+            )
+            .bind(pr_id)
+            .bind(json_list(&findings))
+            .execute(&mut *tx)
+            .await?;
+        }
 
         let fixes: Vec<i64> = pr
             .fixes_issues

@@ -92,7 +92,9 @@ pub struct PrRecord {
     /// What the PR reverts ([`revert_of`] over title and body). A title or commit is
     /// resolved to a PR number at indexing, against PRs already in the graph.
     pub reverts: Option<RevertOf>,
-    pub findings: Vec<FindingRecord>,
+    /// Nectr's findings on the PR. `None` keeps whatever an earlier index recorded: a merge
+    /// event or a backfill knows the PR's files and state, not what Nectr said about it.
+    pub findings: Option<Vec<FindingRecord>>,
 }
 
 impl PrRecord {

@@ -208,8 +208,6 @@ impl Neo4jGraph {
         for statement in [
             "MATCH (p:PullRequest {repo: $repo, number: $number})-[old:TOUCHES|REFERENCES]->() \
              DELETE old",
-            "MATCH (p:PullRequest {repo: $repo, number: $number})-[:HAS_FINDING]->(f:Finding) \
-             DETACH DELETE f",
             "MATCH (p:PullRequest {repo: $repo, number: $number})<-[old:AUTHORED]-() DELETE old",
         ] {
             txn.run(key(query(statement))).await?;
@@ -233,28 +231,34 @@ impl Neo4jGraph {
             .param("files", files.clone()),
         )
         .await?;
-        let findings: Vec<BoltType> = pr
-            .findings
-            .iter()
-            .map(|f| {
-                BoltType::from(HashMap::from([
-                    ("path".to_owned(), f.path.clone()),
-                    ("rule".to_owned(), f.rule.clone()),
-                    ("severity".to_owned(), f.severity.clone()),
-                    ("title".to_owned(), f.title.clone()),
-                ]))
-            })
-            .collect();
-        txn.run(
-            key(query(
-                "MATCH (p:PullRequest {repo: $repo, number: $number}) \
-             UNWIND $findings AS x \
-             CREATE (p)-[:HAS_FINDING]->(:Finding {path: x.path, rule: x.rule, \
-                                                   severity: x.severity, title: x.title})",
-            ))
-            .param("findings", findings),
-        )
-        .await?;
+        if let Some(findings) = &pr.findings {
+            txn.run(key(query(
+                "MATCH (p:PullRequest {repo: $repo, number: $number})-[:HAS_FINDING]->(f:Finding) \
+                 DETACH DELETE f",
+            )))
+            .await?;
+            let findings: Vec<BoltType> = findings
+                .iter()
+                .map(|f| {
+                    BoltType::from(HashMap::from([
+                        ("path".to_owned(), f.path.clone()),
+                        ("rule".to_owned(), f.rule.clone()),
+                        ("severity".to_owned(), f.severity.clone()),
+                        ("title".to_owned(), f.title.clone()),
+                    ]))
+                })
+                .collect();
+            txn.run(
+                key(query(
+                    "MATCH (p:PullRequest {repo: $repo, number: $number}) \
+                     UNWIND $findings AS x \
+                     CREATE (p)-[:HAS_FINDING]->(:Finding {path: x.path, rule: x.rule, \
+                                                           severity: x.severity, title: x.title})",
+                ))
+                .param("findings", findings),
+            )
+            .await?;
+        }
         let fixes: Vec<i64> = pr
             .fixes_issues
             .iter()
