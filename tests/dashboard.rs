@@ -323,10 +323,43 @@ async fn signed_in_page_lists_repositories_and_events() {
     let alpha = app.install("octo/alpha", &me).await;
     app.install("octo/gamma", &hubot).await;
     app.seed_events(alpha, "octo/alpha").await;
+    // An `issues` event a worker recorded in the knowledge graph.
+    let store = &app.state.store;
+    let t = server::now() - 300;
+    let issue = NewEvent {
+        delivery_id: "delivery-issue-5".into(),
+        event: "issues".into(),
+        action: Some("opened".into()),
+        repo: "octo/alpha".into(),
+        pr_number: None,
+        head_sha: None,
+        installation_id: Some(alpha),
+        ignore_reason: None,
+        payload: b"{}".to_vec(),
+    };
+    let Recorded::Inserted(issue_id) = store.record_delivery(&issue, t).await.unwrap() else {
+        panic!("issue event not inserted");
+    };
+    let claimed = store
+        .claim_next("dashboard-test", 300, t + 1)
+        .await
+        .unwrap();
+    assert_eq!(claimed.map(|c| c.id), Some(issue_id));
+    assert!(
+        store
+            .complete(issue_id, "dashboard-test", t + 2)
+            .await
+            .unwrap()
+    );
     let cookie = app.session_cookie(&me).await;
 
     let html = page(&app.get("/", Some(&cookie)).await);
     assert!(html.contains("@octocat"), "{html}");
+    let recorded = row(&html, "Recorded in the knowledge graph.");
+    assert!(
+        recorded.contains("<span class=\"badge\">Recorded</span>") && recorded.contains("issues"),
+        "{recorded}"
+    );
     // Logout: a POST form with the session's CSRF token.
     assert!(html.contains("method=\"post\" action=\"/auth/logout\""));
     let csrf = csrf_from(&html);
