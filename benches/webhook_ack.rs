@@ -11,7 +11,10 @@
 //!
 //! Options (environment): `BENCH_RATE` (deliveries/s, default 200), `BENCH_SECS` (default 10),
 //! `BENCH_BURST` (closed-loop concurrency for the max-throughput run, default 32),
-//! `BENCH_ONLY` (`sqlite` or `postgres`), `BENCH_WORKERS` (review workers in `serve`, default 2).
+//! `BENCH_ONLY` (`sqlite` or `postgres`), `BENCH_WORKERS` (review workers in `serve`, default 2),
+//! `BENCH_CONTEXT` (`off` reviews without the knowledge graph and memories),
+//! `BENCH_GITHUB_MS` (the fake GitHub answers every request after this long, as GitHub's
+//! API does in 50–300 ms; default 0, so the workers review as fast as the CPU allows).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 use nectr::crypto::{Keyring, generate_key};
 use nectr::github::webhook::sign;
 use support::db::{Connected, PgDatabase, seed_connected};
-use support::fake_github::{Access, FakeGitHub, PullSpec, sha1_hex};
+use support::fake_github::{Access, FakeGitHub, Fault, FaultKind, PullSpec, sha1_hex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const REPO: &str = "bench/load";
@@ -245,6 +248,16 @@ async fn bench_backend(name: &str, db_url: &str) {
     fake.add_token(TOKEN, "bench", Access::Write, "repo");
     // The workers' review traffic must not run into the fake's hourly limit mid-run.
     fake.set_rate_limit(10_000_000, 3600);
+    // GitHub's own latency, when asked for: every request the workers make waits this long.
+    let github_ms = env_u64("BENCH_GITHUB_MS", 0);
+    if github_ms > 0 {
+        fake.inject(Fault {
+            method: "*",
+            path_contains: "",
+            kind: FaultKind::Delay { millis: github_ms },
+            times: u32::MAX,
+        });
+    }
     fake.add_repo(REPO);
     let hook_id = fake.add_hook(
         REPO,
@@ -281,8 +294,16 @@ async fn bench_backend(name: &str, db_url: &str) {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
+    // The workers review with the context steps on, as `serve` does by default — on a
+    // context database of this run's own, never the user's.
+    let context_dir = tempfile::tempdir().unwrap();
     let mut child: Child = Command::new(env!("CARGO_BIN_EXE_nectr"))
         .arg("serve")
+        .env("NECTR_CONTEXT_DB", context_dir.path().join("context.db"))
+        .env(
+            "NECTR_CONTEXT",
+            std::env::var("BENCH_CONTEXT").unwrap_or_else(|_| "on".into()),
+        )
         .env("NECTR_ENCRYPTION_KEY", &key)
         .env("DATABASE_URL", db_url)
         .env("NECTR_BIND", &addr)

@@ -84,6 +84,53 @@ async fn sqlite_file_is_created_in_wal_mode_with_foreign_keys() {
     store.close().await;
 }
 
+/// Commits never checkpoint (a webhook would wait for the fsync); a background task does,
+/// so the WAL's pages still reach the database file while the store is open.
+#[tokio::test]
+async fn sqlite_checkpoints_in_the_background_not_in_commits() {
+    use sqlx::Row;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.db");
+    let store = store::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect");
+    let row = sqlx::query("PRAGMA wal_autocheckpoint")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i64, _>(0), 0);
+    let before = std::fs::metadata(&path).unwrap().len();
+    let payload = "x".repeat(4000);
+    let events: Vec<NewEvent> = (0..500)
+        .map(|i| NewEvent {
+            payload: payload.clone().into_bytes(),
+            ..pr_event(
+                &format!("wal-{i}"),
+                "acme/wal",
+                i,
+                &format!("{i:040x}"),
+                "opened",
+            )
+        })
+        .collect();
+    store.record_deliveries(&events, 1_000).await.unwrap();
+    // About 2 MB went to the WAL; within a few seconds the checkpoint copies it over.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = std::fs::metadata(&path).unwrap().len();
+        if now >= before + 1_500_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint: the database file is still {now} bytes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    store.close().await;
+}
+
 #[tokio::test]
 async fn in_memory_sqlite_works_for_quick_runs() {
     let store = store::connect("sqlite::memory:").await.expect("connect");

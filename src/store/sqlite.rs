@@ -28,6 +28,33 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: u32 = 8;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How often the background checkpoint copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] until the pool closes. `PASSIVE` never
+/// waits for (or blocks) readers or writers; what it cannot copy yet, the next one does.
+/// SQLite checkpoints and removes the WAL itself when the last connection closes.
+fn checkpoint_in_background(pool: &SqlitePool) {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+                && !pool.is_closed()
+            {
+                tracing::warn!(error = %e, "SQLite checkpoint failed; retrying in a second");
+            }
+        }
+    });
+}
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -51,7 +78,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Checkpoints run on their own (`checkpoint_in_background`), not inside
+            // whichever commit crosses the WAL's size limit: that commit's caller —
+            // typically a webhook waiting for its 202 — would wait for the fsync.
+            .pragma("wal_autocheckpoint", "0");
         let target = options.get_filename().display().to_string();
 
         let pool = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
@@ -69,6 +100,7 @@ impl SqliteStore {
             .await
             .map_err(|error| StoreError::Connect { target, error })?;
         MIGRATOR.run(&pool).await?;
+        checkpoint_in_background(&pool);
         Ok(SqliteStore { pool })
     }
 
