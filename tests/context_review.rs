@@ -86,6 +86,16 @@ fn review(fake: &FakeGitHub, db: &Path, number: u64) -> Value {
     serde_json::from_str(&stdout).expect("JSON output")
 }
 
+/// The rule of each finding in a JSON review.
+fn rules_of(review: &Value) -> Vec<&str> {
+    review["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().expect("a rule"))
+        .collect()
+}
+
 #[test]
 fn the_second_review_sees_the_first_through_the_knowledge_graph() {
     let fake = fake();
@@ -230,12 +240,7 @@ fn findings_the_repository_keeps_thumbing_down_are_hidden() {
     });
 
     let reviewed = review(&fake, &db, 1);
-    let rules: Vec<&str> = reviewed["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = rules_of(&reviewed);
     assert!(!rules.contains(&"security.eval"), "{rules:?}");
     assert!(rules.contains(&"security.sql-concat"), "{rules:?}");
     let summary = reviewed["summary"].as_str().unwrap();
@@ -308,12 +313,7 @@ fn reactions_and_resolved_threads_are_learned_and_hide_that_kind_next_time() {
     assert_eq!(feedback("security.eval").thumbs_down, 2);
 
     let third = review(&fake, &db, 3);
-    let rules: Vec<&str> = third["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = rules_of(&third);
     assert!(!rules.contains(&"security.eval"), "{rules:?}");
     assert!(
         rules.contains(&"security.sql-concat"),

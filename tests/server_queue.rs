@@ -770,17 +770,15 @@ async fn history_events_update_the_graph(url: String) {
     // What a review of a new PR on src/lib.rs would be told.
     let graph = EmbeddedGraph::open(&path).await.unwrap();
     let paths = vec!["src/lib.rs".to_owned()];
-    let answers = graph
-        .query(&GraphQuery {
-            repo: REPO,
-            pr_number: 8,
-            author: Some("someone"),
-            paths: &paths,
-            fixes: &[],
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let query = GraphQuery {
+        repo: REPO,
+        pr_number: 8,
+        author: Some("someone"),
+        paths: &paths,
+        fixes: &[],
+        limit: 10,
+    };
+    let answers = graph.query(&query).await.unwrap();
     let past: Vec<(u64, bool)> = answers
         .past_prs
         .iter()
@@ -815,17 +813,7 @@ async fn history_events_update_the_graph(url: String) {
         )
         .await;
     assert_eq!(app.settled(event_id(&r)).await.status, EventStatus::Done);
-    let answers = graph
-        .query(&GraphQuery {
-            repo: REPO,
-            pr_number: 8,
-            author: None,
-            paths: &paths,
-            fixes: &[],
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let answers = graph.query(&query).await.unwrap();
     assert!(answers.open_issues.is_empty(), "{answers:#?}");
 
     // A malformed history payload fails for good with the reason; nothing is retried.
