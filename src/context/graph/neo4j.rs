@@ -418,7 +418,7 @@ impl Neo4jGraph {
             .rows(base(
                 "MATCH (q:File {repo: $repo}) WHERE q.path IN $paths \
                  MATCH (q)-[c:CO_CHANGED]-(o:File) WHERE NOT o.path IN $paths \
-                 RETURN o.path AS path, q.path AS with, c.times AS times, \
+                 RETURN o.path AS path, q.path AS partner, c.times AS times, \
                         size([(p:PullRequest)-[:TOUCHES]->(q) WHERE p.co_counted = true | p]) \
                         AS total",
             ))
@@ -427,7 +427,7 @@ impl Neo4jGraph {
             rows.iter().map(|r| {
                 (
                     r.get::<String>("path").unwrap_or_default(),
-                    r.get::<String>("with").unwrap_or_default(),
+                    r.get::<String>("partner").unwrap_or_default(),
                     r.get::<i64>("times").unwrap_or_default() as u32,
                     r.get::<i64>("total").unwrap_or_default() as u32,
                 )
