@@ -7,8 +7,8 @@
 //! reverts count. Without `issues` events a review could not say which open issues touch the
 //! same files, or link a PR to the issue it fixes.
 //!
-//! The same function serves `nectr serve` (its workers claim these events from the queue
-//! like reviews) and `nectr action` (a workflow `on: issues` / `pull_request: closed`).
+//! `nectr serve`'s workers claim these events from the queue like reviews. The Action and
+//! local runs do not record them: their embedded graph lasts no longer than the run.
 
 use anyhow::{Context, Result};
 use serde::Deserialize;

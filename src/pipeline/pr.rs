@@ -58,8 +58,6 @@ pub struct PrReviewOutcome {
     pub config_warnings: Vec<String>,
 }
 
-/// The PR's unified diff: GitHub's `.diff`, or — when GitHub answers 406 because it is
-/// too large — a diff rebuilt from the paginated files endpoint.
 /// Parse the diff GitHub sent for `repo#number`. GitHub's diffs always parse; one that does
 /// not is a remote problem (exit 3) worth reporting, not the user's input.
 pub fn parse_pr_diff<'a>(repo: &str, number: u64, text: &'a str) -> Result<crate::diff::Diff<'a>> {
@@ -71,6 +69,8 @@ pub fn parse_pr_diff<'a>(repo: &str, number: u64, text: &'a str) -> Result<crate
     })
 }
 
+/// The PR's unified diff: GitHub's `.diff`, or — when GitHub answers 406 because it is
+/// too large — a diff rebuilt from the paginated files endpoint.
 pub async fn fetch_diff(gh: &GitHub, repo: &str, number: u64) -> Result<String> {
     if let Some(diff) = gh.pull_diff(repo, number).await? {
         return Ok(diff);

@@ -5203,6 +5203,33 @@ impl GqlCheck<'_> {
     }
 }
 
+/// A field of a selection set, with the name it answers under.
+struct GqlField<'a> {
+    key: String,
+    name: &'a String,
+    args: &'a Vec<(String, GqlValue)>,
+    selections: &'a Vec<GqlSelection>,
+}
+
+/// The fields of `selections` (fragments left out: the callers that take them match them
+/// themselves).
+fn gql_fields(selections: &[GqlSelection]) -> impl Iterator<Item = GqlField<'_>> {
+    selections.iter().filter_map(|sel| match sel {
+        GqlSelection::Field {
+            alias,
+            name,
+            args,
+            selections,
+        } => Some(GqlField {
+            key: alias.clone().unwrap_or_else(|| name.clone()),
+            name,
+            args,
+            selections,
+        }),
+        GqlSelection::Fragment { .. } => None,
+    })
+}
+
 /// A resolved argument: the literal, or the variable's value.
 fn gql_arg(
     args: &[(String, GqlValue)],
@@ -5292,17 +5319,13 @@ impl State {
         errors: &mut Vec<Value>,
     ) -> Value {
         let mut data = Map::new();
-        for sel in selections {
-            let GqlSelection::Field {
-                alias,
-                name,
-                args,
-                selections,
-            } = sel
-            else {
-                continue;
-            };
-            let key = alias.clone().unwrap_or_else(|| name.clone());
+        for GqlField {
+            key,
+            name,
+            args,
+            selections,
+        } in gql_fields(selections)
+        {
             let value = match name.as_str() {
                 "__typename" => json!("Query"),
                 _ => {
@@ -5343,17 +5366,13 @@ impl State {
     ) -> Value {
         let repo = &self.repos[key];
         let mut out = Map::new();
-        for sel in selections {
-            let GqlSelection::Field {
-                alias,
-                name,
-                args,
-                selections,
-            } = sel
-            else {
-                continue;
-            };
-            let response_key = alias.clone().unwrap_or_else(|| name.clone());
+        for GqlField {
+            key: response_key,
+            name,
+            args,
+            selections,
+        } in gql_fields(selections)
+        {
             let value = match name.as_str() {
                 "__typename" => json!("Repository"),
                 "nameWithOwner" => json!(repo.full_name),
@@ -5412,17 +5431,13 @@ fn gql_pull_request(
     errors: &mut Vec<Value>,
 ) -> Value {
     let mut out = Map::new();
-    for sel in selections {
-        let GqlSelection::Field {
-            alias,
-            name,
-            args,
-            selections,
-        } = sel
-        else {
-            continue;
-        };
-        let key = alias.clone().unwrap_or_else(|| name.clone());
+    for GqlField {
+        key,
+        name,
+        args,
+        selections,
+    } in gql_fields(selections)
+    {
         let value = match name.as_str() {
             "__typename" => json!("PullRequest"),
             "number" => json!(number),
@@ -5483,35 +5498,28 @@ fn gql_connection(
     let cursor = |i: usize| json!(base64(format!("cursor:{i}").as_bytes()));
     let mut out = Map::new();
     let mut nodes = Some(nodes);
-    for sel in selections {
-        let GqlSelection::Field {
-            alias,
-            name,
-            selections,
-            ..
-        } = sel
-        else {
-            continue;
-        };
-        let key = alias.clone().unwrap_or_else(|| name.clone());
+    for GqlField {
+        key,
+        name,
+        selections,
+        ..
+    } in gql_fields(selections)
+    {
         let value = match name.as_str() {
             "nodes" => Value::Array(nodes.take().unwrap_or_default()),
             "totalCount" => json!(total),
             "pageInfo" => {
                 let mut page = Map::new();
-                for sel in selections {
-                    if let GqlSelection::Field { alias, name, .. } = sel {
-                        let key = alias.clone().unwrap_or_else(|| name.clone());
-                        let v = match name.as_str() {
-                            "hasNextPage" => json!(end < total),
-                            "hasPreviousPage" => json!(start > 0),
-                            "endCursor" if end > start => cursor(end - 1),
-                            "startCursor" if end > start => cursor(start),
-                            "__typename" => json!("PageInfo"),
-                            _ => Value::Null,
-                        };
-                        page.insert(key, v);
-                    }
+                for GqlField { key, name, .. } in gql_fields(selections) {
+                    let v = match name.as_str() {
+                        "hasNextPage" => json!(end < total),
+                        "hasPreviousPage" => json!(start > 0),
+                        "endCursor" if end > start => cursor(end - 1),
+                        "startCursor" if end > start => cursor(start),
+                        "__typename" => json!("PageInfo"),
+                        _ => Value::Null,
+                    };
+                    page.insert(key, v);
                 }
                 Value::Object(page)
             }
@@ -5531,17 +5539,13 @@ fn gql_thread(
     variables: &Map<String, Value>,
 ) -> Value {
     let mut out = Map::new();
-    for sel in selections {
-        let GqlSelection::Field {
-            alias,
-            name,
-            args,
-            selections,
-        } = sel
-        else {
-            continue;
-        };
-        let key = alias.clone().unwrap_or_else(|| name.clone());
+    for GqlField {
+        key,
+        name,
+        args,
+        selections,
+    } in gql_fields(selections)
+    {
         let value = match name.as_str() {
             "__typename" => json!("PullRequestReviewThread"),
             "id" => json!(node_id("PRRT", root.rec.id)),
@@ -5570,19 +5574,18 @@ fn gql_thread(
                     .iter()
                     .map(|c| {
                         let mut node = Map::new();
-                        for sel in gql_nodes_selections(selections) {
-                            if let GqlSelection::Field { alias, name, .. } = sel {
-                                let key = alias.clone().unwrap_or_else(|| name.clone());
-                                let v = match name.as_str() {
-                                    "__typename" => json!("PullRequestReviewComment"),
-                                    "id" => json!(node_id("PRRC", c.rec.id)),
-                                    "databaseId" => json!(c.rec.id),
-                                    "body" => json!(c.rec.body),
-                                    "path" => json!(c.rec.path),
-                                    _ => Value::Null,
-                                };
-                                node.insert(key, v);
-                            }
+                        for GqlField { key, name, .. } in
+                            gql_fields(gql_nodes_selections(selections))
+                        {
+                            let v = match name.as_str() {
+                                "__typename" => json!("PullRequestReviewComment"),
+                                "id" => json!(node_id("PRRC", c.rec.id)),
+                                "databaseId" => json!(c.rec.id),
+                                "body" => json!(c.rec.body),
+                                "path" => json!(c.rec.path),
+                                _ => Value::Null,
+                            };
+                            node.insert(key, v);
                         }
                         Value::Object(node)
                     })
