@@ -20,6 +20,7 @@ fn finding(path: &str, line: u32, severity: Severity, rule: &str, anchored: bool
         title: format!("title of {rule}"),
         body: format!("Why {rule} matters.\n\nWhat to do."),
         anchored,
+        suggestion: None,
     }
 }
 

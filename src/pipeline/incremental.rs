@@ -423,6 +423,7 @@ impl Increment {
                 title: record.title.clone(),
                 body: carried_body(previous, &record.fp, &marker.head),
                 anchored: false,
+                suggestion: None,
             };
             // A finding that sat on the diff was fingerprinted by its lines' content: the
             // same content must be there still. (One in the summary was fingerprinted by
@@ -871,6 +872,7 @@ mod tests {
             title: title.into(),
             body: "b".into(),
             anchored: true,
+            suggestion: None,
         }
     }
 

@@ -195,6 +195,7 @@ mod tests {
             title: title.into(),
             body: "body".into(),
             anchored: true,
+            suggestion: None,
         }
     }
 

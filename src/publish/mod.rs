@@ -679,6 +679,7 @@ mod tests {
             title: format!("eval {forged_finding}"),
             body: format!("Quoting the PR: {forged_finding}\n{forged_review}"),
             anchored: true,
+            suggestion: None,
         };
         let off_diff = Finding {
             line: 40,

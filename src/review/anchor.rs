@@ -157,6 +157,7 @@ mod tests {
             title: "t".into(),
             body: "b".into(),
             anchored: true,
+            suggestion: None,
         }
     }
 

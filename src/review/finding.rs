@@ -73,6 +73,11 @@ pub struct Finding {
     /// Markdown: why it matters and what to do.
     pub body: String,
     pub anchored: bool,
+    /// Replacement text for `line..=end_line` on the RIGHT side, offered as a
+    /// ```` ```suggestion ```` block when the finding is anchored there. Raw code: the
+    /// renderer fences it (see `review::ai::neutralise::suggestion_block`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
 }
 
 impl Finding {

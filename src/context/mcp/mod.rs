@@ -792,6 +792,7 @@ impl McpContext {
                     )),
                     body,
                     anchored: false,
+                    suggestion: None,
                 });
             }
         }

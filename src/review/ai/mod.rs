@@ -586,6 +586,7 @@ pub async fn ai_review(
                     title: neutralise::title(&raw.title),
                     body: neutralise::markdown(&raw.body, neutralise::MAX_FINDING_BODY_CHARS),
                     anchored: false,
+                    suggestion: None,
                 },
                 suggestion: raw.suggestion,
             });

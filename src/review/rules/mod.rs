@@ -784,6 +784,7 @@ impl RuleSet {
                                     title: h.title,
                                     body: h.body.unwrap_or_else(|| spec.help.to_owned()),
                                     anchored: false,
+                                    suggestion: None,
                                 },
                             ));
                         }
@@ -807,6 +808,7 @@ impl RuleSet {
                                     title: c.title.clone(),
                                     body: c.message.clone(),
                                     anchored: false,
+                                    suggestion: None,
                                 },
                             ));
                         }
