@@ -7,6 +7,8 @@
 //! Fork PRs on `pull_request` get a read-only token: the review is not posted; findings
 //! become workflow annotations and the step summary instead.
 
+mod comment;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -104,6 +106,10 @@ pub fn run(args: ActionArgs) -> Result<u8> {
 
 async fn run_async(args: ActionArgs) -> Result<u8> {
     let event_name = env("GITHUB_EVENT_NAME").unwrap_or_default();
+    // Commands and replies in threads (`pipeline::conversation`).
+    if crate::pipeline::conversation::is_comment_event(&event_name) {
+        return comment::run(&args, &event_name).await;
+    }
     if event_name != "pull_request" && event_name != "pull_request_target" {
         notice(&format!(
             "nothing to review: `{}` events are not pull requests (use `on: pull_request`)",

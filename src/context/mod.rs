@@ -349,6 +349,7 @@ impl CommentFeedback {
             Outcome::Dismissed => "was dismissed",
             Outcome::ThumbsDown => "got a thumbs-down",
             Outcome::ThumbsUp => "got a thumbs-up",
+            Outcome::Rejected => "was dismissed in its thread",
         };
         NewMemory {
             repo: repo.to_owned(),

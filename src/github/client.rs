@@ -801,6 +801,141 @@ impl GitHub {
         .await
     }
 
+    // ---- conversation (commands and replies) -------------------------------------------
+
+    /// A pull request's conversation comments, as [`crate::github::event::Comment`]s (with
+    /// their author association and creation time), up to `limit`.
+    pub async fn pr_conversation(
+        &self,
+        repo: &str,
+        number: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::github::event::Comment>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/issues/{number}/comments"), limit)
+            .await
+    }
+
+    /// A pull request's inline review comments, as [`crate::github::event::Comment`]s
+    /// (threads: `in_reply_to_id`), up to `limit`.
+    pub async fn pr_review_thread_comments(
+        &self,
+        repo: &str,
+        number: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::github::event::Comment>, GitHubError> {
+        self.get_all(&format!("/repos/{repo}/pulls/{number}/comments"), limit)
+            .await
+    }
+
+    /// One inline review comment; `None` when it is gone.
+    pub async fn review_comment(
+        &self,
+        repo: &str,
+        id: u64,
+    ) -> Result<Option<crate::github::event::Comment>, GitHubError> {
+        match self
+            .get_json(&format!("/repos/{repo}/pulls/comments/{id}"))
+            .await
+        {
+            Ok(c) => Ok(Some(c)),
+            Err(GitHubError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reply in the thread of inline comment `id` (the thread's first comment).
+    pub async fn reply_to_review_comment(
+        &self,
+        repo: &str,
+        number: u64,
+        id: u64,
+        body: &str,
+    ) -> Result<crate::github::event::Comment, GitHubError> {
+        self.write_json(
+            Method::Post,
+            &format!("/repos/{repo}/pulls/{number}/comments/{id}/replies"),
+            json!({ "body": body }),
+        )
+        .await
+    }
+
+    /// A comment in a pull request's conversation, answered as a
+    /// [`crate::github::event::Comment`].
+    pub async fn post_conversation_comment(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<crate::github::event::Comment, GitHubError> {
+        self.write_json(
+            Method::Post,
+            &format!("/repos/{repo}/issues/{number}/comments"),
+            json!({ "body": body }),
+        )
+        .await
+    }
+
+    /// React to a comment (`content`: `+1`, `eyes`, …). `review_comment`: an inline comment
+    /// on the diff rather than one in the conversation. Reacting twice is not an error.
+    pub async fn react_to_comment(
+        &self,
+        repo: &str,
+        id: u64,
+        review_comment: bool,
+        content: &str,
+    ) -> Result<(), GitHubError> {
+        let kind = if review_comment { "pulls" } else { "issues" };
+        let _: serde_json::Value = self
+            .write_json(
+                Method::Post,
+                &format!("/repos/{repo}/{kind}/comments/{id}/reactions"),
+                json!({ "content": content }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `login`'s role in the repository: `admin`, `maintain`, `write`, `triage`, `read` or
+    /// `none` (GitHub's `role_name`, else its coarser `permission`). Someone who is not a
+    /// collaborator (404) is `none`.
+    pub async fn collaborator_role(&self, repo: &str, login: &str) -> Result<String, GitHubError> {
+        #[derive(serde::Deserialize)]
+        struct Permission {
+            #[serde(default)]
+            permission: Option<String>,
+            #[serde(default)]
+            role_name: Option<String>,
+        }
+        let path = format!(
+            "/repos/{repo}/collaborators/{}/permission",
+            encode_component(login)
+        );
+        match self.get_json::<Permission>(&path).await {
+            Ok(p) => Ok(p
+                .role_name
+                .filter(|r| !r.is_empty())
+                .or(p.permission)
+                .unwrap_or_else(|| "none".to_owned())),
+            Err(GitHubError::NotFound { .. }) => Ok("none".to_owned()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Make webhook `id` send `events` too (GitHub's `add_events`: the others stay).
+    pub async fn add_hook_events(
+        &self,
+        repo: &str,
+        id: u64,
+        events: &[&str],
+    ) -> Result<Hook, GitHubError> {
+        self.write_json(
+            Method::Patch,
+            &format!("/repos/{repo}/hooks/{id}"),
+            json!({ "add_events": events }),
+        )
+        .await
+    }
+
     // ---- repository ----------------------------------------------------------------
 
     /// Issues (not pull requests), most recently updated first.

@@ -107,6 +107,110 @@ impl PullRequestEvent {
     }
 }
 
+/// The events that carry a comment on a pull request: the conversation (`issue_comment`, also
+/// sent for issues) and inline threads on the diff (`pull_request_review_comment`).
+pub const COMMENT_EVENTS: [&str; 2] = ["issue_comment", "pull_request_review_comment"];
+
+/// A comment, as payloads and the comment listings show it (issue and review comments
+/// alike; the diff fields are absent on conversation comments).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Comment {
+    pub id: u64,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+    /// `OWNER`, `MEMBER`, `COLLABORATOR`, `CONTRIBUTOR`, `FIRST_TIME_CONTRIBUTOR`, `NONE`, …
+    #[serde(default)]
+    pub author_association: Option<String>,
+    /// ISO 8601.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    /// Review comments: the first comment of the thread this one replies to.
+    #[serde(default)]
+    pub in_reply_to_id: Option<u64>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub line: Option<u32>,
+    #[serde(default)]
+    pub diff_hunk: Option<String>,
+}
+
+impl Comment {
+    pub fn text(&self) -> &str {
+        self.body.as_deref().unwrap_or("")
+    }
+
+    pub fn login(&self) -> &str {
+        self.user.as_ref().map(|u| u.login.as_str()).unwrap_or("")
+    }
+
+    /// Written by a bot account (`type: Bot`, or a `[bot]` login).
+    pub fn by_bot(&self) -> bool {
+        self.user.as_ref().is_some_and(User::is_bot)
+    }
+}
+
+impl User {
+    /// A bot account (`type: Bot`, or a `[bot]` login as GitHub gives apps).
+    pub fn is_bot(&self) -> bool {
+        self.kind.as_deref() == Some("Bot") || self.login.ends_with("[bot]")
+    }
+}
+
+/// The issue (or pull request) an `issue_comment` is on.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CommentedIssue {
+    pub number: u64,
+    #[serde(default)]
+    pub title: String,
+    /// Present when the issue is a pull request.
+    #[serde(default)]
+    pub pull_request: Option<serde_json::Value>,
+    #[serde(default)]
+    pub state: String,
+}
+
+/// An `issue_comment` or `pull_request_review_comment` event.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CommentEvent {
+    pub action: String,
+    pub comment: Comment,
+    pub repository: Repository,
+    #[serde(default)]
+    pub sender: Option<User>,
+    /// `issue_comment` only.
+    #[serde(default)]
+    pub issue: Option<CommentedIssue>,
+    /// `pull_request_review_comment` only.
+    #[serde(default)]
+    pub pull_request: Option<PullRequest>,
+}
+
+impl CommentEvent {
+    /// Parse a payload; the error names the missing or malformed field.
+    pub fn parse(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// The pull request the comment is on; `None` for a comment on a plain issue.
+    pub fn pr_number(&self) -> Option<u64> {
+        match (&self.pull_request, &self.issue) {
+            (Some(pr), _) => Some(pr.number),
+            (None, Some(issue)) if issue.pull_request.is_some() => Some(issue.number),
+            _ => None,
+        }
+    }
+
+    /// An inline comment on the diff (rather than one in the conversation).
+    pub fn is_review_comment(&self) -> bool {
+        self.pull_request.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +257,18 @@ mod tests {
                 .unwrap_err();
         assert!(err.to_string().contains("pull_request"), "{err}");
         assert!(PullRequestEvent::parse(b"not json").is_err());
+    }
+    #[test]
+    fn comment_events_name_their_pull_request() {
+        let issue = br#"{"action":"created","comment":{"id":5,"body":"/nectr help","user":{"login":"dev","type":"User"},"author_association":"MEMBER"},
+            "issue":{"number":7,"pull_request":{"url":"x"}},"repository":{"full_name":"o/r"}}"#;
+        let e = CommentEvent::parse(issue).unwrap();
+        assert_eq!(e.pr_number(), Some(7));
+        assert!(!e.is_review_comment() && !e.comment.by_bot());
+        let plain = br#"{"action":"created","comment":{"id":5},"issue":{"number":8},"repository":{"full_name":"o/r"}}"#;
+        assert_eq!(CommentEvent::parse(plain).unwrap().pr_number(), None);
+        let bot = br#"{"action":"created","comment":{"id":5,"user":{"login":"github-actions[bot]"}},"issue":{"number":8},"repository":{"full_name":"o/r"}}"#;
+        assert!(CommentEvent::parse(bot).unwrap().comment.by_bot());
+        assert!(CommentEvent::parse(br#"{"action":"created","repository":{"full_name":"o/r"}}"#).is_err());
     }
 }

@@ -110,7 +110,7 @@ pub fn comment_feedback(
 
 /// The rule id of an inline comment as `review::render::markdown::inline_comment` writes it:
 /// the code span ending its first line.
-fn rule_of_comment(body: &str) -> Option<String> {
+pub(crate) fn rule_of_comment(body: &str) -> Option<String> {
     let first = body.lines().next()?.trim_end();
     let inner = first.strip_suffix('`')?;
     let start = inner.rfind('`')?;

@@ -6,6 +6,7 @@
 
 pub mod backfill;
 pub mod context;
+pub mod conversation;
 pub mod head_files;
 pub mod history;
 pub mod incremental;

@@ -140,6 +140,16 @@ pub async fn load_config(gh: &GitHub, repo: &str, source: &ConfigSource) -> Resu
 }
 
 pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOutcome> {
+    review_pull_request_with(req, None).await
+}
+
+/// [`review_pull_request`]; `full_because`: review all of the PR with the model even when
+/// an incremental review would do (someone asked with `/nectr review`), with this reason
+/// in the summary.
+pub async fn review_pull_request_with(
+    req: PrReviewRequest<'_>,
+    full_because: Option<String>,
+) -> Result<PrReviewOutcome> {
     let started = Instant::now();
     let gh = req.gh;
     let pull = match req.pull {
@@ -186,15 +196,22 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
     // only what changed since (see `incremental`).
     let earlier = publish::earlier_reviews(gh, req.repo, req.number, req.identity).await?;
     let previous = earlier.previous.as_ref();
-    let scope = incremental::decide(
-        gh,
-        req.repo,
-        &pull,
-        &config.config,
-        model.is_some(),
-        previous.map(|p| &p.marker),
-    )
-    .await;
+    let scope = match full_because {
+        Some(reason) if previous.is_some() && model.is_some() => Scope::Full {
+            reason: Some(reason),
+        },
+        _ => {
+            incremental::decide(
+                gh,
+                req.repo,
+                &pull,
+                &config.config,
+                model.is_some(),
+                previous.map(|p| &p.marker),
+            )
+            .await
+        }
+    };
     let (ai_diff, carried) = match (&scope, previous) {
         (Scope::Incremental(increment), Some(previous)) => (
             Some(increment.ai_diff(&diff)),

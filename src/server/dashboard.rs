@@ -665,8 +665,11 @@ fn is_mine(repo: &RepoView, user: &User) -> bool {
 
 fn status_label(ev: &EventSummary) -> &'static str {
     let history = records_history(&ev.event, ev.action.as_deref());
+    let talk = crate::pipeline::conversation::is_comment_event(&ev.event);
     match ev.status {
         EventStatus::Pending => "Queued",
+        EventStatus::Running if talk => "Answering",
+        EventStatus::Done if talk => "Answered",
         EventStatus::Running if history => "Recording",
         EventStatus::Running => "Reviewing",
         EventStatus::Done if history => "Recorded",
@@ -833,6 +836,9 @@ fn event_details(body: &mut Html, ev: &EventSummary) {
             }
             None if records_history(&ev.event, ev.action.as_deref()) => {
                 body.raw("<span class=\"muted\">Recorded in the knowledge graph.</span>");
+            }
+            None if crate::pipeline::conversation::is_comment_event(&ev.event) => {
+                body.raw("<span class=\"muted\">Nectr replied on the pull request.</span>");
             }
             None => {
                 body.raw("<span class=\"muted\">Done; no review was posted.</span>");

@@ -1,7 +1,8 @@
 //! Connecting and disconnecting repositories: what the API and the dashboard both call.
 //!
 //! Connecting installs a webhook on the repository (a new random 32-byte hex secret,
-//! events `pull_request` and `issues`, JSON, TLS verification on, URL
+//! events `pull_request`, `issues`, `issue_comment` and `pull_request_review_comment`
+//! (connecting again adds missing ones to an existing webhook), JSON, TLS verification on, URL
 //! `NECTR_PUBLIC_URL/api/v1/webhooks/github`) with the user's own token, then records the
 //! installation with the secret encrypted. Only an admin of the repository may connect it;
 //! a repository connected by someone else is theirs to disconnect.
@@ -146,6 +147,17 @@ pub async fn connect(state: &AppState, user: &User, repo: &str) -> Result<Instal
                     existing.user.login
                 ),
             ));
+        }
+        // Connected before Nectr took comments: make the webhook send them too.
+        if let Err(e) = gh
+            .add_hook_events(
+                &repo,
+                existing.installation.webhook_id as u64,
+                &SUBSCRIBED_EVENTS,
+            )
+            .await
+        {
+            tracing::warn!(%repo, error = %e, "could not add the comment events to the webhook");
         }
         return Ok(existing.installation);
     }

@@ -37,7 +37,12 @@ use crate::store::{NewEvent, Recorded};
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 
 /// The events Nectr's webhook subscribes to.
-pub const SUBSCRIBED_EVENTS: [&str; 2] = ["pull_request", "issues"];
+pub const SUBSCRIBED_EVENTS: [&str; 4] = [
+    "pull_request",
+    "issues",
+    "issue_comment",
+    "pull_request_review_comment",
+];
 
 /// The few payload fields the queue needs. Everything else stays in the stored raw bytes.
 #[derive(Deserialize)]
@@ -273,7 +278,15 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
     let action = envelope.action.clone();
     let pull = envelope.pull_request.as_ref();
     let history = records_history(event, action.as_deref());
-    let ignore_reason = if history {
+    // Comments: commands and replies in threads (`pipeline::conversation`).
+    let talk = crate::pipeline::conversation::screen(event, &bytes);
+    let ignore_reason = if let Some(talk) = &talk {
+        talk.ignore_reason.clone().or_else(|| {
+            installation_id.is_none().then(|| {
+                "the repository is not connected in Nectr: nobody's token can answer (connect it in the dashboard)".to_owned()
+            })
+        })
+    } else if history {
         history_ignore_reason(
             event,
             action.as_deref(),
@@ -288,10 +301,16 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
         event: event.to_owned(),
         action,
         repo: repo.clone(),
-        pr_number: pull.map(|p| p.number),
+        pr_number: match &talk {
+            Some(talk) => talk.pr_number,
+            None => pull.map(|p| p.number),
+        },
         // No head for history events: the "same change within the hour" check is for
         // reviews; a PR closed, reopened and closed again must be recorded each time.
-        head_sha: pull.filter(|_| !history).map(|p| p.head.sha.clone()),
+        // Nor for comments: each one is its own request.
+        head_sha: pull
+            .filter(|_| !history && talk.is_none())
+            .map(|p| p.head.sha.clone()),
         installation_id,
         ignore_reason: ignore_reason.clone(),
         payload: bytes.to_vec(),

@@ -15,6 +15,8 @@
 //!
 //! [`Store::claim_next`]: crate::store::Store::claim_next
 
+mod conversation;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -131,6 +133,8 @@ enum Outcome {
     Skipped(String),
     /// A history event was recorded in the knowledge graph.
     Recorded(String),
+    /// A comment was answered (see `pipeline::conversation`).
+    Answered(String),
     /// Worth another attempt later.
     Transient(String),
     /// Will not get better by retrying.
@@ -260,6 +264,11 @@ impl Worker {
                 metrics.review("recorded", took);
                 store.complete(event.id, &self.id, now()).await
             }
+            Outcome::Answered(what) => {
+                tracing::info!(%what, ms = took.as_millis() as u64, "answered");
+                metrics.review("answered", took);
+                store.complete(event.id, &self.id, now()).await
+            }
             Outcome::Skipped(reason) => {
                 tracing::info!(%reason, "skipped");
                 metrics.review("skipped", took);
@@ -318,6 +327,9 @@ impl Worker {
     async fn process(&self, event: &ClaimedEvent) -> Outcome {
         if records_history(&event.event, event.action.as_deref()) {
             return self.record_history(event).await;
+        }
+        if crate::pipeline::conversation::is_comment_event(&event.event) {
+            return self.converse(event).await;
         }
         let payload = match PullRequestEvent::parse(&event.payload) {
             Ok(p) => p,

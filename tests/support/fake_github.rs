@@ -680,6 +680,121 @@ impl FakeGitHub {
             .collect()
     }
 
+    /// Makes `login` a collaborator with `role` (`admin`, `maintain`, `write`, `triage`,
+    /// `read`): their comments say `COLLABORATOR`, the permission API gives the role.
+    pub fn add_collaborator(&self, repo: &str, login: &str, role: &str) {
+        self.state()
+            .repo_entry(repo)
+            .collaborators
+            .insert(login.to_string(), role.to_string());
+    }
+
+    /// `login` comments on issue or pull request `number`, as from GitHub's UI; its id.
+    pub fn add_comment_as(&self, repo: &str, number: u64, login: &str, body: &str) -> u64 {
+        let mut st = self.state();
+        let id = st.alloc_id();
+        let now = now_secs();
+        let r = st.repo_entry(repo);
+        assert!(r.number_exists(number), "no #{number} in {repo}");
+        r.issue_comments.push(StoredComment {
+            rec: issue_comment_record(id, login, body),
+            number,
+            created: now,
+            updated: now,
+            diff_hunk: String::new(),
+            reactions: BTreeMap::new(),
+            resolved: false,
+        });
+        id
+    }
+
+    /// `login` replies in the review thread that `parent` starts, as from GitHub's UI; its
+    /// id.
+    pub fn add_reply_as(
+        &self,
+        repo: &str,
+        number: u64,
+        parent: u64,
+        login: &str,
+        body: &str,
+    ) -> u64 {
+        let mut st = self.state();
+        let key = st.find_repo(repo).expect("repo");
+        match st.push_reply(&key, number, parent, login, body) {
+            Ok(id) => id,
+            Err(reply) => panic!(
+                "cannot reply to {parent}: {}",
+                String::from_utf8_lossy(&reply.body)
+            ),
+        }
+    }
+
+    /// The reactions on comment `id` (conversation or inline): (login, content) pairs.
+    pub fn reactions_on(&self, repo: &str, id: u64) -> Vec<(String, String)> {
+        let st = self.state();
+        let Some(r) = st.find_repo(repo).map(|k| &st.repos[&k]) else {
+            return Vec::new();
+        };
+        r.reactions
+            .iter()
+            .filter(|(c, _, _)| *c == id)
+            .map(|(_, l, c)| (l.clone(), c.clone()))
+            .collect()
+    }
+
+    /// The `issue_comment` webhook payload (action `created`) GitHub sends for conversation
+    /// comment `id`.
+    pub fn issue_comment_event(&self, repo: &str, id: u64) -> Value {
+        let st = self.state();
+        let key = st.find_repo(repo).expect("repo");
+        let r = &st.repos[&key];
+        let c = r
+            .issue_comments
+            .iter()
+            .find(|c| c.rec.id == id)
+            .expect("issue comment");
+        let issue = match r.pulls.get(&c.number) {
+            Some(p) => {
+                let pr = pull_json(&st.base, r, p, false);
+                json!({
+                    "number": c.number, "title": pr["title"], "state": pr["state"],
+                    "user": pr["user"], "body": pr["body"],
+                    "url": format!("{}/repos/{}/issues/{}", st.base, r.full_name, c.number),
+                    "pull_request": {"url": pr["url"], "html_url": pr["html_url"],
+                                     "diff_url": pr["diff_url"], "patch_url": pr["patch_url"]},
+                })
+            }
+            None => issue_json(&st.base, r, &r.issues[&c.number]),
+        };
+        json!({
+            "action": "created",
+            "issue": issue,
+            "comment": issue_comment_json(&st.base, r, c),
+            "repository": repo_json(&st.base, &r.view()),
+            "sender": user_json(&st.base, &c.rec.user),
+        })
+    }
+
+    /// The `pull_request_review_comment` webhook payload (action `created`) GitHub sends
+    /// for inline comment `id`.
+    pub fn review_comment_event(&self, repo: &str, id: u64) -> Value {
+        let st = self.state();
+        let key = st.find_repo(repo).expect("repo");
+        let r = &st.repos[&key];
+        let c = r
+            .review_comments
+            .iter()
+            .find(|c| c.rec.id == id)
+            .expect("review comment");
+        json!({
+            "action": "created",
+            "comment": review_comment_json(&st.base, r, c),
+            "pull_request": pull_json(&st.base, r, &r.pulls[&c.number], false),
+            "repository": repo_json(&st.base, &r.view()),
+            "sender": user_json(&st.base, &c.rec.user),
+        })
+    }
+
     /// The repository's webhooks.
     pub fn hooks(&self, repo: &str) -> Vec<HookRecord> {
         let st = self.state();
@@ -793,6 +908,10 @@ struct Repo {
     contributors: Vec<(String, u64)>,
     /// Seeded commits, in the order they were added (parents first).
     commits: Vec<CommitSpec>,
+    /// Collaborators and their role (`admin`, `maintain`, `write`, `triage`, `read`).
+    collaborators: BTreeMap<String, String>,
+    /// Who reacted how to which comment: (comment id, login, content).
+    reactions: Vec<(u64, String, String)>,
 }
 
 struct Pull {
@@ -881,6 +1000,12 @@ impl Repo {
     fn association(&self, login: &str) -> &'static str {
         if login.eq_ignore_ascii_case(self.owner()) {
             "OWNER"
+        } else if self
+            .collaborators
+            .keys()
+            .any(|c| c.eq_ignore_ascii_case(login))
+        {
+            "COLLABORATOR"
         } else if self.contributors.iter().any(|(l, _)| l == login) {
             "CONTRIBUTOR"
         } else {
@@ -975,6 +1100,8 @@ impl State {
                         languages: Vec::new(),
                         contributors: Vec::new(),
                         commits: Vec::new(),
+                        collaborators: BTreeMap::new(),
+                        reactions: Vec::new(),
                     },
                 );
                 full_name.to_string()
@@ -1264,6 +1391,16 @@ impl State {
             ("POST", ["pulls", n, "comments"]) => {
                 self.create_review_comment(key, n!(n), req, caller)
             }
+            ("POST", ["pulls", n, "comments", id, "replies"]) => {
+                self.reply_to_review_comment(key, n!(n), n!(id), req, caller)
+            }
+            ("POST", ["pulls", "comments", id, "reactions"]) => {
+                self.react_route(key, n!(id), true, req, caller)
+            }
+            ("POST", ["issues", "comments", id, "reactions"]) => {
+                self.react_route(key, n!(id), false, req, caller)
+            }
+            ("GET", ["collaborators", user, "permission"]) => self.permission(key, user),
             ("GET", ["issues"]) => self.list_issues(key, req),
             ("GET", ["issues", "comments", id]) => self.get_issue_comment(key, n!(id)),
             ("PATCH", ["issues", "comments", id]) => {
@@ -2123,6 +2260,187 @@ impl State {
         let r = &self.repos[key];
         let c = r.review_comments.last().expect("just pushed");
         Reply::json(201, &review_comment_json(&self.base, r, c))
+    }
+
+    // -- conversation: replies, reactions, permissions ----------------------------------
+
+    /// `POST /pulls/{n}/comments/{id}/replies`: a reply in the thread of `id` (which must
+    /// start a thread, as on GitHub).
+    fn reply_to_review_comment(
+        &mut self,
+        key: &str,
+        n: u64,
+        id: u64,
+        req: &Incoming,
+        caller: &Caller,
+    ) -> Reply {
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let body = match required_string(&obj, "body") {
+            Ok(b) => b,
+            Err(msg) => return invalid_request(&msg, COMMENT_DOCS),
+        };
+        if body.chars().count() > MAX_BODY_CHARS {
+            return body_too_long("PullRequestReviewComment", "body", "custom", COMMENT_DOCS);
+        }
+        match self.push_reply(key, n, id, &caller.login, &body) {
+            Ok(new_id) => {
+                let r = &self.repos[key];
+                let c = r
+                    .review_comments
+                    .iter()
+                    .find(|c| c.rec.id == new_id)
+                    .expect("just pushed");
+                Reply::json(201, &review_comment_json(&self.base, r, c))
+            }
+            Err(reply) => reply,
+        }
+    }
+
+    /// A reply by `login` in the thread `parent` starts; its id.
+    fn push_reply(
+        &mut self,
+        key: &str,
+        n: u64,
+        parent: u64,
+        login: &str,
+        body: &str,
+    ) -> Result<u64, Reply> {
+        let r = &self.repos[key];
+        let Some(pc) = r
+            .review_comments
+            .iter()
+            .find(|c| c.number == n && c.rec.id == parent)
+        else {
+            return Err(not_found_doc(COMMENT_DOCS));
+        };
+        if pc.rec.in_reply_to_id.is_some() {
+            // GitHub: "Replies to replies are not supported."
+            return Err(invalid_request(
+                "Replies to replies are not supported.",
+                COMMENT_DOCS,
+            ));
+        }
+        let rec_anchor = pc.rec.clone();
+        let diff_hunk = pc.diff_hunk.clone();
+        let review_id = self.alloc_id();
+        let id = self.alloc_id();
+        let now = now_secs();
+        let r = self.repos.get_mut(key).expect("repo");
+        let commit_id = rec_anchor.commit_id.clone().unwrap_or_default();
+        r.reviews.push(StoredReview {
+            rec: ReviewRecord {
+                id: review_id,
+                user: login.to_string(),
+                body: String::new(),
+                commit_id,
+                event: "COMMENT".into(),
+                state: "COMMENTED".into(),
+                comments: Vec::new(),
+            },
+            number: n,
+            submitted: Some(now),
+        });
+        r.review_comments.push(StoredComment {
+            rec: CommentRecord {
+                id,
+                user: login.to_string(),
+                body: body.to_string(),
+                review_id: Some(review_id),
+                in_reply_to_id: Some(parent),
+                ..rec_anchor
+            },
+            number: n,
+            created: now,
+            updated: now,
+            diff_hunk,
+            reactions: BTreeMap::new(),
+            resolved: false,
+        });
+        Ok(id)
+    }
+
+    /// `POST /{issues,pulls}/comments/{id}/reactions`: 201 for a new reaction, 200 when
+    /// the caller had already reacted so.
+    fn react_route(
+        &mut self,
+        key: &str,
+        id: u64,
+        review_comment: bool,
+        req: &Incoming,
+        caller: &Caller,
+    ) -> Reply {
+        let obj = match req.json_object() {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let content = match required_string(&obj, "content") {
+            Ok(c) => c,
+            Err(msg) => return invalid_request(&msg, DOCS),
+        };
+        if !REACTIONS.contains(&content.as_str()) {
+            return Reply::json(
+                422,
+                &json!({"message": "Validation Failed", "errors": [{"resource": "Reaction",
+                        "code": "custom", "field": "content",
+                        "message": format!("{content} is not a valid reaction")}],
+                        "documentation_url": DOCS, "status": "422"}),
+            );
+        }
+        let r = self.repos.get_mut(key).expect("repo");
+        let list = if review_comment {
+            &mut r.review_comments
+        } else {
+            &mut r.issue_comments
+        };
+        let Some(c) = list.iter_mut().find(|c| c.rec.id == id) else {
+            return not_found();
+        };
+        let entry = (id, caller.login.clone(), content.clone());
+        let status = if r.reactions.contains(&entry) {
+            200
+        } else {
+            *c.reactions.entry(content.clone()).or_default() += 1;
+            r.reactions.push(entry);
+            201
+        };
+        Reply::json(
+            status,
+            &json!({"id": stable_id(&format!("{id}:{}:{content}", caller.login)),
+                    "user": user_json(&self.base, &caller.login), "content": content}),
+        )
+    }
+
+    /// `GET /collaborators/{user}/permission`: the owner is admin; collaborators have their
+    /// role; anyone else answers 404 "is not a user" or `none`, as GitHub does for
+    /// non-collaborators.
+    fn permission(&self, key: &str, user: &str) -> Reply {
+        let r = &self.repos[key];
+        let role = if user.eq_ignore_ascii_case(r.owner()) {
+            "admin".to_string()
+        } else {
+            match r
+                .collaborators
+                .iter()
+                .find(|(l, _)| l.eq_ignore_ascii_case(user))
+            {
+                Some((_, role)) => role.clone(),
+                None => "none".to_string(),
+            }
+        };
+        // `permission` is the coarse legacy value: maintain → write, triage → read.
+        let permission = match role.as_str() {
+            "maintain" => "write",
+            "triage" => "read",
+            other => other,
+        };
+        Reply::json(
+            200,
+            &json!({"permission": permission, "role_name": role,
+                    "user": user_json(&self.base, user)}),
+        )
     }
 
     // -- issues and issue comments -------------------------------------------------------

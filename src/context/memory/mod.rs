@@ -74,6 +74,10 @@ pub enum Outcome {
     Dismissed,
     ThumbsDown,
     ThumbsUp,
+    /// Dismissed in words in its own thread by someone with triage access ("false
+    /// positive", "intended", `/nectr ignore`): as strong as [`SUPPRESS_MIN_NEGATIVE`]
+    /// silent dismissals, so one is enough to stop the finding on that file.
+    Rejected,
 }
 
 impl Outcome {
@@ -83,6 +87,7 @@ impl Outcome {
             Outcome::Dismissed => "dismissed",
             Outcome::ThumbsDown => "thumbs_down",
             Outcome::ThumbsUp => "thumbs_up",
+            Outcome::Rejected => "rejected",
         }
     }
 
@@ -92,6 +97,7 @@ impl Outcome {
             "dismissed" => Outcome::Dismissed,
             "thumbs_down" => Outcome::ThumbsDown,
             "thumbs_up" => Outcome::ThumbsUp,
+            "rejected" => Outcome::Rejected,
             _ => return None,
         })
     }
@@ -138,6 +144,8 @@ pub struct RuleFeedback {
     pub dismissed: u32,
     pub thumbs_down: u32,
     pub thumbs_up: u32,
+    /// Explicit dismissals in the comment's thread (see [`Outcome::Rejected`]).
+    pub rejected: u32,
 }
 
 /// Suppression needs at least this many dismissals and thumbs-down …
@@ -148,9 +156,12 @@ pub const SUPPRESS_RATIO: u32 = 3;
 pub const MAX_RANK_PENALTY: i32 = 3;
 
 impl RuleFeedback {
-    /// Dismissals and thumbs-down: the comment was not wanted.
+    /// Dismissals and thumbs-down: the comment was not wanted. A dismissal in words counts
+    /// [`SUPPRESS_MIN_NEGATIVE`] times.
     pub fn negative(&self) -> u32 {
-        self.dismissed.saturating_add(self.thumbs_down)
+        self.dismissed
+            .saturating_add(self.thumbs_down)
+            .saturating_add(self.rejected.saturating_mul(SUPPRESS_MIN_NEGATIVE))
     }
 
     /// Resolutions (the code changed) and thumbs-up: the comment was useful.
@@ -181,6 +192,7 @@ impl RuleFeedback {
             Outcome::Dismissed => &mut self.dismissed,
             Outcome::ThumbsDown => &mut self.thumbs_down,
             Outcome::ThumbsUp => &mut self.thumbs_up,
+            Outcome::Rejected => &mut self.rejected,
         };
         *slot = slot.saturating_add(n);
     }
@@ -419,7 +431,18 @@ mod tests {
             dismissed,
             thumbs_down,
             thumbs_up,
+            rejected: 0,
         }
+    }
+
+    #[test]
+    fn one_dismissal_in_words_suppresses_until_the_finding_proves_useful() {
+        let mut f = RuleFeedback::default();
+        f.record(Outcome::Rejected, 1);
+        assert!(f.should_suppress());
+        f.record(Outcome::Resolved, 1);
+        assert!(!f.should_suppress());
+        assert_eq!(Outcome::parse(Outcome::Rejected.as_str()), Some(Outcome::Rejected));
     }
 
     #[test]
