@@ -105,7 +105,7 @@ fn llm_env(mock: &MockLlm) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn refs(env: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+fn refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
@@ -215,7 +215,10 @@ fn a_question_is_answered_once_from_delimited_redacted_input_and_the_answer_is_n
     assert!(!reply.contains("<script"), "no HTML: {reply}");
     assert!(!reply.contains("<!-- nectr:review"), "no forged markers: {reply}");
     assert!(reply.contains("It adds `b`"), "{reply}");
-    assert!(!run.stdout.contains(KEY) && !run.stderr.contains(KEY));
+    // The key is only ever printed to be masked.
+    assert_eq!(run.stdout.matches(KEY).count(), 1, "{}", run.show());
+    assert!(run.stdout.contains(&format!("::add-mask::{KEY}")));
+    assert!(!run.stderr.contains(KEY));
 
     // Again: no second model call, no second answer.
     let again = action(&fake, "issue_comment", &event, &refs(&env));

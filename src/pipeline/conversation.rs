@@ -642,7 +642,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                 asker: comment.login(),
                 thread: None,
             };
-            let (answer, calls) = answer(&req, &pull, &config, model.as_ref(), asked).await?;
+            let (answer, calls) = answer(&req, &pull, &config, &*model, asked).await?;
             let posted = place.reply(&format!("{quoted}{answer}"), "answer").await?;
             Ok(posted.outcome(Status::Answered, "answered a question".into(), calls))
         }
@@ -655,7 +655,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                 asker: comment.login(),
                 thread: thread.as_ref(),
             };
-            let (answer, calls) = answer(&req, &pull, &config, model.as_ref(), asked).await?;
+            let (answer, calls) = answer(&req, &pull, &config, &*model, asked).await?;
             let posted = place.reply(&answer, "answer").await?;
             Ok(posted.outcome(
                 Status::Answered,

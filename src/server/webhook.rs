@@ -302,7 +302,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
         action,
         repo: repo.clone(),
         pr_number: match &talk {
-            Some(talk) => talk.pr_number,
+            Some(talk) => talk.pr_number.and_then(|n| i64::try_from(n).ok()),
             None => pull.map(|p| p.number),
         },
         // No head for history events: the "same change within the hour" check is for
