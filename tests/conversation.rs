@@ -152,7 +152,12 @@ fn help_gets_exactly_one_answer_with_a_reaction_even_when_the_event_comes_again(
     assert_eq!(run.code, Some(0), "{}", run.show());
     let replies = bot_comments(&fake, 1);
     assert_eq!(replies.len(), 1, "{}", run.show());
-    for command in ["/nectr review", "/nectr ask", "/nectr help", "false positive"] {
+    for command in [
+        "/nectr review",
+        "/nectr ask",
+        "/nectr help",
+        "false positive",
+    ] {
         assert!(replies[0].contains(command), "{command}: {}", replies[0]);
     }
     assert!(!replies[0].contains('@') || !replies[0].contains("@maria"));
@@ -160,7 +165,11 @@ fn help_gets_exactly_one_answer_with_a_reaction_even_when_the_event_comes_again(
         fake.reactions_on(REPO, id),
         vec![(BOT.to_owned(), "eyes".to_owned())]
     );
-    assert!(run.output.contains("conversation=answered"), "{}", run.show());
+    assert!(
+        run.output.contains("conversation=answered"),
+        "{}",
+        run.show()
+    );
 
     // The same event again (a re-run job, a redelivery): no second answer.
     fake.clear_requests();
@@ -213,7 +222,10 @@ fn a_question_is_answered_once_from_delimited_redacted_input_and_the_answer_is_n
     assert!(!reply.contains(&secret), "{reply}");
     assert!(!reply.contains("@octocat"), "no pings: {reply}");
     assert!(!reply.contains("<script"), "no HTML: {reply}");
-    assert!(!reply.contains("<!-- nectr:review"), "no forged markers: {reply}");
+    assert!(
+        !reply.contains("<!-- nectr:review"),
+        "no forged markers: {reply}"
+    );
     assert!(reply.contains("It adds `b`"), "{reply}");
     // The key is only ever printed to be masked.
     assert_eq!(run.stdout.matches(KEY).count(), 1, "{}", run.show());
@@ -259,14 +271,22 @@ fn an_outsiders_command_is_refused_politely_without_a_model_call() {
     let replies = bot_comments(&fake, 1);
     assert_eq!(replies.len(), 1, "{}", run.show());
     assert!(replies[0].contains("triage access"), "{}", replies[0]);
-    assert!(!replies[0].contains(&format!("@{OUTSIDER}")), "{}", replies[0]);
     assert!(
-        fake.requests()
-            .iter()
-            .any(|r| r.path.ends_with(&format!("/collaborators/{OUTSIDER}/permission"))),
+        !replies[0].contains(&format!("@{OUTSIDER}")),
+        "{}",
+        replies[0]
+    );
+    assert!(
+        fake.requests().iter().any(|r| r
+            .path
+            .ends_with(&format!("/collaborators/{OUTSIDER}/permission"))),
         "the permission was checked"
     );
-    assert!(run.output.contains("conversation=refused"), "{}", run.show());
+    assert!(
+        run.output.contains("conversation=refused"),
+        "{}",
+        run.show()
+    );
     assert!(fake.reviews(REPO, 1).is_empty(), "no review either");
 }
 

@@ -199,7 +199,10 @@ async fn hosted_conversation_end_to_end() {
     let mock = MockLlm::start().await;
     // Reviews get a valid empty AI review; questions get an answer that tries to ping.
     mock.respond_with(|req| {
-        if req.system().is_some_and(|s| s.contains("asks you something")) {
+        if req
+            .system()
+            .is_some_and(|s| s.contains("asks you something"))
+        {
             MockReply::text("Line 2 prints `x` with dbg!, cc @octocat.")
         } else {
             MockReply::text(r#"{"summary": "Adds b.", "findings": []}"#)
@@ -250,7 +253,11 @@ async fn hosted_conversation_end_to_end() {
     assert_eq!(mock.request_count(), asked + 1);
     let replies = app.replies(1);
     assert_eq!(replies.len(), 1, "{replies:?}");
-    assert!(replies[0].starts_with("> what does b print?"), "{}", replies[0]);
+    assert!(
+        replies[0].starts_with("> what does b print?"),
+        "{}",
+        replies[0]
+    );
     assert!(replies[0].contains("dbg!") && !replies[0].contains("@octocat"));
     assert!(
         fake.reactions_on(REPO, q)
@@ -272,7 +279,11 @@ async fn hosted_conversation_end_to_end() {
         .find(|c| c.user == LOGIN)
         .unwrap();
     let r = app
-        .deliver("issue_comment", "c-own", &fake.issue_comment_event(REPO, own.id))
+        .deliver(
+            "issue_comment",
+            "c-own",
+            &fake.issue_comment_event(REPO, own.id),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["status"], "ignored");
@@ -280,7 +291,11 @@ async fn hosted_conversation_end_to_end() {
     // So does a bot's command.
     let bot = fake.add_comment_as(REPO, 1, "renovate[bot]", "/nectr review");
     let r = app
-        .deliver("issue_comment", "c-bot", &fake.issue_comment_event(REPO, bot))
+        .deliver(
+            "issue_comment",
+            "c-bot",
+            &fake.issue_comment_event(REPO, bot),
+        )
         .await;
     assert_eq!(r.json()["status"], "ignored", "{}", r.text());
 
@@ -297,7 +312,13 @@ async fn hosted_conversation_end_to_end() {
     assert!(replies[1].contains("triage access"), "{}", replies[1]);
 
     // "false positive" in Nectr's thread: recorded, acknowledged in the thread …
-    let reply = fake.add_reply_as(REPO, 1, root.id, MAINTAINER, "false positive, debug build only");
+    let reply = fake.add_reply_as(
+        REPO,
+        1,
+        root.id,
+        MAINTAINER,
+        "false positive, debug build only",
+    );
     let status = app
         .handled(
             "pull_request_review_comment",
@@ -312,7 +333,11 @@ async fn hosted_conversation_end_to_end() {
         .filter(|c| c.user == LOGIN && c.in_reply_to_id == Some(root.id))
         .collect();
     assert_eq!(answers.len(), 1);
-    assert!(answers[0].body.contains("recorded as a dismissal"), "{}", answers[0].body);
+    assert!(
+        answers[0].body.contains("recorded as a dismissal"),
+        "{}",
+        answers[0].body
+    );
 
     // … and PR 2 with the same change in the same file gets no such comment.
     let head2 = sha1_hex(b"head 2");

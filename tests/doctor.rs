@@ -23,7 +23,16 @@ fn fake() -> FakeGitHub {
 /// [`fake`] plus Nectr's webhook, correctly configured; returns its id.
 fn fake_with_hook() -> (FakeGitHub, u64) {
     let gh = fake();
-    let id = gh.add_hook(REPO, TARGET, &["pull_request", "issues"]);
+    let id = gh.add_hook(
+        REPO,
+        TARGET,
+        &[
+            "pull_request",
+            "issues",
+            "issue_comment",
+            "pull_request_review_comment",
+        ],
+    );
     (gh, id)
 }
 

@@ -1039,7 +1039,15 @@ async fn connect_as_admin_installs_the_webhook(db: String) {
         hook.config["url"],
         format!("{}/api/v1/webhooks/github", app.public_url)
     );
-    assert_eq!(hook.events, vec!["pull_request", "issues"]);
+    assert_eq!(
+        hook.events,
+        vec![
+            "pull_request",
+            "issues",
+            "issue_comment",
+            "pull_request_review_comment"
+        ]
+    );
     assert_eq!(hook.config["content_type"], "json");
     assert_eq!(hook.config["insecure_ssl"], "0");
     assert!(hook.active);

@@ -60,7 +60,12 @@ fn install_generates_a_secret_and_uninstall_removes_the_hook() {
     assert!(hook.active);
     assert_eq!(
         hook.events,
-        vec!["pull_request".to_owned(), "issues".to_owned()]
+        vec![
+            "pull_request".to_owned(),
+            "issues".to_owned(),
+            "issue_comment".to_owned(),
+            "pull_request_review_comment".to_owned()
+        ]
     );
     assert_eq!(
         hook.config["url"],

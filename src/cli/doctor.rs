@@ -688,10 +688,10 @@ fn check_hook_config(report: &mut Report, repo: &str, hook: &Hook) {
         report.fail(
             "webhook.events",
             format!(
-                "sends {sent}; missing {}: Nectr reviews on pull_request and reads issues",
+                "sends {sent}; missing {}: Nectr reviews on pull_request, reads issues and answers comments",
                 missing.join(", ")
             ),
-            format!("{edit} (events: Pull requests and Issues)"),
+            format!("{edit} (events: Pull requests, Issues, Issue comments, Pull request review comments)"),
         );
     }
 }
@@ -981,7 +981,7 @@ mod tests {
         Hook {
             id,
             active: true,
-            events: strings(&["pull_request", "issues"]),
+            events: strings(&WEBHOOK_EVENTS),
             config: HookConfig {
                 url: Some(url.to_owned()),
                 content_type: Some("json".to_owned()),
@@ -1079,11 +1079,14 @@ mod tests {
 
     #[test]
     fn events() {
-        assert!(missing_events(&strings(&["pull_request", "issues", "push"])).is_empty());
+        let mut all = strings(&WEBHOOK_EVENTS);
+        all.push("push".into());
+        assert!(missing_events(&all).is_empty());
         assert!(missing_events(&strings(&["*"])).is_empty());
+        assert_eq!(missing_events(&strings(&["push"])), WEBHOOK_EVENTS.to_vec());
         assert_eq!(
-            missing_events(&strings(&["push"])),
-            vec!["pull_request", "issues"]
+            missing_events(&strings(&["pull_request", "issues"])),
+            vec!["issue_comment", "pull_request_review_comment"]
         );
     }
 

@@ -269,6 +269,9 @@ mod tests {
         assert_eq!(CommentEvent::parse(plain).unwrap().pr_number(), None);
         let bot = br#"{"action":"created","comment":{"id":5,"user":{"login":"github-actions[bot]"}},"issue":{"number":8},"repository":{"full_name":"o/r"}}"#;
         assert!(CommentEvent::parse(bot).unwrap().comment.by_bot());
-        assert!(CommentEvent::parse(br#"{"action":"created","repository":{"full_name":"o/r"}}"#).is_err());
+        assert!(
+            CommentEvent::parse(br#"{"action":"created","repository":{"full_name":"o/r"}}"#)
+                .is_err()
+        );
     }
 }

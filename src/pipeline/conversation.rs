@@ -137,9 +137,7 @@ pub fn parse_command(body: &str, aliases: &[String]) -> Option<Command> {
     // The same offset in the original text, to keep the question's own case.
     let original = &text[text.len() - rest.len()..];
     let original = original.trim_start_matches([',', ':']).trim();
-    let verb_end = original
-        .find(char::is_whitespace)
-        .unwrap_or(original.len());
+    let verb_end = original.find(char::is_whitespace).unwrap_or(original.len());
     let verb = original[..verb_end].to_ascii_lowercase();
     let after = original[verb_end..].trim().to_owned();
     Some(match verb.as_str() {
@@ -657,11 +655,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
             };
             let (answer, calls) = answer(&req, &pull, &config, &*model, asked).await?;
             let posted = place.reply(&answer, "answer").await?;
-            Ok(posted.outcome(
-                Status::Answered,
-                "answered in a Nectr thread".into(),
-                calls,
-            ))
+            Ok(posted.outcome(Status::Answered, "answered in a Nectr thread".into(), calls))
         }
         Intent::Dismiss(reason) => {
             let Some(thread) = thread else {
@@ -785,8 +779,15 @@ fn quote(question: &str) -> String {
         return String::new();
     }
     let clipped: String = line.chars().take(300).collect();
-    let more = if line.chars().count() > 300 { "…" } else { "" };
-    format!("> {}{more}\n\n", escape_inline(&neutralise::title(&clipped)))
+    let more = if line.chars().count() > 300 {
+        "…"
+    } else {
+        ""
+    };
+    format!(
+        "> {}{more}\n\n",
+        escape_inline(&neutralise::title(&clipped))
+    )
 }
 
 /// The finding of a Nectr inline comment: its rule (the code span ending the first line)
@@ -899,7 +900,11 @@ async fn answer(
         .clamp(2_000, MAX_ANSWER_INPUT_TOKENS);
     let mut redactor = Redactor::new("");
     let mut used = 0usize;
-    let pr = pr_block(&pull.title, pull.body.as_deref().unwrap_or(""), &mut redactor);
+    let pr = pr_block(
+        &pull.title,
+        pull.body.as_deref().unwrap_or(""),
+        &mut redactor,
+    );
     used += estimate_tokens(&pr);
     // The thread (or the question) first: it is what must fit.
     let question = clip_chars(asked.question.trim(), MAX_QUESTION_CHARS);
@@ -917,7 +922,9 @@ async fn answer(
                 out,
                 "Your review comment on {} line {}:",
                 root.path.as_deref().unwrap_or("?"),
-                root.line.map(|l| l.to_string()).unwrap_or_else(|| "?".into())
+                root.line
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "?".into())
             );
             if let Some(hunk) = root.diff_hunk.as_deref() {
                 let _ = writeln!(out, "The code it is on:\n{}", redactor.text(hunk));
@@ -1123,7 +1130,10 @@ mod tests {
     fn commands_and_mentions() {
         let a = names();
         assert_eq!(parse_command("/nectr review", &a), Some(Command::Review));
-        assert_eq!(parse_command("  /Nectr REVIEW please", &a), Some(Command::Review));
+        assert_eq!(
+            parse_command("  /Nectr REVIEW please", &a),
+            Some(Command::Review)
+        );
         assert_eq!(
             parse_command("/nectr ask Why Is This Here?\nmore", &a),
             Some(Command::Ask("Why Is This Here?\nmore".into()))
@@ -1163,7 +1173,10 @@ mod tests {
     #[test]
     fn reply_markers_round_trip() {
         let m = reply_marker(42, "answer");
-        assert_eq!(find_reply_marker(&format!("text\n\n{m}")), Some((42, "answer")));
+        assert_eq!(
+            find_reply_marker(&format!("text\n\n{m}")),
+            Some((42, "answer"))
+        );
         assert_eq!(find_reply_marker("<!-- nectr:reply x -->"), None);
     }
 

@@ -45,9 +45,8 @@ pub(super) async fn run(args: &ActionArgs, event_name: &str) -> Result<u8> {
     }
     let repo = env("GITHUB_REPOSITORY").unwrap_or_else(|| event.repository.full_name.clone());
     let gh = connect(&api_url(), Some(&token))?;
-    let context = Arc::new(
-        crate::context::ContextSources::open(crate::context::mcp::McpMode::Local).await,
-    );
+    let context =
+        Arc::new(crate::context::ContextSources::open(crate::context::mcp::McpMode::Local).await);
     let outcome = conversation::respond(ConversationRequest {
         gh: &gh,
         repo: &repo,

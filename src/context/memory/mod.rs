@@ -442,7 +442,10 @@ mod tests {
         assert!(f.should_suppress());
         f.record(Outcome::Resolved, 1);
         assert!(!f.should_suppress());
-        assert_eq!(Outcome::parse(Outcome::Rejected.as_str()), Some(Outcome::Rejected));
+        assert_eq!(
+            Outcome::parse(Outcome::Rejected.as_str()),
+            Some(Outcome::Rejected)
+        );
     }
 
     #[test]
