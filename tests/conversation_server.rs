@@ -376,5 +376,32 @@ async fn hosted_conversation_end_to_end() {
             .any(|e| e.event == "pull_request_review_comment" && e.status == EventStatus::Done),
         "{events:?}"
     );
+
+    // A repository connected before Nectr took comments: connecting it again adds them to
+    // its webhook.
+    app.fake.edit_hook_record(REPO, app.hook_id as u64, |h| {
+        h.events = vec!["pull_request".into(), "issues".into()];
+    });
+    let user = app
+        .state
+        .store
+        .get_user(app.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        nectr::server::repos::connect(&app.state, &user, REPO)
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        app.fake.hooks(REPO)[0].events,
+        [
+            "pull_request",
+            "issues",
+            "issue_comment",
+            "pull_request_review_comment"
+        ]
+    );
     app.stop().await;
 }
