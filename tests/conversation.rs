@@ -426,3 +426,44 @@ fn review_command_posts_a_review_and_one_reply_linking_it() {
     assert!(replies[0].contains("View the review"), "{}", replies[0]);
     assert!(replies[0].contains("1 finding"), "{}", replies[0]);
 }
+
+#[test]
+fn a_comment_storm_costs_bounded_replies() {
+    let fake = fake();
+    // Ten replies in the last hour already.
+    for n in 0..10 {
+        fake.add_comment_as(
+            REPO,
+            1,
+            BOT,
+            &format!("earlier answer\n\n<!-- nectr:reply {} help -->", 900 + n),
+        );
+    }
+    let first = fake.add_comment_as(REPO, 1, MAINTAINER, "/nectr help");
+    let run = action(
+        &fake,
+        "issue_comment",
+        &fake.issue_comment_event(REPO, first),
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    let replies = bot_comments(&fake, 1);
+    assert_eq!(replies.len(), 11, "{}", run.show());
+    assert!(replies[10].contains("limit"), "{}", replies[10]);
+    assert!(
+        run.output.contains("conversation=limited"),
+        "{}",
+        run.show()
+    );
+    // The notice is given once; then silence.
+    let second = fake.add_comment_as(REPO, 1, MAINTAINER, "/nectr help");
+    let run = action(
+        &fake,
+        "issue_comment",
+        &fake.issue_comment_event(REPO, second),
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert_eq!(bot_comments(&fake, 1).len(), 11, "{}", run.show());
+    assert!(fake.reactions_on(REPO, second).is_empty());
+}
