@@ -1,5 +1,5 @@
 //! Talking to Nectr under `nectr serve`: the real app (receiver, queue, workers) on
-//! 127.0.0.1:0 with a SQLite store, the fake GitHub and the mock LLM. Comment deliveries are
+//! 127.0.0.1:0 with a SQLite store (and PostgreSQL when `NECTR_TEST_POSTGRES_URL` is set), the fake GitHub and the mock LLM. Comment deliveries are
 //! built by the fake from the comments it holds and signed like GitHub signs them.
 //!
 //! One test walks the whole conversation in order, because the model is configured through
@@ -17,7 +17,7 @@ use nectr::github::webhook::sign;
 use nectr::server::{self, AppState, ServerConfig, WorkerConfig};
 use nectr::store::EventStatus;
 use serde_json::{Value, json};
-use support::db::{Connected, seed_connected};
+use support::db::{Connected, PgDatabase, seed_connected};
 use support::fake_github::{Access, FakeGitHub, PullSpec, sha1_hex};
 use support::mock_llm::{MockLlm, MockReply};
 use support::raw_http::{HttpResponse, send};
@@ -219,8 +219,22 @@ async fn hosted_conversation_end_to_end() {
         std::env::set_var("NECTR_LLM_MAX_RETRIES", "0");
     }
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("nectr.db").display());
-    let mut app = App::start(&db_url, &dir.path().join("context.db")).await;
+    walk(
+        &mock,
+        &format!("sqlite://{}", dir.path().join("nectr.db").display()),
+    )
+    .await;
+    // And on PostgreSQL, when there is one.
+    if let Some(pg) = PgDatabase::create().await {
+        walk(&mock, &pg.url).await;
+        pg.drop_database().await;
+    }
+}
+
+/// The whole conversation against a fresh app on the store at `db_url`.
+async fn walk(mock: &MockLlm, db_url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = App::start(db_url, &dir.path().join("context.db")).await;
     let fake = &app.fake;
 
     // PR 1 is reviewed: an inline comment on the dbg!, posted as the connecting user.
