@@ -467,3 +467,56 @@ fn a_comment_storm_costs_bounded_replies() {
     assert_eq!(bot_comments(&fake, 1).len(), 11, "{}", run.show());
     assert!(fake.reactions_on(REPO, second).is_empty());
 }
+
+#[test]
+fn a_reply_in_a_nectr_thread_is_answered_in_that_thread_with_the_finding_as_context() {
+    let fake = fake();
+    let run = action(&fake, "pull_request", &pr_event(1), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    let root = fake
+        .review_comments(REPO, 1)
+        .into_iter()
+        .find(|c| c.body.contains("debug.rust-dbg"))
+        .expect("an inline dbg! comment");
+    let mock = MockLlm::start_blocking();
+    mock.set_default(MockReply::text(
+        "`dbg!` prints to stderr in release builds too; use `log::debug!`.",
+    ));
+    let reply = fake.add_reply_as(REPO, 1, root.id, MAINTAINER, "Why is this a problem?");
+    let env = llm_env(&mock);
+    let run = action(
+        &fake,
+        "pull_request_review_comment",
+        &fake.review_comment_event(REPO, reply),
+        &refs(&env),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert_eq!(mock.request_count(), 1, "{}", run.show());
+    let user = mock.requests()[0].user().unwrap();
+    assert!(user.contains("<untrusted_thread>"), "{user}");
+    assert!(user.contains("debug.rust-dbg"), "the finding: {user}");
+    assert!(user.contains("Why is this a problem?"), "{user}");
+    assert!(!user.contains("<!-- nectr:"), "no markers sent: {user}");
+    let answers: Vec<_> = fake
+        .review_comments(REPO, 1)
+        .into_iter()
+        .filter(|c| c.user == BOT && c.in_reply_to_id == Some(root.id))
+        .collect();
+    assert_eq!(answers.len(), 1);
+    assert!(
+        answers[0].body.contains("log::debug!"),
+        "{}",
+        answers[0].body
+    );
+    // Plain talk outside Nectr's threads, and without a model, stays unanswered.
+    let quiet = fake.add_reply_as(REPO, 1, root.id, MAINTAINER, "Thanks, makes sense");
+    let run = action(
+        &fake,
+        "pull_request_review_comment",
+        &fake.review_comment_event(REPO, quiet),
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert!(run.stdout.contains("AI reviewer is off"), "{}", run.show());
+    assert!(fake.reactions_on(REPO, quiet).is_empty());
+}
