@@ -107,7 +107,7 @@ impl Server {
             .env("NECTR_POLL_MS", "50")
             .env("NECTR_GITHUB_WRITE_GAP_MS", "0")
             .env("NECTR_GITHUB_RETRY_BASE_MS", "10")
-            .env("NECTR_LOG", "warn")
+            .env("NECTR_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {
