@@ -217,7 +217,11 @@ async fn read_answer(stream: &mut tokio::net::TcpStream) -> support::raw_http::H
             .await
             .expect("an answer")
             .expect("read");
-        assert!(n > 0, "closed before answering: {:?}", String::from_utf8_lossy(&raw));
+        assert!(
+            n > 0,
+            "closed before answering: {:?}",
+            String::from_utf8_lossy(&raw)
+        );
         raw.extend_from_slice(&buf[..n]);
         if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
@@ -363,9 +367,15 @@ async fn flood_from_one_address_starves_nobody(db_url: String) {
     }
     // Another address is served at once: health checks …
     let started = Instant::now();
-    let r = try_send_from(local(2), "GET", &format!("{}/healthz", server.url), &[], None)
-        .await
-        .unwrap();
+    let r = try_send_from(
+        local(2),
+        "GET",
+        &format!("{}/healthz", server.url),
+        &[],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 200);
     assert!(started.elapsed() < Duration::from_secs(2));
     // … and GitHub's deliveries.
@@ -394,13 +404,23 @@ async fn flood_from_one_address_starves_nobody(db_url: String) {
             closed += 1;
         }
     }
-    assert!(closed >= flood.len() - 10, "{closed} of {} closed", flood.len());
+    assert!(
+        closed >= flood.len() - 10,
+        "{closed} of {} closed",
+        flood.len()
+    );
     drop(flood);
     // Once the flood lets go, its address is served again.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let r = try_send_from(local(1), "GET", &format!("{}/healthz", server.url), &[], None)
-        .await
-        .unwrap();
+    let r = try_send_from(
+        local(1),
+        "GET",
+        &format!("{}/healthz", server.url),
+        &[],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 200);
 }
 
@@ -410,7 +430,10 @@ async fn unverifiable_delivery_is_refused_before_its_body(db_url: String) {
     let (fake, key) = connected(&db_url).await;
     // No global secret: only the connected repository's webhook can be verified.
     let server = Server::start(&db_url, &key, &fake, &[]).await;
-    for (hook, what) in [(None, "no hook id"), (Some(999_999), "a hook id nobody has")] {
+    for (hook, what) in [
+        (None, "no hook id"),
+        (Some(999_999), "a hook id nobody has"),
+    ] {
         // 30 clients announce 24 MB each and send only the head.
         let mut answers = Vec::new();
         for n in 0..30 {
@@ -430,9 +453,15 @@ async fn unverifiable_delivery_is_refused_before_its_body(db_url: String) {
             // The answer comes without a byte of the body sent, and the connection closes.
             let r = read_answer(&mut s).await;
             assert_eq!(r.status, 401, "{what}: {}", r.text());
-            assert!(r.text().contains("no webhook secret"), "{what}: {}", r.text());
             assert!(
-                closed_within(&mut s, Duration::from_secs(3)).await.is_some(),
+                r.text().contains("no webhook secret"),
+                "{what}: {}",
+                r.text()
+            );
+            assert!(
+                closed_within(&mut s, Duration::from_secs(3))
+                    .await
+                    .is_some(),
                 "{what}: the connection is closed, the body never read"
             );
         }
@@ -464,9 +493,20 @@ async fn a_repository_secret_never_falls_back_to_the_global_one(db_url: String) 
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(all_event_ids(&db_url).await.is_empty(), "nothing stored");
     // What the global secret is for still works: a repository without its own secret.
-    let r = deliver(&server, "g-unconnected", &pr_payload("acme/unconnected", 2), GLOBAL, None).await;
+    let r = deliver(
+        &server,
+        "g-unconnected",
+        &pr_payload("acme/unconnected", 2),
+        GLOBAL,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["status"], "ignored", "not connected: stored, not reviewed");
+    assert_eq!(
+        r.json()["status"],
+        "ignored",
+        "not connected: stored, not reviewed"
+    );
     // And the repository's own webhook.
     let r = deliver(&server, "own", &body, SECRET, Some(HOOK_ID)).await;
     assert_eq!(r.status, 202, "{}", r.text());
@@ -489,7 +529,9 @@ async fn login_writes_nothing(db_url: String) {
         ],
     )
     .await;
-    let sqlite_file = db_url.strip_prefix("sqlite://").map(std::path::PathBuf::from);
+    let sqlite_file = db_url
+        .strip_prefix("sqlite://")
+        .map(std::path::PathBuf::from);
     let db_bytes = |path: &std::path::Path| -> u64 {
         ["", "-wal", "-shm"]
             .iter()
@@ -500,9 +542,14 @@ async fn login_writes_nothing(db_url: String) {
     let before = sqlite_file.as_deref().map(db_bytes);
     let mut states = std::collections::HashSet::new();
     for _ in 0..1000 {
-        let r = try_send("GET", &format!("{}/auth/github/login", server.url), &[], None)
-            .await
-            .unwrap();
+        let r = try_send(
+            "GET",
+            &format!("{}/auth/github/login", server.url),
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(r.status, 302);
         let location = r.header("location").unwrap().to_owned();
         let state = location
@@ -525,7 +572,10 @@ async fn login_writes_nothing(db_url: String) {
     for forged in ["ab".repeat(32), "A".repeat(228)] {
         let r = try_send(
             "GET",
-            &format!("{}/auth/github/callback?code=abc&state={forged}", server.url),
+            &format!(
+                "{}/auth/github/callback?code=abc&state={forged}",
+                server.url
+            ),
             &[("Cookie", "nectr_login=whatever")],
             None,
         )
@@ -574,7 +624,12 @@ async fn every_answer_carries_the_security_headers() {
             ("GET", "/no/such/route", NONE, 404),
             ("GET", "/api/v1/me", NONE, 401),
             ("GET", "/auth/github/login", NONE, 302),
-            ("GET", "/auth/github/callback?error=access_denied", HTML, 403),
+            (
+                "GET",
+                "/auth/github/callback?error=access_denied",
+                HTML,
+                403,
+            ),
             ("GET", "/auth/github/callback?code=x&state=y", NONE, 400),
             ("POST", "/api/v1/webhooks/github", NONE, 400),
             ("POST", "/auth/logout", NONE, 401),
@@ -584,10 +639,19 @@ async fn every_answer_carries_the_security_headers() {
                 .await
                 .unwrap();
             assert_eq!(r.status, status, "{method} {path}: {}", r.text());
-            let csp = r.header("content-security-policy").unwrap_or_else(|| panic!("{method} {path}: no CSP"));
-            assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"), "{method} {path}: {csp}");
+            let csp = r
+                .header("content-security-policy")
+                .unwrap_or_else(|| panic!("{method} {path}: no CSP"));
+            assert!(
+                csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+                "{method} {path}: {csp}"
+            );
             assert_eq!(r.header("x-frame-options"), Some("DENY"), "{method} {path}");
-            assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{method} {path}");
+            assert_eq!(
+                r.header("x-content-type-options"),
+                Some("nosniff"),
+                "{method} {path}"
+            );
             assert!(r.header("referrer-policy").is_some(), "{method} {path}");
         }
         // A webhook answer too (ping with the global secret).
@@ -640,7 +704,14 @@ async fn an_event_that_kills_the_server_ends_failed_after_the_cap(db_url: String
         .unwrap()
         .port();
     let mut server = Server::start_on(port, &db_url, &key, &fake, &env).await;
-    let r = deliver(&server, "deadly", &pr_payload(REPO, 1), SECRET, Some(HOOK_ID)).await;
+    let r = deliver(
+        &server,
+        "deadly",
+        &pr_payload(REPO, 1),
+        SECRET,
+        Some(HOOK_ID),
+    )
+    .await;
     assert_eq!(r.status, 202, "{}", r.text());
     let event_id = r.json()["event_id"].as_i64().unwrap();
     let looks = |fake: &FakeGitHub| {
@@ -676,7 +747,11 @@ async fn an_event_that_kills_the_server_ends_failed_after_the_cap(db_url: String
     };
     assert_eq!(event.attempts, 2, "{event:?}");
     assert!(
-        event.error.as_deref().unwrap_or("").contains("gave up after 2 attempts"),
+        event
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("gave up after 2 attempts"),
         "{event:?}"
     );
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use nectr::crypto::{Keyring, generate_key};
-use nectr::server::{self, AppState, OAuthApp, ServerConfig, WorkerConfig, owners};
 use nectr::server::auth::{LoginState, open_state, seal_state};
+use nectr::server::{self, AppState, OAuthApp, ServerConfig, WorkerConfig, owners};
 use nectr::store::{NewEvent, NewInstallation, NewReviewRecord, Store};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -857,7 +857,10 @@ async fn tokens_and_verifiers_are_encrypted_at_rest(db: String) {
     assert!(raw_spent_states(&app.db_url).await.is_empty());
     let sealed = open_state(&app.keyring, &state).expect("sealed with the server's key");
     let verifier = sealed.verifier_text();
-    assert!(!state.contains(&verifier), "the verifier is not readable in the state");
+    assert!(
+        !state.contains(&verifier),
+        "the verifier is not readable in the state"
+    );
     assert_eq!(
         s256(&verifier),
         query_param(&authorize, "code_challenge").unwrap()
@@ -867,7 +870,10 @@ async fn tokens_and_verifiers_are_encrypted_at_rest(db: String) {
         sha256_hex(&b.cookies["nectr_login"])
     );
     let other = Keyring::from_env_value(&generate_key()).unwrap();
-    assert!(open_state(&other, &state).is_none(), "another key opens nothing");
+    assert!(
+        open_state(&other, &state).is_none(),
+        "another key opens nothing"
+    );
 
     let callback_path = b.authorize(&authorize).await;
     assert_eq!(b.get(&callback_path).await.status, 302);

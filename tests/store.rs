@@ -546,7 +546,11 @@ async fn expired_lease_is_reclaimed_and_old_owner_locked_out(db: Db) {
     event.payload = vec![0, 159, 146, 150, 255, b'\n'];
     let id = inserted(store, &event, T).await;
 
-    let first = store.claim_next("w1", 30, 5, T).await.unwrap().expect("claim");
+    let first = store
+        .claim_next("w1", 30, 5, T)
+        .await
+        .unwrap()
+        .expect("claim");
     assert_eq!((first.id, first.attempts), (id, 1));
     assert_eq!(first.lease_expires_at, T + 30);
     assert_eq!(first.payload, event.payload, "payload bytes round-trip");
@@ -652,7 +656,11 @@ async fn release_returns_event_without_counting_attempt(db: Db) {
         T,
     )
     .await;
-    let first = store.claim_next("w1", 60, 5, T).await.unwrap().expect("claim");
+    let first = store
+        .claim_next("w1", 60, 5, T)
+        .await
+        .unwrap()
+        .expect("claim");
     assert_eq!(first.attempts, 1);
 
     assert!(
@@ -679,7 +687,12 @@ async fn oauth_state_is_single_use_and_expires(db: Db) {
     assert!(!store.spend_oauth_state("s1", T + 600, T + 2).await.unwrap());
 
     // Expired: refused, and nothing is written for it.
-    assert!(!store.spend_oauth_state("s2", T + 600, T + 600).await.unwrap());
+    assert!(
+        !store
+            .spend_oauth_state("s2", T + 600, T + 600)
+            .await
+            .unwrap()
+    );
     assert!(store.spend_oauth_state("s2", T + 600, T).await.unwrap());
 
     // Ten concurrent callbacks with one state: exactly one wins.
@@ -723,20 +736,39 @@ async fn crashed_attempts_count_and_end_failed(db: Db) {
     // Two attempts, each of whose worker died (the lease just expires).
     let first = store.claim_next("w1", 30, 2, T).await.unwrap().unwrap();
     assert_eq!((first.id, first.attempts), (crashy, 1));
-    let second = store.claim_next("w2", 30, 2, T + 31).await.unwrap().unwrap();
+    let second = store
+        .claim_next("w2", 30, 2, T + 31)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((second.id, second.attempts), (crashy, 2));
     // The third claim finds it out of attempts: failed, not leased; the next event is
     // claimed by the same call.
-    let third = store.claim_next("w3", 30, 2, T + 62).await.unwrap().unwrap();
+    let third = store
+        .claim_next("w3", 30, 2, T + 62)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((third.id, third.attempts), (next, 1));
     let event = store.get_event(crashy).await.unwrap().unwrap();
     assert_eq!((event.status, event.attempts), (EventStatus::Failed, 2));
     assert!(
-        event.error.as_deref().unwrap().contains("gave up after 2 attempts"),
+        event
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("gave up after 2 attempts"),
         "{event:?}"
     );
     assert!(!store.complete(crashy, "w2", T + 63).await.unwrap());
-    assert_eq!(store.claim_next("w4", 30, 2, T + 1000).await.unwrap().map(|e| e.id), Some(next));
+    assert_eq!(
+        store
+            .claim_next("w4", 30, 2, T + 1000)
+            .await
+            .unwrap()
+            .map(|e| e.id),
+        Some(next)
+    );
     assert_eq!(store.claim_next("w5", 30, 2, T + 2000).await.unwrap(), None);
 }
 
@@ -1147,7 +1179,11 @@ async fn sql_injection_in_names_is_stored_verbatim(db: Db) {
         Recorded::SeenDelivery
     );
 
-    let claimed = store.claim_next(evil, 60, 5, T).await.unwrap().expect("claim");
+    let claimed = store
+        .claim_next(evil, 60, 5, T)
+        .await
+        .unwrap()
+        .expect("claim");
     assert_eq!(claimed.repo, evil);
     assert!(store.fail(id, evil, evil, None, T + 1).await.unwrap());
     assert_eq!(

@@ -37,10 +37,10 @@ use sha2::{Digest, Sha256};
 use super::http::ApiError;
 use super::session::{self, constant_time_eq, random_hex};
 use super::{AppState, OAuthApp, now, owners};
+use crate::crypto::Keyring;
 use crate::github::GitHubError;
 use crate::github::client::encode_component;
 use crate::github::oauth::{self, Authorize, CodeExchange, OAuthError};
-use crate::crypto::Keyring;
 use crate::store::NewUser;
 
 /// The pre-login cookie: ties GitHub's callback to the browser that started the sign-in.
@@ -99,8 +99,7 @@ fn oauth_app(state: &AppState) -> Result<&OAuthApp, ApiError> {
 /// checked before any decryption is tried.
 fn is_state(s: &str) -> bool {
     (100..=512).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
 }
 
@@ -352,10 +351,7 @@ async fn finish_login(
             "this browser did not start this sign-in (the nectr_login cookie is missing; cookies must be enabled)",
         ));
     };
-    if !constant_time_eq(
-        &Sha256::digest(cookie.as_bytes()),
-        &sealed.cookie_binding,
-    ) {
+    if !constant_time_eq(&Sha256::digest(cookie.as_bytes()), &sealed.cookie_binding) {
         tracing::warn!("sign-in callback from a browser that did not start it: refused");
         return Err(restart("this sign-in was started in another browser"));
     }
@@ -646,7 +642,10 @@ mod tests {
         assert!(is_state(&sealed), "{sealed}");
         let opened = open_state(&keyring, &sealed).unwrap();
         assert!(opened == login);
-        assert_eq!(opened.cookie_binding, <[u8; 32]>::from(Sha256::digest(b"cookie")));
+        assert_eq!(
+            opened.cookie_binding,
+            <[u8; 32]>::from(Sha256::digest(b"cookie"))
+        );
         assert!(!sealed.contains(&login.verifier_text()));
         // Another server's key, a flipped character, junk: nothing opens.
         let other = Keyring::from_env_value(&crate::crypto::generate_key()).unwrap();

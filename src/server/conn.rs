@@ -375,7 +375,10 @@ mod tests {
         let _b1 = slots.take(b, &limits).unwrap();
         assert!(slots.take(c, &limits).is_none(), "in total");
         drop(a1);
-        assert!(slots.take(c, &limits).is_some(), "a slot given back is free");
+        assert!(
+            slots.take(c, &limits).is_some(),
+            "a slot given back is free"
+        );
     }
 
     #[test]

@@ -55,10 +55,30 @@ macro_rules! review_columns {
 macro_rules! claim_row_columns {
     ($prefix:literal) => {
         concat!(
-            $prefix, "id, ", $prefix, "delivery_id, ", $prefix, "event, ", $prefix, "action, ",
-            $prefix, "repo, ", $prefix, "pr_number, ", $prefix, "head_sha, ",
-            $prefix, "installation_id, ", $prefix, "attempts, COALESCE(", $prefix,
-            "lease_expires_at, 0) AS lease_expires_at, ", $prefix, "payload, ", $prefix, "status"
+            $prefix,
+            "id, ",
+            $prefix,
+            "delivery_id, ",
+            $prefix,
+            "event, ",
+            $prefix,
+            "action, ",
+            $prefix,
+            "repo, ",
+            $prefix,
+            "pr_number, ",
+            $prefix,
+            "head_sha, ",
+            $prefix,
+            "installation_id, ",
+            $prefix,
+            "attempts, COALESCE(",
+            $prefix,
+            "lease_expires_at, 0) AS lease_expires_at, ",
+            $prefix,
+            "payload, ",
+            $prefix,
+            "status"
         )
     };
 }

@@ -14,11 +14,11 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    BoxFuture, ClaimRow, ClaimedEvent, MAX_EXHAUSTED_PER_CLAIM, exhausted_error, log_exhausted, DELIVERY_DEDUPE_SECS, DUPLICATE_WINDOW_SECS, EncryptedSecret,
-    EventSummary, Installation, InstallationUserRow, InstallationWithUser, NewEvent,
-    NewInstallation, NewReviewRecord, NewUser, QueueStats, Recorded, ReviewRecord,
-    Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture, User, clip_error,
-    recorded, repo_key,
+    BoxFuture, ClaimRow, ClaimedEvent, DELIVERY_DEDUPE_SECS, DUPLICATE_WINDOW_SECS,
+    EncryptedSecret, EventSummary, Installation, InstallationUserRow, InstallationWithUser,
+    MAX_EXHAUSTED_PER_CLAIM, NewEvent, NewInstallation, NewReviewRecord, NewUser, QueueStats,
+    Recorded, ReviewRecord, Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture,
+    User, clip_error, exhausted_error, log_exhausted, recorded, repo_key,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");

@@ -132,10 +132,7 @@ pub async fn connect_from(
 
 /// Waits up to `limit` for the peer to close `stream` (reading and discarding whatever
 /// arrives); returns how long that took, or `None` when it stayed open.
-pub async fn closed_within(
-    stream: &mut TcpStream,
-    limit: Duration,
-) -> Option<Duration> {
+pub async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
     let started = std::time::Instant::now();
     let mut buf = [0u8; 4096];
     loop {
