@@ -6,7 +6,8 @@
 //!   configured timeouts (`NECTR_HTTP_*_TIMEOUT_SECS`, shortened here);
 //! - a flood of connections from one address neither exhausts the server's descriptors
 //!   nor starves `/healthz` and deliveries from other addresses;
-//! - a delivery no secret can verify is refused before its body is read;
+//! - a delivery no secret can verify is refused before its body is read, and the bodies
+//!   read at once are bounded in memory (`NECTR_WEBHOOK_BODY_BUDGET_MB`);
 //! - a repository with its own secret never accepts the global one;
 //! - `GET /auth/github/login` writes nothing;
 //! - every answer carries the security headers;
@@ -328,6 +329,53 @@ async fn trickled_body_is_cut_off() {
         assert!(answer.contains("did not arrive in time"), "{answer}");
         assert!(took < Duration::from_secs(4), "cut off after {took:?}");
         assert!(all_event_ids(&db_url).await.is_empty(), "nothing stored");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_read_at_once_are_bounded_in_memory() {
+    on_sqlite(|db_url| async move {
+        let fake = FakeGitHub::start().await;
+        // With a global secret every body is read before it can be verified: the budget
+        // for bodies in flight (2 MiB here) is what bounds an attacker's trickled uploads.
+        let server = Server::start(
+            &db_url,
+            &generate_key(),
+            &fake,
+            &[
+                ("GITHUB_WEBHOOK_SECRET", GLOBAL),
+                ("NECTR_WEBHOOK_BODY_BUDGET_MB", "2"),
+                ("NECTR_HTTP_BODY_TIMEOUT_SECS", "2"),
+            ],
+        )
+        .await;
+        let mut stalled = Vec::new();
+        for n in 0..2 {
+            let mut s = connect_from(None, &server.addr).await.unwrap();
+            let head = format!(
+                "POST /api/v1/webhooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: pull_request\r\nX-GitHub-Delivery: stall-{n}\r\nX-Hub-Signature-256: sha256={}\r\nContent-Length: {}\r\n\r\n",
+                "0".repeat(64),
+                1024 * 1024
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            s.write_all(&[b'{'; 1000]).await.unwrap();
+            stalled.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The budget is taken: a real delivery is turned away at once, not buffered.
+        let body = pr_payload("acme/unconnected", 3);
+        let r = deliver(&server, "while-stalled", &body, GLOBAL, None).await;
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert!(r.text().contains("NECTR_WEBHOOK_BODY_BUDGET_MB"), "{}", r.text());
+        // The stalled bodies time out and give their share back.
+        for mut s in stalled {
+            let r = read_answer(&mut s).await;
+            assert_eq!(r.status, 408, "{}", r.text());
+        }
+        let r = deliver(&server, "after-stall", &body, GLOBAL, None).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["status"], "ignored");
     })
     .await;
 }

@@ -99,6 +99,9 @@ impl HttpLimits {
         if let Some(n) = var("NECTR_HTTP_BODY_TIMEOUT_SECS")? {
             limits.body_timeout = Duration::from_secs(n);
         }
+        // Read by the webhook receiver (`webhook::body_budget_bytes`); checked here so a
+        // bad value stops `serve` at start instead of being ignored.
+        var("NECTR_WEBHOOK_BODY_BUDGET_MB")?;
         let max_set = var("NECTR_HTTP_MAX_CONNECTIONS")?;
         if let Some(n) = max_set {
             limits.max_connections = n as usize;

@@ -42,6 +42,31 @@ use crate::store::{NewEvent, Recorded};
 /// GitHub caps payloads at 25 MB; anything larger is not from GitHub.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 
+/// Webhook body bytes buffered at once, across all deliveries being read, by default: with
+/// a global secret set, anyone may send bodies that are read before they can be verified,
+/// and trickling many of them must not exhaust memory.
+pub const DEFAULT_BODY_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+
+/// `NECTR_WEBHOOK_BODY_BUDGET_MB`, or [`DEFAULT_BODY_BUDGET_BYTES`]; read once per process.
+pub fn body_budget_bytes() -> usize {
+    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BYTES.get_or_init(|| {
+        std::env::var("NECTR_WEBHOOK_BODY_BUDGET_MB")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&mb| mb >= 1)
+            .map_or(DEFAULT_BODY_BUDGET_BYTES, |mb| {
+                mb.saturating_mul(1024 * 1024)
+            })
+    })
+}
+
+/// The budget in KiB permits (a process-wide limit, like the connection limits).
+fn body_budget() -> &'static tokio::sync::Semaphore {
+    static BUDGET: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    BUDGET.get_or_init(|| tokio::sync::Semaphore::new(body_budget_bytes() / 1024))
+}
+
 /// The events Nectr's webhook subscribes to.
 pub const SUBSCRIBED_EVENTS: [&str; 2] = ["pull_request", "issues"];
 
@@ -212,7 +237,27 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
         },
     };
 
-    // 4. The body, bounded in size and (by the connection layer) in time.
+    // 4. The body, bounded in size, in time (by the connection layer) and, across all
+    //    deliveries being read at once, in memory: its declared length (or the cap, when
+    //    undeclared) is reserved from the budget first, and held until the answer.
+    let reserve = declared
+        .map_or(MAX_BODY_BYTES, |n| n as usize)
+        .div_ceil(1024)
+        .max(1);
+    let Ok(_reserved) = body_budget().try_acquire_many(reserve.min(u32::MAX as usize) as u32)
+    else {
+        tracing::warn!(
+            budget_mb = body_budget_bytes() / (1024 * 1024),
+            "webhook body budget exhausted: delivery refused with 503"
+        );
+        return refuse(
+            "busy",
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many webhook bodies are being received at once (NECTR_WEBHOOK_BODY_BUDGET_MB); redeliver this delivery from the webhook's Recent Deliveries page",
+            ),
+        );
+    };
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(e) => {
