@@ -198,7 +198,7 @@ impl App {
         let t = server::now() - 600;
         let done = self.record(installation, repo, 7, None, t).await;
         let claimed = store
-            .claim_next("dashboard-test", 300, t + 1)
+            .claim_next("dashboard-test", 300, 5, t + 1)
             .await
             .expect("claim")
             .expect("an event to claim");
@@ -227,7 +227,7 @@ impl App {
 
         let failed = self.record(installation, repo, 8, None, t + 10).await;
         let claimed = store
-            .claim_next("dashboard-test", 300, t + 11)
+            .claim_next("dashboard-test", 300, 5, t + 11)
             .await
             .expect("claim")
             .expect("an event to claim");
@@ -341,7 +341,7 @@ async fn signed_in_page_lists_repositories_and_events() {
         panic!("issue event not inserted");
     };
     let claimed = store
-        .claim_next("dashboard-test", 300, t + 1)
+        .claim_next("dashboard-test", 300, 5, t + 1)
         .await
         .unwrap();
     assert_eq!(claimed.map(|c| c.id), Some(issue_id));

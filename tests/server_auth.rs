@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use nectr::crypto::{Keyring, generate_key};
+use nectr::server::auth::{LoginState, open_state, seal_state};
 use nectr::server::{self, AppState, OAuthApp, ServerConfig, WorkerConfig, owners};
-use nectr::store::{NewEvent, NewInstallation, NewReviewRecord, OAuthState, Store};
+use nectr::store::{NewEvent, NewInstallation, NewReviewRecord, Store};
 use serde_json::{Value, json};
 use sha2::Digest;
 use support::fake_github::{Access, FakeGitHub};
@@ -208,6 +209,10 @@ fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn sha256_hex(text: &str) -> String {
     sha2::Sha256::digest(text)
         .iter()
@@ -371,10 +376,10 @@ async fn raw_users(db_url: &str) -> Vec<(i64, String, String, String)> {
     }
 }
 
-/// Every row of `oauth_states` as text.
-async fn raw_oauth_states(db_url: &str) -> Vec<(String, String, String)> {
+/// Every spent sign-in state's id, read straight from the database.
+async fn raw_spent_states(db_url: &str) -> Vec<(String,)> {
     use sqlx::Connection;
-    const SQL: &str = "SELECT state, cookie_binding, pkce_verifier_encrypted FROM oauth_states";
+    const SQL: &str = "SELECT id FROM oauth_states_spent";
     if db_url.starts_with("sqlite:") {
         let mut c = sqlx::SqliteConnection::connect(db_url).await.unwrap();
         sqlx::query_as(SQL).fetch_all(&mut c).await.unwrap()
@@ -702,20 +707,11 @@ async fn callback_refuses_a_state_from_another_browser(db: String) {
 async fn callback_refuses_an_expired_state(db: String) {
     let app = App::start(&db, Options::default()).await;
     let cookie = "cd".repeat(32);
-    let state = "ef".repeat(32);
-    let long_ago = server::now() - 3600;
-    app.store()
-        .put_oauth_state(&OAuthState {
-            state: state.clone(),
-            cookie_binding: sha256_hex(&cookie),
-            pkce_verifier_encrypted: app
-                .keyring
-                .encrypt(&owners::pkce_verifier(&state), "v".repeat(64).as_bytes()),
-            created_at: long_ago - 600,
-            expires_at: long_ago,
-        })
-        .await
-        .unwrap();
+    // Sealed with the server's own key and bound to this cookie, but an hour old.
+    let state = seal_state(
+        &app.keyring,
+        &LoginState::new(&cookie, server::now() - 3600).unwrap(),
+    );
     let mut b = app.browser();
     b.cookies.insert("nectr_login".into(), cookie);
     let r = callback(&mut b, &format!("?code=0123456789abcdef0123&state={state}")).await;
@@ -757,12 +753,12 @@ async fn cancelled_login_is_explained(db: String) {
     assert_eq!(app.token_requests(), 0);
     assert!(b.session().is_none());
     // The state was spent.
+    let sealed = open_state(&app.keyring, &state).expect("the server's own state");
     assert!(
-        app.store()
-            .take_oauth_state(&state, server::now())
+        !app.store()
+            .spend_oauth_state(&sealed.id(), sealed.expires_at, server::now())
             .await
             .unwrap()
-            .is_none()
     );
     app.stop().await;
 }
@@ -854,36 +850,37 @@ async fn tokens_and_verifiers_are_encrypted_at_rest(db: String) {
     let app = App::start(&db, Options::default()).await;
     app.fake.set_oauth_user("alice", "repo");
     let mut b = app.browser();
-    // While the sign-in is under way its verifier is stored encrypted, bound to the state.
+    // Starting a sign-in stores nothing: the verifier travels in the state, encrypted,
+    // and bound to this browser's pre-login cookie.
     let authorize = b.start_login().await;
     let state = query_param(&authorize, "state").unwrap();
-    let rows = raw_oauth_states(&app.db_url).await;
-    assert_eq!(rows.len(), 1);
-    let (stored_state, binding, encrypted) = &rows[0];
-    assert_eq!(*stored_state, state);
-    assert_eq!(*binding, sha256_hex(&b.cookies["nectr_login"]));
-    assert!(!binding.contains(b.cookies["nectr_login"].as_str()));
-    let verifier = String::from_utf8(
-        app.keyring
-            .decrypt(&owners::pkce_verifier(&state), encrypted)
-            .unwrap(),
-    )
-    .unwrap();
-    assert!(!encrypted.contains(&verifier));
+    assert!(raw_spent_states(&app.db_url).await.is_empty());
+    let sealed = open_state(&app.keyring, &state).expect("sealed with the server's key");
+    let verifier = sealed.verifier_text();
+    assert!(
+        !state.contains(&verifier),
+        "the verifier is not readable in the state"
+    );
     assert_eq!(
         s256(&verifier),
         query_param(&authorize, "code_challenge").unwrap()
     );
+    assert_eq!(
+        hex(&sealed.cookie_binding),
+        sha256_hex(&b.cookies["nectr_login"])
+    );
+    let other = Keyring::from_env_value(&generate_key()).unwrap();
     assert!(
-        app.keyring
-            .decrypt(&owners::pkce_verifier(&"00".repeat(32)), encrypted)
-            .is_err(),
-        "bound to its state"
+        open_state(&other, &state).is_none(),
+        "another key opens nothing"
     );
 
     let callback_path = b.authorize(&authorize).await;
     assert_eq!(b.get(&callback_path).await.status, 302);
-    assert!(raw_oauth_states(&app.db_url).await.is_empty(), "spent");
+    // Spent: only its random id is kept (until it would have expired).
+    let spent = raw_spent_states(&app.db_url).await;
+    assert_eq!(spent, vec![(sealed.id(),)]);
+    assert!(!spent[0].0.contains(&verifier) && !state.contains(&spent[0].0));
     let token = app.fake.oauth_tokens()[0].token.clone();
     let users = raw_users(&app.db_url).await;
     assert_eq!(users.len(), 1);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use nectr::store::{
     self, DELIVERY_DEDUPE_SECS, DUPLICATE_WINDOW_SECS, EventStatus, NewEvent, NewInstallation,
-    NewReviewRecord, NewUser, OAuthState, Recorded, Session, Store, User,
+    NewReviewRecord, NewUser, Recorded, Session, Store, User,
 };
 use support::db::Db;
 use tokio::sync::Barrier;
@@ -34,6 +34,7 @@ backend_tests!(
     retries_wait_for_their_not_before_time,
     release_returns_event_without_counting_attempt,
     oauth_state_is_single_use_and_expires,
+    crashed_attempts_count_and_end_failed,
     sessions_expire_and_join_their_user,
     one_active_installation_per_repo,
     concurrent_connects_leave_one_active_installation,
@@ -234,7 +235,7 @@ async fn status(store: &dyn Store, id: i64) -> EventStatus {
 /// Claims until the queue is empty at `now`; returns the claimed ids in order.
 async fn drain(store: &dyn Store, worker: &str, now: i64) -> Vec<i64> {
     let mut ids = Vec::new();
-    while let Some(claimed) = store.claim_next(worker, 60, now).await.expect("claim") {
+    while let Some(claimed) = store.claim_next(worker, 60, 5, now).await.expect("claim") {
         ids.push(claimed.id);
     }
     ids
@@ -425,7 +426,7 @@ async fn ignored_events_are_stored_not_queued(db: Db) {
     let stored = store.get_event(id).await.unwrap().unwrap();
     assert_eq!(stored.status, EventStatus::Ignored);
     assert_eq!(stored.error.as_deref(), Some("draft pull request"));
-    assert_eq!(store.claim_next("w", 60, T + 1).await.unwrap(), None);
+    assert_eq!(store.claim_next("w", 60, 5, T + 1).await.unwrap(), None);
     assert_eq!(store.queue_stats(T + 1).await.unwrap().pending, 0);
 }
 
@@ -511,7 +512,7 @@ async fn concurrent_workers_claim_every_event_exactly_once(db: Db) {
                 let worker = format!("worker-{w}");
                 barrier.wait().await;
                 let mut mine = Vec::new();
-                while let Some(claimed) = store.claim_next(&worker, 300, T + 10).await.unwrap() {
+                while let Some(claimed) = store.claim_next(&worker, 300, 5, T + 10).await.unwrap() {
                     assert_eq!(claimed.attempts, 1, "claimed twice: {claimed:?}");
                     assert!(store.complete(claimed.id, &worker, T + 11).await.unwrap());
                     mine.push(claimed.id);
@@ -545,7 +546,11 @@ async fn expired_lease_is_reclaimed_and_old_owner_locked_out(db: Db) {
     event.payload = vec![0, 159, 146, 150, 255, b'\n'];
     let id = inserted(store, &event, T).await;
 
-    let first = store.claim_next("w1", 30, T).await.unwrap().expect("claim");
+    let first = store
+        .claim_next("w1", 30, 5, T)
+        .await
+        .unwrap()
+        .expect("claim");
     assert_eq!((first.id, first.attempts), (id, 1));
     assert_eq!(first.lease_expires_at, T + 30);
     assert_eq!(first.payload, event.payload, "payload bytes round-trip");
@@ -553,14 +558,14 @@ async fn expired_lease_is_reclaimed_and_old_owner_locked_out(db: Db) {
     assert_eq!(status(store, id).await, EventStatus::Running);
 
     // While the lease lives, nobody else gets it; its owner can extend it.
-    assert_eq!(store.claim_next("w2", 30, T + 10).await.unwrap(), None);
+    assert_eq!(store.claim_next("w2", 30, 5, T + 10).await.unwrap(), None);
     assert!(store.extend_lease(id, "w1", 30, T + 20).await.unwrap());
     assert!(!store.extend_lease(id, "w2", 30, T + 20).await.unwrap());
-    assert_eq!(store.claim_next("w2", 30, T + 40).await.unwrap(), None);
+    assert_eq!(store.claim_next("w2", 30, 5, T + 40).await.unwrap(), None);
 
     // w1 stalls past T+50: w2 takes over.
     let second = store
-        .claim_next("w2", 30, T + 50)
+        .claim_next("w2", 30, 5, T + 50)
         .await
         .unwrap()
         .expect("reclaim");
@@ -579,7 +584,7 @@ async fn expired_lease_is_reclaimed_and_old_owner_locked_out(db: Db) {
         !store.complete(id, "w2", T + 53).await.unwrap(),
         "done is final"
     );
-    assert_eq!(store.claim_next("w3", 30, T + 1000).await.unwrap(), None);
+    assert_eq!(store.claim_next("w3", 30, 5, T + 1000).await.unwrap(), None);
 }
 
 async fn retries_wait_for_their_not_before_time(db: Db) {
@@ -594,7 +599,7 @@ async fn retries_wait_for_their_not_before_time(db: Db) {
     assert_eq!((stats.pending, stats.oldest_pending_age_secs), (1, 5));
 
     store
-        .claim_next("w1", 60, T + 10)
+        .claim_next("w1", 60, 5, T + 10)
         .await
         .unwrap()
         .expect("claim");
@@ -613,14 +618,14 @@ async fn retries_wait_for_their_not_before_time(db: Db) {
     assert_eq!(event.attempts, 1);
 
     // Not before its time; and a retry not yet due is pending but not "waiting".
-    assert_eq!(store.claim_next("w2", 60, T + 99).await.unwrap(), None);
+    assert_eq!(store.claim_next("w2", 60, 5, T + 99).await.unwrap(), None);
     let stats = store.queue_stats(T + 99).await.unwrap();
     assert_eq!((stats.pending, stats.oldest_pending_age_secs), (1, 0));
     let stats = store.queue_stats(T + 130).await.unwrap();
     assert_eq!(stats.oldest_pending_age_secs, 30);
 
     let again = store
-        .claim_next("w2", 60, T + 100)
+        .claim_next("w2", 60, 5, T + 100)
         .await
         .unwrap()
         .expect("due");
@@ -638,7 +643,7 @@ async fn retries_wait_for_their_not_before_time(db: Db) {
     assert_eq!(event.status, EventStatus::Failed);
     assert_eq!(event.error.map(|e| e.len()), Some(store::MAX_ERROR_LEN));
     assert_eq!(
-        store.claim_next("w3", 60, T + 1_000_000).await.unwrap(),
+        store.claim_next("w3", 60, 5, T + 1_000_000).await.unwrap(),
         None
     );
 }
@@ -651,7 +656,11 @@ async fn release_returns_event_without_counting_attempt(db: Db) {
         T,
     )
     .await;
-    let first = store.claim_next("w1", 60, T).await.unwrap().expect("claim");
+    let first = store
+        .claim_next("w1", 60, 5, T)
+        .await
+        .unwrap()
+        .expect("claim");
     assert_eq!(first.attempts, 1);
 
     assert!(
@@ -664,7 +673,7 @@ async fn release_returns_event_without_counting_attempt(db: Db) {
 
     // Claimable at once by the next process.
     let next = store
-        .claim_next("w2", 60, T + 1)
+        .claim_next("w2", 60, 5, T + 1)
         .await
         .unwrap()
         .expect("reclaim");
@@ -674,51 +683,93 @@ async fn release_returns_event_without_counting_attempt(db: Db) {
 
 async fn oauth_state_is_single_use_and_expires(db: Db) {
     let store = &*db.store;
-    let state = |s: &str, expires_at| OAuthState {
-        state: s.to_owned(),
-        cookie_binding: format!("cookie-{s}"),
-        pkce_verifier_encrypted: format!("enc-verifier-{s}"),
-        created_at: T,
-        expires_at,
-    };
+    assert!(store.spend_oauth_state("s1", T + 600, T + 1).await.unwrap());
+    assert!(!store.spend_oauth_state("s1", T + 600, T + 2).await.unwrap());
 
-    let s1 = state("s1", T + 600);
-    store.put_oauth_state(&s1).await.unwrap();
-    assert_eq!(store.take_oauth_state("s1", T + 1).await.unwrap(), Some(s1));
-    assert_eq!(store.take_oauth_state("s1", T + 2).await.unwrap(), None);
-
-    // Expired: not returned, and gone even for an earlier clock.
-    store.put_oauth_state(&state("s2", T + 600)).await.unwrap();
-    assert_eq!(store.take_oauth_state("s2", T + 600).await.unwrap(), None);
-    assert_eq!(store.take_oauth_state("s2", T).await.unwrap(), None);
-    assert_eq!(
-        store.take_oauth_state("never-issued", T).await.unwrap(),
-        None
+    // Expired: refused, and nothing is written for it.
+    assert!(
+        !store
+            .spend_oauth_state("s2", T + 600, T + 600)
+            .await
+            .unwrap()
     );
+    assert!(store.spend_oauth_state("s2", T + 600, T).await.unwrap());
 
     // Ten concurrent callbacks with one state: exactly one wins.
-    store.put_oauth_state(&state("s3", T + 600)).await.unwrap();
     let barrier = Arc::new(Barrier::new(10));
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let (store, barrier) = (db.store.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                store.take_oauth_state("s3", T + 1).await.unwrap()
+                store.spend_oauth_state("s3", T + 600, T + 1).await.unwrap()
             })
         })
         .collect();
     let mut winners = 0;
     for task in tasks {
-        winners += usize::from(task.await.unwrap().is_some());
+        winners += usize::from(task.await.unwrap());
     }
     assert_eq!(winners, 1);
 
-    store.put_oauth_state(&state("s4", T + 10)).await.unwrap();
-    store.put_oauth_state(&state("s5", T + 1000)).await.unwrap();
+    // Spent states are kept only until they would have expired anyway.
+    assert!(store.spend_oauth_state("s4", T + 10, T).await.unwrap());
+    assert!(store.spend_oauth_state("s5", T + 1000, T).await.unwrap());
     assert_eq!(store.purge_expired(T + 10).await.unwrap(), 1);
-    assert_eq!(store.take_oauth_state("s4", T).await.unwrap(), None);
-    assert!(store.take_oauth_state("s5", T).await.unwrap().is_some());
+    assert!(!store.spend_oauth_state("s5", T + 1000, T).await.unwrap());
+}
+
+async fn crashed_attempts_count_and_end_failed(db: Db) {
+    let store = &*db.store;
+    let crashy = inserted(
+        store,
+        &pr_event("crashy", "acme/widgets", 1, "abc", "opened"),
+        T,
+    )
+    .await;
+    let next = inserted(
+        store,
+        &pr_event("next", "acme/widgets", 2, "def", "opened"),
+        T + 1,
+    )
+    .await;
+    // Two attempts, each of whose worker died (the lease just expires).
+    let first = store.claim_next("w1", 30, 2, T).await.unwrap().unwrap();
+    assert_eq!((first.id, first.attempts), (crashy, 1));
+    let second = store
+        .claim_next("w2", 30, 2, T + 31)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((second.id, second.attempts), (crashy, 2));
+    // The third claim finds it out of attempts: failed, not leased; the next event is
+    // claimed by the same call.
+    let third = store
+        .claim_next("w3", 30, 2, T + 62)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((third.id, third.attempts), (next, 1));
+    let event = store.get_event(crashy).await.unwrap().unwrap();
+    assert_eq!((event.status, event.attempts), (EventStatus::Failed, 2));
+    assert!(
+        event
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("gave up after 2 attempts"),
+        "{event:?}"
+    );
+    assert!(!store.complete(crashy, "w2", T + 63).await.unwrap());
+    assert_eq!(
+        store
+            .claim_next("w4", 30, 2, T + 1000)
+            .await
+            .unwrap()
+            .map(|e| e.id),
+        Some(next)
+    );
+    assert_eq!(store.claim_next("w5", 30, 2, T + 2000).await.unwrap(), None);
 }
 
 async fn sessions_expire_and_join_their_user(db: Db) {
@@ -1128,7 +1179,11 @@ async fn sql_injection_in_names_is_stored_verbatim(db: Db) {
         Recorded::SeenDelivery
     );
 
-    let claimed = store.claim_next(evil, 60, T).await.unwrap().expect("claim");
+    let claimed = store
+        .claim_next(evil, 60, 5, T)
+        .await
+        .unwrap()
+        .expect("claim");
     assert_eq!(claimed.repo, evil);
     assert!(store.fail(id, evil, evil, None, T + 1).await.unwrap());
     assert_eq!(

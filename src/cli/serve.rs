@@ -31,6 +31,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         ))
     })?;
     let config = ServerConfig::from_env(args.workers)?;
+    let limits = server::HttpLimits::from_env()?;
     init_logging()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -55,7 +56,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             tracing::warn!(%problem, "context source unavailable; reviews go on without it");
         }
         let state = AppState::with_context(store, keyring, config, std::sync::Arc::new(context));
-        server::serve(state, listener, shutdown_signal()).await
+        server::serve_with_limits(state, listener, limits, shutdown_signal()).await
     })?;
     Ok(0)
 }

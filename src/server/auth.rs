@@ -1,15 +1,20 @@
 //! Signing in with GitHub (the OAuth web flow with PKCE) and signing out.
 //!
 //! `GET /auth/github/login` starts a sign-in: it sets a short-lived pre-login cookie
-//! (`nectr_login`, 256 random bits, 10 minutes), stores a random `state` bound to that
-//! cookie's SHA-256 together with the PKCE verifier (encrypted, bound to the state), and
-//! redirects to GitHub's authorize page with the S256 code challenge.
+//! (`nectr_login`, 256 random bits, 10 minutes) and redirects to GitHub's authorize page with
+//! the S256 code challenge and a `state` that is a sealed [`LoginState`]: a random nonce, the
+//! expiry, the SHA-256 of the pre-login cookie and the PKCE verifier, encrypted and
+//! authenticated with `NECTR_ENCRYPTION_KEY` (Fernet, bound to the owner label
+//! [`owners::oauth_state`]). Starting a sign-in stores nothing, so an unauthenticated client
+//! cannot grow the database however often it asks.
 //!
-//! `GET /auth/github/callback` accepts GitHub's answer only for a state that exists, has not
-//! expired, has not been used (the store hands each state out once) and was issued to this
-//! browser (its pre-login cookie hashes to the stored binding, compared in constant time).
-//! All of that is checked before the code is exchanged, so a forged or replayed callback
-//! never reaches GitHub. Then: exchange the code with the verifier, identify the user with
+//! `GET /auth/github/callback` accepts GitHub's answer only for a state this server sealed
+//! (any key of the keyring), that has not expired, was issued to this browser (its pre-login
+//! cookie hashes to the sealed binding, compared in constant time) and has not been used: the
+//! nonce is recorded as spent ([`crate::store::Store::spend_oauth_state`]) the first time a
+//! valid state comes back, and that row lives only until the state would have expired
+//! anyway. All of that is checked before the code is exchanged, so a forged or replayed
+//! callback never reaches GitHub. Then: exchange the code with the verifier, identify the user with
 //! the new token, insist on the `repo` scope, store the token encrypted for the user's
 //! GitHub id, and start a fresh session (new id at every sign-in).
 //!
@@ -30,12 +35,13 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::http::ApiError;
-use super::session::{self, constant_time_eq, random_hex, sha256_hex};
+use super::session::{self, constant_time_eq, random_hex};
 use super::{AppState, OAuthApp, now, owners};
+use crate::crypto::Keyring;
 use crate::github::GitHubError;
 use crate::github::client::encode_component;
 use crate::github::oauth::{self, Authorize, CodeExchange, OAuthError};
-use crate::store::{NewUser, OAuthState};
+use crate::store::NewUser;
 
 /// The pre-login cookie: ties GitHub's callback to the browser that started the sign-in.
 pub const LOGIN_COOKIE: &str = "nectr_login";
@@ -89,9 +95,95 @@ fn oauth_app(state: &AppState) -> Result<&OAuthApp, ApiError> {
     })
 }
 
-/// A `state` as this server issues them: 64 lowercase hex digits (256 bits).
+/// Whether `s` looks like a state this server issues (a Fernet token: URL-safe base64),
+/// checked before any decryption is tried.
 fn is_state(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    (100..=512).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
+}
+
+/// What a sign-in `state` carries. Sealed with [`seal_state`], so the browser and GitHub
+/// carry it without reading or changing it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginState {
+    /// 16 random bytes: the id the state is recorded under once spent.
+    pub nonce: [u8; 16],
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// SHA-256 of the pre-login cookie's value.
+    pub cookie_binding: [u8; 32],
+    /// The PKCE verifier's 32 random bytes (sent to GitHub as 64 hex digits).
+    pub verifier: [u8; 32],
+}
+
+impl std::fmt::Debug for LoginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginState")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginState {
+    /// A new state for the browser holding the pre-login cookie `cookie_value`.
+    pub fn new(cookie_value: &str, expires_at: i64) -> Result<LoginState, ApiError> {
+        let mut random = [0u8; 48];
+        getrandom::getrandom(&mut random)
+            .map_err(|e| ApiError::internal(format!("no randomness from the OS: {e}")))?;
+        let mut nonce = [0u8; 16];
+        let mut verifier = [0u8; 32];
+        nonce.copy_from_slice(&random[..16]);
+        verifier.copy_from_slice(&random[16..]);
+        Ok(LoginState {
+            nonce,
+            expires_at,
+            cookie_binding: Sha256::digest(cookie_value.as_bytes()).into(),
+            verifier,
+        })
+    }
+
+    /// The PKCE verifier as sent to GitHub.
+    pub fn verifier_text(&self) -> String {
+        session::hex(&self.verifier)
+    }
+
+    /// The id a spent state is recorded under.
+    pub fn id(&self) -> String {
+        session::hex(&self.nonce)
+    }
+}
+
+/// Nonce, expiry, binding, verifier.
+const SEALED_LEN: usize = 16 + 8 + 32 + 32;
+
+/// Encrypts and authenticates `state` with the newest key: the `state` parameter.
+pub fn seal_state(keyring: &Keyring, state: &LoginState) -> String {
+    let mut plain = Vec::with_capacity(SEALED_LEN);
+    plain.extend_from_slice(&state.nonce);
+    plain.extend_from_slice(&state.expires_at.to_be_bytes());
+    plain.extend_from_slice(&state.cookie_binding);
+    plain.extend_from_slice(&state.verifier);
+    let sealed = keyring.encrypt(&owners::oauth_state(), &plain);
+    plain.fill(0);
+    sealed
+}
+
+/// The state sealed in `text`, if this server sealed it (with any key of the keyring).
+/// Expiry is the caller's to check.
+pub fn open_state(keyring: &Keyring, text: &str) -> Option<LoginState> {
+    if !is_state(text) {
+        return None;
+    }
+    let mut plain = keyring.decrypt(&owners::oauth_state(), text).ok()?;
+    let state = (plain.len() == SEALED_LEN).then(|| LoginState {
+        nonce: plain[..16].try_into().unwrap_or_default(),
+        expires_at: i64::from_be_bytes(plain[16..24].try_into().unwrap_or_default()),
+        cookie_binding: plain[24..56].try_into().unwrap_or_default(),
+        verifier: plain[56..88].try_into().unwrap_or_default(),
+    });
+    plain.fill(0);
+    state
 }
 
 // --- GET /auth/github/login -------------------------------------------------------------
@@ -130,21 +222,10 @@ async fn start_login(state: &AppState, query: LoginQuery) -> Result<Response, Ap
         Some(next) => format!("{random}.{}", encode_component(next)),
         None => random,
     };
-    let oauth_state = random_hex(32)?;
-    let verifier = random_hex(32)?;
-    let created = now();
-    state
-        .store
-        .put_oauth_state(&OAuthState {
-            state: oauth_state.clone(),
-            cookie_binding: sha256_hex(&cookie_value),
-            pkce_verifier_encrypted: state
-                .keyring
-                .encrypt(&owners::pkce_verifier(&oauth_state), verifier.as_bytes()),
-            created_at: created,
-            expires_at: created + LOGIN_SECS,
-        })
-        .await?;
+    // Nothing is stored: everything the callback needs travels sealed in the state.
+    let login_state = LoginState::new(&cookie_value, now() + LOGIN_SECS)?;
+    let oauth_state = seal_state(&state.keyring, &login_state);
+    let verifier = login_state.verifier_text();
     let location = oauth::authorize_url(
         &state.config.server_url,
         &Authorize {
@@ -216,8 +297,15 @@ async fn finish_login(
     let app = oauth_app(state)?;
     if let Some(error) = query.error {
         // Spend the state so it cannot be replayed with a code later.
-        if let Some(s) = query.state.as_deref().filter(|s| is_state(s)) {
-            state.store.take_oauth_state(s, now()).await?;
+        if let Some(sealed) = query
+            .state
+            .as_deref()
+            .and_then(|s| open_state(&state.keyring, s))
+        {
+            state
+                .store
+                .spend_oauth_state(&sealed.id(), sealed.expires_at, now())
+                .await?;
         }
         let error = oauth::error_code(&error);
         tracing::info!(%error, "sign-in cancelled or refused on GitHub");
@@ -245,43 +333,29 @@ async fn finish_login(
     else {
         return Err(restart("the callback has no valid `code` from GitHub"));
     };
-    if !is_state(&state_param) {
-        return Err(restart(
-            "the sign-in `state` is unknown, expired or already used",
-        ));
-    }
-    // Single use: from here on the state is gone whatever the outcome.
-    let Some(stored) = state.store.take_oauth_state(&state_param, now()).await? else {
-        return Err(restart(
-            "the sign-in `state` is unknown, expired or already used",
-        ));
+    let unknown = || restart("the sign-in `state` is unknown, expired or already used");
+    let Some(sealed) = open_state(&state.keyring, &state_param) else {
+        return Err(unknown());
     };
+    // Single use: from here on the state is spent whatever the outcome (an expired one is
+    // refused without a write).
+    if !state
+        .store
+        .spend_oauth_state(&sealed.id(), sealed.expires_at, now())
+        .await?
+    {
+        return Err(unknown());
+    }
     let Some(cookie) = session::cookie(headers, LOGIN_COOKIE) else {
         return Err(restart(
             "this browser did not start this sign-in (the nectr_login cookie is missing; cookies must be enabled)",
         ));
     };
-    if !constant_time_eq(
-        sha256_hex(cookie).as_bytes(),
-        stored.cookie_binding.as_bytes(),
-    ) {
+    if !constant_time_eq(&Sha256::digest(cookie.as_bytes()), &sealed.cookie_binding) {
         tracing::warn!("sign-in callback from a browser that did not start it: refused");
         return Err(restart("this sign-in was started in another browser"));
     }
-    let verifier = state
-        .keyring
-        .decrypt(
-            &owners::pkce_verifier(&state_param),
-            &stored.pkce_verifier_encrypted,
-        )
-        .ok()
-        .and_then(|v| String::from_utf8(v).ok())
-        .ok_or_else(|| {
-            tracing::error!(
-                "cannot decrypt a sign-in's PKCE verifier (was NECTR_ENCRYPTION_KEY changed?)"
-            );
-            restart("this sign-in can no longer be completed")
-        })?;
+    let verifier = sealed.verifier_text();
     let next = next_from_cookie(cookie).unwrap_or_else(|| "/".to_owned());
 
     let callback_url = redirect_uri(state);
@@ -561,11 +635,29 @@ mod tests {
     }
 
     #[test]
-    fn states_are_64_lowercase_hex() {
-        assert!(is_state(&"0a".repeat(32)));
-        assert!(!is_state(&"0A".repeat(32)));
-        assert!(!is_state("abc"));
-        assert!(!is_state(&format!("{}'", "a".repeat(63))));
+    fn states_are_sealed_bound_and_tamper_evident() {
+        let keyring = Keyring::from_env_value(&crate::crypto::generate_key()).unwrap();
+        let login = LoginState::new("cookie", 1_000).unwrap();
+        let sealed = seal_state(&keyring, &login);
+        assert!(is_state(&sealed), "{sealed}");
+        let opened = open_state(&keyring, &sealed).unwrap();
+        assert!(opened == login);
+        assert_eq!(
+            opened.cookie_binding,
+            <[u8; 32]>::from(Sha256::digest(b"cookie"))
+        );
+        assert!(!sealed.contains(&login.verifier_text()));
+        // Another server's key, a flipped character, junk: nothing opens.
+        let other = Keyring::from_env_value(&crate::crypto::generate_key()).unwrap();
+        assert!(open_state(&other, &sealed).is_none());
+        let mut bytes = sealed.clone().into_bytes();
+        bytes[40] = if bytes[40] == b'A' { b'B' } else { b'A' };
+        assert!(open_state(&keyring, &String::from_utf8(bytes).unwrap()).is_none());
+        assert!(open_state(&keyring, &"0a".repeat(32)).is_none());
+        assert!(open_state(&keyring, &format!("{}'", "a".repeat(120))).is_none());
+        // A ciphertext of the same keyring for another owner is not a state.
+        let token = keyring.encrypt(&owners::user_token(1), &[0u8; SEALED_LEN]);
+        assert!(open_state(&keyring, &token).is_none());
     }
 
     #[test]

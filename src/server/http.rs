@@ -1,11 +1,12 @@
-//! What every handler shares: the JSON error shape, request ids in logs, small helpers.
+//! What every handler shares: the JSON error shape, the security headers on every answer,
+//! small helpers.
 //!
 //! API errors are `{"error": "<one sentence saying what is wrong and what to do>"}` with a
 //! fitting status. Messages never carry secrets or raw internal errors: those go to the log
 //! (with the request's delivery or event id), the client gets a sentence it can act on.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header as names};
 use axum::response::{IntoResponse, Response};
 
 /// An error answer: status plus a message for the client.
@@ -64,4 +65,26 @@ pub async fn not_found() -> ApiError {
 /// A header's value as text, if present and valid ASCII.
 pub fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The security headers every answer carries — pages, JSON, errors, 404s, webhook answers —
+/// added by one layer in [`super::router`]. A handler's own value wins (the dashboard's
+/// `Referrer-Policy: same-origin`, a redirect's `no-referrer`); the defaults are the
+/// strictest that still let the dashboard work: no scripts, no framing, no MIME sniffing,
+/// nothing cached.
+pub async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    for (name, value) in [
+        (
+            names::CONTENT_SECURITY_POLICY,
+            super::dashboard::CONTENT_SECURITY_POLICY,
+        ),
+        (names::X_FRAME_OPTIONS, "DENY"),
+        (names::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (names::REFERRER_POLICY, "no-referrer"),
+        (names::CACHE_CONTROL, "no-store"),
+    ] {
+        h.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    response
 }

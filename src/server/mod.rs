@@ -12,10 +12,12 @@
 //! - Every secret at rest goes through [`crate::crypto::Keyring`], bound to its owner with
 //!   the helpers in [`owners`]: a ciphertext copied to another row does not decrypt.
 //! - Several replicas may share one database: all coordination is in the store (leases,
-//!   single-use OAuth states, delivery dedupe), none in process memory.
+//!   spent OAuth states, delivery dedupe), none in process memory. (Connection limits are
+//!   per process: they protect this process's file descriptors.)
 
 pub mod api;
 pub mod auth;
+pub mod conn;
 pub mod dashboard;
 pub mod http;
 pub mod ingest;
@@ -40,6 +42,7 @@ use crate::error::InputError;
 use crate::github::pr_state::PrStateCache;
 use crate::store::Store;
 
+pub use conn::HttpLimits;
 pub use metrics::Metrics;
 pub use worker::WorkerConfig;
 
@@ -60,9 +63,9 @@ pub mod owners {
         format!("webhook-secret:{}", repo.to_ascii_lowercase())
     }
 
-    /// A PKCE verifier, bound to the OAuth `state` it was issued with.
-    pub fn pkce_verifier(state: &str) -> String {
-        format!("pkce-verifier:{state}")
+    /// A sealed OAuth sign-in `state` (it carries the PKCE verifier): see `auth`.
+    pub fn oauth_state() -> String {
+        "oauth-state".to_owned()
     }
 }
 
@@ -260,6 +263,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(dashboard::routes())
         .fallback(http::not_found)
+        // Outermost, so 404s and every handler's errors get the headers too.
+        .layer(axum::middleware::map_response(http::security_headers))
         .with_state(state)
 }
 
@@ -288,12 +293,23 @@ async fn healthz(
     }
 }
 
-/// Serve on `listener` until `shutdown` resolves, with `config.workers` review workers.
-/// On shutdown: stop accepting, finish in-flight requests, then give workers
-/// `worker.shutdown_grace` to finish their review before they release it to the queue.
+/// [`serve_with_limits`] with the default [`HttpLimits`].
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    serve_with_limits(state, listener, HttpLimits::default(), shutdown).await
+}
+
+/// Serve on `listener` until `shutdown` resolves, with `config.workers` review workers and
+/// the connection `limits` (timeouts, connection caps: see [`conn`]).
+/// On shutdown: stop accepting, finish in-flight requests, then give workers
+/// `worker.shutdown_grace` to finish their review before they release it to the queue.
+pub async fn serve_with_limits(
+    state: AppState,
+    listener: TcpListener,
+    limits: HttpLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
@@ -317,10 +333,9 @@ pub async fn serve(
             }
         }
     });
-    tracing::info!(%addr, backend = state.store.backend(), workers = state.config.workers, public_url = %state.config.public_url, "nectr serve listening");
+    tracing::info!(%addr, backend = state.store.backend(), workers = state.config.workers, public_url = %state.config.public_url, max_connections = limits.max_connections, "nectr serve listening");
     let app = router(state.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    conn::serve_http(listener, app, limits, shutdown)
         .await
         .context("the HTTP server failed")?;
     tracing::info!("shutting down: waiting for workers to finish or release their events");

@@ -6,14 +6,20 @@
 //! 2. a body over [`MAX_BODY_BYTES`] is refused (413) — by `Content-Length` before reading,
 //!    and by counting while streaming when the length is not declared;
 //! 3. the secret is the one of the installation that owns the webhook (`X-GitHub-Hook-ID`),
-//!    else `GITHUB_WEBHOOK_SECRET`; with neither the delivery is refused (401) — verification
-//!    is never skipped. A forged or missing signature is 401;
-//! 4. `ping` → 200; the payload is parsed into the few fields the queue needs;
-//! 5. the event is stored — pending, ignored (needs no review) or duplicate — and only then
+//!    else `GITHUB_WEBHOOK_SECRET`; with neither the delivery is refused (401) **before its
+//!    body is read** — verification is never skipped, and nobody can make the server buffer
+//!    25 MB it could never verify;
+//! 4. the body is read (its deadline is the connection layer's, 408 when it passes) and a
+//!    forged or missing signature is 401;
+//! 5. `ping` → 200; the payload is parsed into the few fields the queue needs;
+//! 6. the event is stored — pending, ignored (needs no review) or duplicate — and only then
 //!    answered: 202 when queued, 200 otherwise.
 //!
-//! A delivery signed with one repo's secret but naming another repo is refused (403): a
-//! secret vouches for its own repository only.
+//! A secret vouches for its own repository only: a delivery signed with one repo's secret
+//! but naming another repo is refused (403), and so is a delivery verified with the global
+//! secret that names a repository connected with a secret of its own (403). Nothing from an
+//! unverified body is used, not even to pick the secret: a delivery without
+//! `X-GitHub-Hook-ID` can only be verified with the global secret.
 
 use std::time::Instant;
 
@@ -35,6 +41,31 @@ use crate::store::{NewEvent, Recorded};
 
 /// GitHub caps payloads at 25 MB; anything larger is not from GitHub.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// Webhook body bytes buffered at once, across all deliveries being read, by default: with
+/// a global secret set, anyone may send bodies that are read before they can be verified,
+/// and trickling many of them must not exhaust memory.
+pub const DEFAULT_BODY_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+
+/// `NECTR_WEBHOOK_BODY_BUDGET_MB`, or [`DEFAULT_BODY_BUDGET_BYTES`]; read once per process.
+pub fn body_budget_bytes() -> usize {
+    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BYTES.get_or_init(|| {
+        std::env::var("NECTR_WEBHOOK_BODY_BUDGET_MB")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&mb| mb >= 1)
+            .map_or(DEFAULT_BODY_BUDGET_BYTES, |mb| {
+                mb.saturating_mul(1024 * 1024)
+            })
+    })
+}
+
+/// The budget in KiB permits (a process-wide limit, like the connection limits).
+fn body_budget() -> &'static tokio::sync::Semaphore {
+    static BUDGET: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    BUDGET.get_or_init(|| tokio::sync::Semaphore::new(body_budget_bytes() / 1024))
+}
 
 /// The events Nectr's webhook subscribes to.
 pub const SUBSCRIBED_EVENTS: [&str; 4] = [
@@ -168,25 +199,10 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return too_large();
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(e) => {
-            // `to_bytes` stops at the limit: either the body was too long or the
-            // connection broke mid-body.
-            let is_limit = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit");
-            if is_limit {
-                return too_large();
-            }
-            return refuse(
-                "bad_request",
-                ApiError::bad_request("the request body could not be read"),
-            );
-        }
-    };
 
-    // 3. The secret: the webhook's installation first, the global secret only as fallback.
+    // 3. The secret, still before reading the body: the installation that owns the webhook
+    //    (`X-GitHub-Hook-ID`), else `GITHUB_WEBHOOK_SECRET`. With neither, no signature can
+    //    hold, so the body is never read (nor buffered).
     let hook_id =
         get_header(headers, "x-github-hook-id").and_then(|v| v.trim().parse::<i64>().ok());
     let mut installation = None;
@@ -219,11 +235,59 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
                     "no_secret",
                     ApiError::new(
                         StatusCode::UNAUTHORIZED,
-                        "no webhook secret is known for this delivery's webhook: connect the repository in Nectr's dashboard (it installs a webhook with its own secret) or set GITHUB_WEBHOOK_SECRET",
+                        "no webhook secret is known for this delivery's webhook (X-GitHub-Hook-ID is missing or names no connected repository's webhook): connect the repository in Nectr's dashboard (it installs a webhook with its own secret) or set GITHUB_WEBHOOK_SECRET",
                     ),
                 );
             }
         },
+    };
+
+    // 4. The body, bounded in size, in time (by the connection layer) and, across all
+    //    deliveries being read at once, in memory: its declared length (or the cap, when
+    //    undeclared) is reserved from the budget first, and held until the answer.
+    let reserve = declared
+        .map_or(MAX_BODY_BYTES, |n| n as usize)
+        .div_ceil(1024)
+        .max(1);
+    let Ok(_reserved) = body_budget().try_acquire_many(reserve.min(u32::MAX as usize) as u32)
+    else {
+        tracing::warn!(
+            budget_mb = body_budget_bytes() / (1024 * 1024),
+            "webhook body budget exhausted: delivery refused with 503"
+        );
+        return refuse(
+            "busy",
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many webhook bodies are being received at once (NECTR_WEBHOOK_BODY_BUDGET_MB); redeliver this delivery from the webhook's Recent Deliveries page",
+            ),
+        );
+    };
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(e) => {
+            // `to_bytes` stops at the limit: either the body was too long, it did not arrive
+            // in time, or the connection broke mid-body.
+            let is_limit = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if is_limit {
+                return too_large();
+            }
+            if super::conn::is_body_timeout(&e) {
+                return refuse(
+                    "timeout",
+                    ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "the request body did not arrive in time; GitHub sends a delivery at once, so send the whole body without pausing",
+                    ),
+                );
+            }
+            return refuse(
+                "bad_request",
+                ApiError::bad_request("the request body could not be read"),
+            );
+        }
     };
     if let Err(e) = verify_signature(&secret, &bytes, get_header(headers, "x-hub-signature-256")) {
         tracing::warn!(reason = %e, hook_id = ?hook_id, "webhook signature refused");
@@ -233,7 +297,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
         );
     }
 
-    // 4. Verified: now the payload may be read.
+    // 5. Verified: now the payload may be read.
     if event == "ping" {
         return answer("ping", StatusCode::OK, json!({"status": "pong"}));
     }
@@ -264,17 +328,32 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
             ),
         );
     }
-    // Deliveries verified with the global secret belong to the repo's active installation,
-    // if any: its user's token reviews them.
+    // A repository with its own secret never accepts the global one: a delivery verified
+    // with `GITHUB_WEBHOOK_SECRET` (no hook id, or another webhook's) that names a connected
+    // repository is refused, so whoever holds the global secret cannot queue reviews run
+    // with that repository's user's token. Its own webhook delivers the same events.
     let installation_id = match &installation {
         Some(i) => Some(i.id),
         None => match state.store.active_installation_for_repo(&repo).await {
-            Ok(found) => found.map(|f| f.installation.id),
+            Ok(Some(found)) => {
+                tracing::warn!(%repo, hook_id = ?hook_id, "delivery for a connected repository verified only with the global secret: refused");
+                return refuse(
+                    "bad_signature",
+                    ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        format!(
+                            "{} is connected in Nectr with a webhook secret of its own; deliveries for it are accepted only from that webhook (X-GitHub-Hook-ID {}), signed with its secret, never with GITHUB_WEBHOOK_SECRET",
+                            found.installation.repo, found.installation.webhook_id
+                        ),
+                    ),
+                );
+            }
+            Ok(None) => None,
             Err(e) => return refuse("error", ApiError::internal(e)),
         },
     };
 
-    // 5. Classify and store.
+    // 6. Classify and store.
     let action = envelope.action.clone();
     let pull = envelope.pull_request.as_ref();
     let history = records_history(event, action.as_deref());

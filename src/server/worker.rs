@@ -10,7 +10,9 @@
 //! - `failed` with the reason the dashboard shows (revoked token, repo disconnected, …).
 //!
 //! A worker that dies (kill -9) simply stops extending its lease; when it expires another
-//! worker claims the event again. On graceful shutdown a worker gets `shutdown_grace` to
+//! worker claims the event again. Attempts are counted at the claim, so those crashed
+//! attempts count: an event whose every attempt kills or stalls the server ends `failed`
+//! after `max_attempts` instead of looping ([`Store::claim_next`] fails it). On graceful shutdown a worker gets `shutdown_grace` to
 //! finish, then releases the event to the queue without counting the attempt.
 //!
 //! [`Store::claim_next`]: crate::store::Store::claim_next
@@ -168,7 +170,7 @@ impl Worker {
             let claimed = match self
                 .state
                 .store
-                .claim_next(&self.id, config.lease_secs, now())
+                .claim_next(&self.id, config.lease_secs, config.max_attempts, now())
                 .await
             {
                 Ok(c) => c,

@@ -1,5 +1,6 @@
 //! Durable storage for the hosted mode (`nectr serve`): users and their encrypted tokens,
-//! sessions, OAuth states, repo installations, the webhook event queue and posted reviews.
+//! sessions, spent OAuth states, repo installations, the webhook event queue and posted
+//! reviews.
 //!
 //! [`Store`] is the boundary. It has two implementations, [`SqliteStore`] and [`PgStore`],
 //! each with its own SQL and its own migrations (`src/store/migrations/sqlite/` and
@@ -10,13 +11,17 @@
 //! - Every value reaches the database as a bound parameter; no SQL is assembled from data.
 //! - The store never reads the clock: every timestamp (Unix seconds) is passed in, so tests
 //!   control time.
-//! - The store never sees a plaintext secret: tokens, webhook secrets and PKCE verifiers
-//!   arrive encrypted (`crypto`) and leave the same way; `Debug` output redacts them anyway.
+//! - The store never sees a plaintext secret: tokens and webhook secrets arrive encrypted
+//!   (`crypto`) and leave the same way; `Debug` output redacts them anyway. (PKCE verifiers
+//!   are never stored: they travel encrypted inside the signed OAuth state.)
 //! - A webhook delivery GUID is recorded once ([`Recorded::SeenDelivery`] otherwise), even
 //!   when the same delivery arrives on several connections at once.
 //! - An event is leased to one worker at a time; only the lease owner may extend, complete,
 //!   fail or release it, so a worker whose lease expired and was re-claimed cannot
 //!   overwrite the new owner's result.
+//! - Attempts are counted when an event is claimed, so an attempt that never ends (the
+//!   process crashed or was killed mid-review) counts too; a claim finding an event that
+//!   already had `max_attempts` fails it instead of leasing it again.
 //! - At most one installation per repo (compared case-insensitively) is active.
 
 use std::fmt;
@@ -44,10 +49,37 @@ macro_rules! review_columns {
     };
 }
 
-macro_rules! claimed_columns {
-    () => {
-        "id, delivery_id, event, action, repo, pr_number, head_sha, installation_id, attempts, \
-         lease_expires_at, payload"
+/// What a claim returns: the event's columns (qualified with `$prefix`, which PostgreSQL's
+/// `UPDATE … FROM` needs) and its new status, so a claim that failed an exhausted event
+/// instead of leasing it can tell.
+macro_rules! claim_row_columns {
+    ($prefix:literal) => {
+        concat!(
+            $prefix,
+            "id, ",
+            $prefix,
+            "delivery_id, ",
+            $prefix,
+            "event, ",
+            $prefix,
+            "action, ",
+            $prefix,
+            "repo, ",
+            $prefix,
+            "pr_number, ",
+            $prefix,
+            "head_sha, ",
+            $prefix,
+            "installation_id, ",
+            $prefix,
+            "attempts, COALESCE(",
+            $prefix,
+            "lease_expires_at, 0) AS lease_expires_at, ",
+            $prefix,
+            "payload, ",
+            $prefix,
+            "status"
+        )
     };
 }
 
@@ -314,16 +346,19 @@ pub trait Store: Send + Sync {
     /// The session and its user, if the session exists and has not expired at `now`.
     fn get_session<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<SessionUser>>;
     fn delete_session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
-    fn put_oauth_state<'a>(&'a self, state: &'a OAuthState) -> StoreFuture<'a, ()>;
-    /// Deletes the state and returns it if it had not expired at `now`. Single use: of two
-    /// concurrent calls with the same state at most one gets it. The caller still compares
-    /// `cookie_binding` with the browser's cookie.
-    fn take_oauth_state<'a>(
+    /// Marks an OAuth sign-in state (its id: the random nonce inside the signed state) as
+    /// used. `true` only the first time, and only before `expires_at`: of two concurrent
+    /// calls with the same id at most one gets `true`. The row lives until `expires_at`.
+    /// Only states whose signature was verified reach here, so nobody can write rows without
+    /// a state this server signed; unauthenticated `GET /auth/github/login` writes nothing.
+    fn spend_oauth_state<'a>(
         &'a self,
-        state: &'a str,
+        id: &'a str,
+        expires_at: i64,
         now: i64,
-    ) -> StoreFuture<'a, Option<OAuthState>>;
-    /// Deletes sessions and OAuth states that expired at or before `now`; returns how many.
+    ) -> StoreFuture<'a, bool>;
+    /// Deletes sessions and spent OAuth states that expired at or before `now`; returns how
+    /// many.
     fn purge_expired(&self, now: i64) -> StoreFuture<'_, u64>;
 
     // --- installations ---
@@ -387,10 +422,14 @@ pub trait Store: Send + Sync {
     /// Takes the oldest claimable event — `pending` and past its `not_before`, or `running`
     /// with an expired lease (its worker died) — and leases it to `worker_id` until
     /// `now + lease_secs`, counting an attempt. `worker_id` must be unique per worker.
+    /// A claimable event that already had `max_attempts` attempts (the last one never
+    /// ended: the worker crashed, was killed or stalled) is marked `failed` with the reason
+    /// instead, and the next one is tried.
     fn claim_next<'a>(
         &'a self,
         worker_id: &'a str,
         lease_secs: i64,
+        max_attempts: i64,
         now: i64,
     ) -> StoreFuture<'a, Option<ClaimedEvent>>;
     /// Moves the lease to `now + lease_secs`; `false` if `worker_id` no longer holds it.
@@ -557,30 +596,6 @@ impl fmt::Debug for Session {
 pub struct SessionUser {
     pub session: Session,
     pub user: User,
-}
-
-#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct OAuthState {
-    /// The `state` parameter sent to GitHub.
-    pub state: String,
-    /// Ties the state to the browser that started the login (e.g. a hash of a cookie).
-    pub cookie_binding: String,
-    /// The PKCE code verifier, encrypted by the caller.
-    pub pkce_verifier_encrypted: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
-
-impl fmt::Debug for OAuthState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OAuthState")
-            .field("state", &REDACTED)
-            .field("cookie_binding", &REDACTED)
-            .field("pkce_verifier_encrypted", &REDACTED)
-            .field("created_at", &self.created_at)
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
 }
 
 // --- installations ---
@@ -815,8 +830,7 @@ pub struct ClaimedEvent {
     pub pr_number: Option<i64>,
     pub head_sha: Option<String>,
     pub installation_id: Option<i64>,
-    /// Including this one: 1 on the first claim. A worker may give up (`fail` without a
-    /// retry) past its limit, which also ends crash loops.
+    /// Including this one: 1 on the first claim. Never above the claim's `max_attempts`.
     pub attempts: i64,
     pub lease_expires_at: i64,
     pub payload: Vec<u8>,
@@ -838,6 +852,31 @@ impl fmt::Debug for ClaimedEvent {
             .field("payload_len", &self.payload.len())
             .finish()
     }
+}
+
+/// A claim's row: the event and the status the claim left it in (`running`, or `failed`
+/// when it had no attempts left).
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    #[sqlx(flatten)]
+    event: ClaimedEvent,
+    status: String,
+}
+
+/// How many exhausted events one [`Store::claim_next`] call fails before it gives up
+/// looking (the next call goes on).
+const MAX_EXHAUSTED_PER_CLAIM: usize = 16;
+
+/// The error an exhausted event is failed with.
+fn exhausted_error(max_attempts: i64) -> String {
+    format!(
+        "gave up after {max_attempts} attempts: the last one never finished (the server crashed, was killed or stopped renewing its lease while working on this event); the server log has the event id. It is not retried"
+    )
+}
+
+fn log_exhausted(event: &ClaimedEvent) {
+    tracing::error!(event_id = event.id, delivery = %event.delivery_id, repo = %event.repo, attempts = event.attempts,
+        "an event's last attempt never finished and it had no attempts left: failed");
 }
 
 /// An event as the dashboard shows it: no payload, with the review it produced if any.

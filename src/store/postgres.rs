@@ -12,11 +12,11 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
 use super::{
-    BoxFuture, ClaimedEvent, DELIVERY_DEDUPE_SECS, DUPLICATE_WINDOW_SECS, EncryptedSecret,
-    EventSummary, Installation, InstallationUserRow, InstallationWithUser, NewEvent,
-    NewInstallation, NewReviewRecord, NewUser, OAuthState, QueueStats, Recorded, ReviewRecord,
-    Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture, User, clip_error,
-    recorded, repo_key,
+    BoxFuture, ClaimRow, ClaimedEvent, DELIVERY_DEDUPE_SECS, DUPLICATE_WINDOW_SECS,
+    EncryptedSecret, EventSummary, Installation, InstallationUserRow, InstallationWithUser,
+    MAX_EXHAUSTED_PER_CLAIM, NewEvent, NewInstallation, NewReviewRecord, NewUser, QueueStats,
+    Recorded, ReviewRecord, Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture,
+    User, clip_error, exhausted_error, log_exhausted, recorded, repo_key,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
@@ -258,38 +258,26 @@ impl Store for PgStore {
         })
     }
 
-    fn put_oauth_state<'a>(&'a self, state: &'a OAuthState) -> StoreFuture<'a, ()> {
+    fn spend_oauth_state<'a>(
+        &'a self,
+        id: &'a str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO oauth_states (state, cookie_binding, pkce_verifier_encrypted, \
-                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            if expires_at <= now {
+                return Ok(false);
+            }
+            // The primary key makes the second of two concurrent spends insert nothing.
+            let done = sqlx::query(
+                "INSERT INTO oauth_states_spent (id, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO NOTHING",
             )
-            .bind(&state.state)
-            .bind(&state.cookie_binding)
-            .bind(&state.pkce_verifier_encrypted)
-            .bind(state.created_at)
-            .bind(state.expires_at)
+            .bind(id)
+            .bind(expires_at)
             .execute(&self.pool)
             .await?;
-            Ok(())
-        })
-    }
-
-    fn take_oauth_state<'a>(
-        &'a self,
-        state: &'a str,
-        now: i64,
-    ) -> StoreFuture<'a, Option<OAuthState>> {
-        Box::pin(async move {
-            // Deleted whether or not it expired: a state is never good twice.
-            let taken = sqlx::query_as::<_, OAuthState>(
-                "DELETE FROM oauth_states WHERE state = $1 RETURNING state, cookie_binding, \
-                 pkce_verifier_encrypted, created_at, expires_at",
-            )
-            .bind(state)
-            .fetch_optional(&self.pool)
-            .await?;
-            Ok(taken.filter(|taken| taken.expires_at > now))
+            Ok(done.rows_affected() == 1)
         })
     }
 
@@ -299,7 +287,7 @@ impl Store for PgStore {
                 .bind(now)
                 .execute(&self.pool)
                 .await?;
-            let states = sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1")
+            let states = sqlx::query("DELETE FROM oauth_states_spent WHERE expires_at <= $1")
                 .bind(now)
                 .execute(&self.pool)
                 .await?;
@@ -522,35 +510,51 @@ impl Store for PgStore {
         &'a self,
         worker_id: &'a str,
         lease_secs: i64,
+        max_attempts: i64,
         now: i64,
     ) -> StoreFuture<'a, Option<ClaimedEvent>> {
         Box::pin(async move {
             // The CTE locks the chosen row and skips rows other workers hold, so each
             // worker leaves with a different event. A row another worker claimed and
             // committed meanwhile is re-checked against the WHERE clause (now `running`
-            // with a live lease) and passed over.
-            let claimed = sqlx::query_as::<_, ClaimedEvent>(
-                "WITH next AS ( \
-                   SELECT id FROM events \
-                   WHERE (status = 'pending' AND (not_before IS NULL OR not_before <= $2)) \
-                      OR (status = 'running' AND lease_expires_at <= $2) \
-                   ORDER BY created_at, id \
-                   LIMIT 1 \
-                   FOR UPDATE SKIP LOCKED) \
-                 UPDATE events SET status = 'running', lease_owner = $1, \
-                 lease_expires_at = $2 + $3, attempts = events.attempts + 1, \
-                 not_before = NULL, updated_at = $2 \
-                 FROM next WHERE events.id = next.id \
-                 RETURNING events.id, events.delivery_id, events.event, events.action, \
-                 events.repo, events.pr_number, events.head_sha, events.installation_id, \
-                 events.attempts, events.lease_expires_at, events.payload",
-            )
-            .bind(worker_id)
-            .bind(now)
-            .bind(lease_secs)
-            .fetch_optional(&self.relaxed)
-            .await?;
-            Ok(claimed)
+            // with a live lease) and passed over. An event that already had its
+            // `max_attempts` (its last lease expired: the worker crashed or stalled) is
+            // failed instead of leased, so a payload that kills the server cannot loop.
+            for _ in 0..MAX_EXHAUSTED_PER_CLAIM {
+                let claimed = sqlx::query_as::<_, ClaimRow>(concat!(
+                    "WITH next AS ( \
+                       SELECT id FROM events \
+                       WHERE (status = 'pending' AND (not_before IS NULL OR not_before <= $2)) \
+                          OR (status = 'running' AND lease_expires_at <= $2) \
+                       ORDER BY created_at, id \
+                       LIMIT 1 \
+                       FOR UPDATE SKIP LOCKED) \
+                     UPDATE events SET \
+                     status = CASE WHEN events.attempts >= $4 THEN 'failed' ELSE 'running' END, \
+                     lease_owner = CASE WHEN events.attempts >= $4 THEN NULL ELSE $1 END, \
+                     lease_expires_at = CASE WHEN events.attempts >= $4 THEN NULL ELSE $2 + $3 END, \
+                     error = CASE WHEN events.attempts >= $4 THEN $5 ELSE events.error END, \
+                     attempts = CASE WHEN events.attempts >= $4 THEN events.attempts \
+                                ELSE events.attempts + 1 END, \
+                     not_before = NULL, updated_at = $2 \
+                     FROM next WHERE events.id = next.id \
+                     RETURNING ",
+                    claim_row_columns!("events.")
+                ))
+                .bind(worker_id)
+                .bind(now)
+                .bind(lease_secs)
+                .bind(max_attempts)
+                .bind(exhausted_error(max_attempts))
+                .fetch_optional(&self.relaxed)
+                .await?;
+                match claimed {
+                    Some(row) if row.status == "failed" => log_exhausted(&row.event),
+                    Some(row) => return Ok(Some(row.event)),
+                    None => return Ok(None),
+                }
+            }
+            Ok(None)
         })
     }
 

@@ -14,11 +14,11 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    BoxFuture, ClaimedEvent, DELIVERY_DEDUPE_SECS, DUPLICATE_WINDOW_SECS, EncryptedSecret,
-    EventSummary, Installation, InstallationUserRow, InstallationWithUser, NewEvent,
-    NewInstallation, NewReviewRecord, NewUser, OAuthState, QueueStats, Recorded, ReviewRecord,
-    Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture, User, clip_error,
-    recorded, repo_key,
+    BoxFuture, ClaimRow, ClaimedEvent, DELIVERY_DEDUPE_SECS, DUPLICATE_WINDOW_SECS,
+    EncryptedSecret, EventSummary, Installation, InstallationUserRow, InstallationWithUser,
+    MAX_EXHAUSTED_PER_CLAIM, NewEvent, NewInstallation, NewReviewRecord, NewUser, QueueStats,
+    Recorded, ReviewRecord, Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture,
+    User, clip_error, exhausted_error, log_exhausted, recorded, repo_key,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
@@ -266,38 +266,26 @@ impl Store for SqliteStore {
         })
     }
 
-    fn put_oauth_state<'a>(&'a self, state: &'a OAuthState) -> StoreFuture<'a, ()> {
+    fn spend_oauth_state<'a>(
+        &'a self,
+        id: &'a str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO oauth_states (state, cookie_binding, pkce_verifier_encrypted, \
-                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            if expires_at <= now {
+                return Ok(false);
+            }
+            // The primary key makes the second of two concurrent spends insert nothing.
+            let done = sqlx::query(
+                "INSERT INTO oauth_states_spent (id, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO NOTHING",
             )
-            .bind(&state.state)
-            .bind(&state.cookie_binding)
-            .bind(&state.pkce_verifier_encrypted)
-            .bind(state.created_at)
-            .bind(state.expires_at)
+            .bind(id)
+            .bind(expires_at)
             .execute(&self.pool)
             .await?;
-            Ok(())
-        })
-    }
-
-    fn take_oauth_state<'a>(
-        &'a self,
-        state: &'a str,
-        now: i64,
-    ) -> StoreFuture<'a, Option<OAuthState>> {
-        Box::pin(async move {
-            // Deleted whether or not it expired: a state is never good twice.
-            let taken = sqlx::query_as::<_, OAuthState>(
-                "DELETE FROM oauth_states WHERE state = $1 RETURNING state, cookie_binding, \
-                 pkce_verifier_encrypted, created_at, expires_at",
-            )
-            .bind(state)
-            .fetch_optional(&self.pool)
-            .await?;
-            Ok(taken.filter(|taken| taken.expires_at > now))
+            Ok(done.rows_affected() == 1)
         })
     }
 
@@ -307,7 +295,7 @@ impl Store for SqliteStore {
                 .bind(now)
                 .execute(&self.pool)
                 .await?;
-            let states = sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1")
+            let states = sqlx::query("DELETE FROM oauth_states_spent WHERE expires_at <= $1")
                 .bind(now)
                 .execute(&self.pool)
                 .await?;
@@ -516,28 +504,44 @@ impl Store for SqliteStore {
         &'a self,
         worker_id: &'a str,
         lease_secs: i64,
+        max_attempts: i64,
         now: i64,
     ) -> StoreFuture<'a, Option<ClaimedEvent>> {
         Box::pin(async move {
             // A single statement: SQLite takes the write lock before running the subquery,
-            // so no two connections can pick the same row.
-            let claimed = sqlx::query_as::<_, ClaimedEvent>(concat!(
-                "UPDATE events SET status = 'running', lease_owner = $1, \
-                 lease_expires_at = $2 + $3, attempts = attempts + 1, not_before = NULL, \
-                 updated_at = $2 \
-                 WHERE id = (SELECT id FROM events \
-                   WHERE (status = 'pending' AND (not_before IS NULL OR not_before <= $2)) \
-                      OR (status = 'running' AND lease_expires_at <= $2) \
-                   ORDER BY created_at, id LIMIT 1) \
-                 RETURNING ",
-                claimed_columns!()
-            ))
-            .bind(worker_id)
-            .bind(now)
-            .bind(lease_secs)
-            .fetch_optional(&self.pool)
-            .await?;
-            Ok(claimed)
+            // so no two connections can pick the same row. An event that already had its
+            // `max_attempts` (its last lease expired: the worker crashed or stalled) is
+            // failed instead of leased, so a payload that kills the server cannot loop.
+            for _ in 0..MAX_EXHAUSTED_PER_CLAIM {
+                let claimed = sqlx::query_as::<_, ClaimRow>(concat!(
+                    "UPDATE events SET \
+                     status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'running' END, \
+                     lease_owner = CASE WHEN attempts >= $4 THEN NULL ELSE $1 END, \
+                     lease_expires_at = CASE WHEN attempts >= $4 THEN NULL ELSE $2 + $3 END, \
+                     error = CASE WHEN attempts >= $4 THEN $5 ELSE error END, \
+                     attempts = CASE WHEN attempts >= $4 THEN attempts ELSE attempts + 1 END, \
+                     not_before = NULL, updated_at = $2 \
+                     WHERE id = (SELECT id FROM events \
+                       WHERE (status = 'pending' AND (not_before IS NULL OR not_before <= $2)) \
+                          OR (status = 'running' AND lease_expires_at <= $2) \
+                       ORDER BY created_at, id LIMIT 1) \
+                     RETURNING ",
+                    claim_row_columns!("")
+                ))
+                .bind(worker_id)
+                .bind(now)
+                .bind(lease_secs)
+                .bind(max_attempts)
+                .bind(exhausted_error(max_attempts))
+                .fetch_optional(&self.pool)
+                .await?;
+                match claimed {
+                    Some(row) if row.status == "failed" => log_exhausted(&row.event),
+                    Some(row) => return Ok(Some(row.event)),
+                    None => return Ok(None),
+                }
+            }
+            Ok(None)
         })
     }
 

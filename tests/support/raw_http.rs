@@ -85,7 +85,77 @@ pub async fn try_send(
         .map_err(|_| format!("no answer within {TIMEOUT:?}"))?
 }
 
+/// [`try_send`] from the local address `source` (any of 127.0.0.0/8 reaches a server on
+/// 127.0.0.1): for tests of per-client limits.
+pub async fn try_send_from(
+    source: std::net::IpAddr,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<HttpResponse, String> {
+    tokio::time::timeout(
+        TIMEOUT,
+        exchange_from(Some(source), method, url, headers, body),
+    )
+    .await
+    .map_err(|_| format!("no answer within {TIMEOUT:?}"))?
+}
+
+/// A TCP connection to `host` (`127.0.0.1:PORT`) from `source`, or from any address.
+pub async fn connect_from(
+    source: Option<std::net::IpAddr>,
+    host: &str,
+) -> Result<TcpStream, String> {
+    let Some(source) = source else {
+        return TcpStream::connect(host)
+            .await
+            .map_err(|e| format!("connect {host}: {e}"));
+    };
+    let target: std::net::SocketAddr = host
+        .parse()
+        .map_err(|e| format!("not an address {host}: {e}"))?;
+    let socket = if source.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(|e| format!("socket: {e}"))?;
+    socket
+        .bind(std::net::SocketAddr::new(source, 0))
+        .map_err(|e| format!("bind {source}: {e}"))?;
+    socket
+        .connect(target)
+        .await
+        .map_err(|e| format!("connect {host} from {source}: {e}"))
+}
+
+/// Waits up to `limit` for the peer to close `stream` (reading and discarding whatever
+/// arrives); returns how long that took, or `None` when it stayed open.
+pub async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = limit.checked_sub(started.elapsed())?;
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
 async fn exchange(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<HttpResponse, String> {
+    exchange_from(None, method, url, headers, body).await
+}
+
+async fn exchange_from(
+    source: Option<std::net::IpAddr>,
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
@@ -98,9 +168,7 @@ async fn exchange(
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let mut stream = TcpStream::connect(host)
-        .await
-        .map_err(|e| format!("connect {host}: {e}"))?;
+    let mut stream = connect_from(source, host).await?;
     let mut head = format!(
         "{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: nectr-tests\r\n"
     );
@@ -135,7 +203,8 @@ async fn exchange(
     Ok(parse_response(&raw, method == "HEAD"))
 }
 
-fn parse_response(raw: &[u8], head_only: bool) -> HttpResponse {
+/// Parses one whole HTTP/1.1 answer (head and body) from `raw`.
+pub fn parse_response(raw: &[u8], head_only: bool) -> HttpResponse {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
