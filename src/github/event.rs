@@ -97,9 +97,15 @@ pub struct PullRequestEvent {
 pub const REVIEWED_ACTIONS: [&str; 4] = ["opened", "synchronize", "reopened", "ready_for_review"];
 
 impl PullRequestEvent {
-    /// Parse a payload; the error names the missing or malformed field.
+    /// Parse a payload; the error names the missing or malformed field. The repository's
+    /// `full_name` must be a name GitHub allows ([`super::types::split_full_name`]): it
+    /// goes into API paths.
     pub fn parse(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        let event: PullRequestEvent = serde_json::from_slice(bytes)?;
+        super::types::split_full_name(&event.repository.full_name).map_err(|e| {
+            <serde_json::Error as serde::de::Error>::custom(format!("repository.full_name: {e}"))
+        })?;
+        Ok(event)
     }
 
     pub fn is_reviewed_action(&self) -> bool {
@@ -153,5 +159,16 @@ mod tests {
                 .unwrap_err();
         assert!(err.to_string().contains("pull_request"), "{err}");
         assert!(PullRequestEvent::parse(b"not json").is_err());
+    }
+
+    #[test]
+    fn repository_names_that_leave_the_api_path_are_refused() {
+        let evil = payload("opened", "o/r").replace(
+            r#""repository":{"full_name":"o/r""#,
+            r#""repository":{"full_name":"../../etc/passwd""#,
+        );
+        let err = PullRequestEvent::parse(evil.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("repository.full_name"), "{err}");
+        assert!(err.to_string().contains("OWNER/NAME"), "{err}");
     }
 }
