@@ -399,6 +399,14 @@ fn rules_config(n: usize, regex: &str) -> String {
 
 async fn hostile_rule_sets_are_refused_fast_with_memory_bounded(db_url: String) {
     let serve = Serve::start(&db_url, &[]).await;
+    // (config, the reason its event fails with): the first cap a config meets stops it.
+    let alias_bomb = |regex: &str| {
+        let mut s = format!("x: &r {{id: r, regex: '{regex}', message: m}}\nrules:\n  custom:\n");
+        for _ in 0..5_000 {
+            s.push_str("    - *r\n");
+        }
+        s
+    };
     let cases: Vec<(String, &str)> = vec![
         // The corpus of the issue: 156 KB of `.{1000}xN` rules (8.5 GB before).
         (
@@ -415,26 +423,14 @@ async fn hostile_rule_sets_are_refused_fast_with_memory_bounded(db_url: String) 
         ),
         // 60,000 small rules (1.6 GB and 30 s before).
         (rules_config(60_000, "a"), "at most 64 KiB"),
-        // Under 64 KiB: as many of the expensive rules as fit.
-        (
-            rules_config(1_300, ".{1000}x"),
-            "more than 100 custom rules",
-        ),
-        // Within the count, over the compiled-size budget.
-        (rules_config(100, ".{1000}x"), "too big once compiled"),
-        // YAML aliases: one expensive rule repeated without repeating its text.
-        (
-            {
-                let mut s = String::from(
-                    "x: &r {id: r, regex: '.{1000}x', message: m}\nrules:\n  custom:\n",
-                );
-                for _ in 0..500 {
-                    s.push_str("    - *r\n");
-                }
-                s
-            },
-            "more than 100 custom rules",
-        ),
+        // Under 64 KiB, as many of the expensive rules as fit: the regex budget stops them
+        // (at the fifth), long before the count would.
+        (rules_config(1_300, ".{1000}x"), "too big once compiled"),
+        // As many cheap rules: the count stops them.
+        (rules_config(1_300, "a+b"), "more than 100 custom rules"),
+        // YAML aliases: one rule repeated 5,000 times without repeating its text.
+        (alias_bomb("a+b"), "more than 100 custom rules"),
+        (alias_bomb(".{1000}x"), "too big once compiled"),
     ];
     for (i, (config, expected)) in cases.iter().enumerate() {
         let n = i as u64 + 1;
@@ -562,7 +558,8 @@ async fn stdio_mcp_children_cannot_read_the_server_environment(db_url: String) {
         &db_url,
         &[
             ("NECTR_MCP_ALLOW_STDIO", "1".into()),
-            ("GITHUB_CLIENT_SECRET", "canary-client-secret-42".into()),
+            // Stands for the server's secrets (GITHUB_CLIENT_SECRET, DATABASE_URL, …).
+            ("NECTR_TEST_CANARY", "canary-client-secret-42".into()),
         ],
     )
     .await;
@@ -570,7 +567,7 @@ async fn stdio_mcp_children_cannot_read_the_server_environment(db_url: String) {
         "cat /proc/$PPID/environ > {out}/environ 2>{out}/err; tr '\\0' '\\n' < /proc/self/environ > {out}/own; touch {out}/ran"
     );
     let config = format!(
-        "context:\n  mcp:\n    - name: probe\n      command: [\"sh\", \"-c\", {}]\n",
+        "context:\n  mcp:\n    - name: probe\n      tool: probe\n      command: [\"sh\", \"-c\", {}]\n",
         serde_json::to_string(&script).unwrap()
     );
     let head = serve.add_pull(1, DIFF, Some(config.as_bytes()));
@@ -578,7 +575,8 @@ async fn stdio_mcp_children_cannot_read_the_server_environment(db_url: String) {
     assert_eq!(e.status, EventStatus::Done, "{e:?}");
     assert!(
         dir.path().join("ran").exists(),
-        "the command ran (NECTR_MCP_ALLOW_STDIO=1)"
+        "the command ran (NECTR_MCP_ALLOW_STDIO=1): {}",
+        serve.posted(1)
     );
     let stolen = std::fs::read(dir.path().join("environ")).unwrap_or_default();
     let stolen = String::from_utf8_lossy(&stolen);
@@ -599,7 +597,7 @@ async fn stdio_mcp_children_cannot_read_the_server_environment(db_url: String) {
     );
 }
 
-support::backend_tests!(
+backend_tests!(
     repository_llm_settings_cannot_redirect_the_prompt,
     without_an_operator_llm_the_repository_gets_none,
     llm_redirects_are_not_followed_and_bodies_not_posted,
