@@ -23,7 +23,7 @@ use nectr::github::webhook::sign;
 use nectr::store::{EventStatus, EventSummary};
 use serde_json::json;
 use support::db::{Connected, seed_connected};
-use support::fake_github::{Access, FakeGitHub, PullSpec, sha1_hex};
+use support::fake_github::{Access, FakeGitHub, Fault, FaultKind, PullSpec, sha1_hex};
 use support::mock_llm::{MockLlm, MockReply};
 use support::raw_http::try_send;
 
@@ -542,6 +542,28 @@ async fn slow_models_meet_the_review_deadline(db_url: String) {
     assert!(posted.contains("conflict"), "the rule findings: {posted}");
 }
 
+/// A review that cannot finish in time (here: GitHub slow to send the config) fails at the
+/// deadline with the reason, instead of holding the worker.
+async fn reviews_past_the_deadline_fail_cleanly(db_url: String) {
+    let serve = Serve::start(&db_url, &[("NECTR_REVIEW_DEADLINE_SECS", "2".into())]).await;
+    serve.fake.inject(Fault {
+        method: "GET",
+        path_contains: "contents/.nectr.yml",
+        kind: FaultKind::Delay { millis: 8_000 },
+        times: 1,
+    });
+    let head = serve.add_pull(1, DIFF, None);
+    let started = Instant::now();
+    let e = serve.review(1, &head).await;
+    let took = started.elapsed();
+    assert_eq!(e.status, EventStatus::Failed, "{e:?}");
+    let error = e.error.unwrap_or_default();
+    assert!(error.contains("did not finish within 2 s"), "{error}");
+    assert!(error.contains("NECTR_REVIEW_DEADLINE_SECS"), "{error}");
+    assert!(took < Duration::from_secs(7), "took {took:?}");
+    assert!(serve.fake.reviews(REPO, 1).is_empty());
+}
+
 // ---------------------------------------------------------------------------------------
 // Item 7: a stdio MCP command cannot read the server's environment.
 
@@ -603,6 +625,7 @@ backend_tests!(
     llm_redirects_are_not_followed_and_bodies_not_posted,
     hostile_rule_sets_are_refused_fast_with_memory_bounded,
     slow_models_meet_the_review_deadline,
+    reviews_past_the_deadline_fail_cleanly,
     stdio_mcp_children_cannot_read_the_server_environment,
 );
 

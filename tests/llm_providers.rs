@@ -601,7 +601,15 @@ async fn azure_url_and_headers() {
         "{err}"
     );
     assert!(!err.contains("api-version"), "{err}");
-    assert!(err.contains("DeploymentNotFound"), "{err}");
+    // The provider's message is kept for the log, but a reply body never reaches the text
+    // (which is posted on pull requests): the status only.
+    assert!(err.contains("answered HTTP 404"), "{err}");
+    assert!(!err.contains("DeploymentNotFound"), "{err}");
+    mock.push(MockReply::status_with_message(404, "DeploymentNotFound"));
+    assert!(matches!(
+        m.complete(&request(false)).await.unwrap_err(),
+        LlmError::Status { status: 404, message, .. } if message == "DeploymentNotFound"
+    ));
 }
 
 #[tokio::test]
