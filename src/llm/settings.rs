@@ -159,7 +159,7 @@ fn repository_view(
         .filter(|m| !m.is_empty())
         .collect();
     let model = match config.model.as_deref().map(str::trim) {
-        Some(m) if m.is_empty() => None,
+        Some("") => None,
         Some(m) if allowed.iter().any(|a| a == m) => Some(m.to_owned()),
         Some(m) => {
             let choices = if allowed.is_empty() {
