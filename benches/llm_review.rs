@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nectr::config::{LlmConfig, LoadedConfig};
-use nectr::llm::{LanguageModel, LlmSettings, from_settings};
+use nectr::llm::{LanguageModel, LlmSettings, Trust, from_settings};
 use nectr::pipeline::{PrText, review_diff_with_model, rule_set};
 use nectr::review::ai::files::FileSource;
 use nectr::review::ai::{DEFAULT_MAX_INPUT_TOKENS, DEFAULT_MAX_LLM_CALLS};
@@ -132,15 +132,16 @@ fn answer(r: &RecordedLlmRequest, latency: Duration) -> MockReply {
 
 fn model_for(mock: &MockLlm) -> Arc<dyn LanguageModel> {
     let base = mock.openai_base();
-    let settings = LlmSettings::resolve(&LlmConfig::default(), |name| match name {
-        "NECTR_LLM_PROVIDER" => Some("openai".to_owned()),
-        "NECTR_LLM_BASE_URL" => Some(base.clone()),
-        "NECTR_LLM_MODEL" => Some("gpt-4o-mini".to_owned()),
-        "NECTR_LLM_API_KEY" => Some("sk-bench-0123456789".to_owned()),
-        "NECTR_LLM_MAX_RETRIES" => Some("0".to_owned()),
-        _ => None,
-    })
-    .expect("settings");
+    let settings =
+        LlmSettings::resolve(&LlmConfig::default(), Trust::Operator, |name| match name {
+            "NECTR_LLM_PROVIDER" => Some("openai".to_owned()),
+            "NECTR_LLM_BASE_URL" => Some(base.clone()),
+            "NECTR_LLM_MODEL" => Some("gpt-4o-mini".to_owned()),
+            "NECTR_LLM_API_KEY" => Some("sk-bench-0123456789".to_owned()),
+            "NECTR_LLM_MAX_RETRIES" => Some("0".to_owned()),
+            _ => None,
+        })
+        .expect("settings");
     from_settings(&settings)
         .expect("provider")
         .expect("a model is configured")

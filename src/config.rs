@@ -23,6 +23,22 @@ pub const DEFAULT_FILE_NAMES: [&str; 2] = [".nectr.yml", ".nectr.yaml"];
 /// Default cap on inline comments per review; the rest are listed in the summary.
 pub const DEFAULT_MAX_INLINE_COMMENTS: usize = 30;
 
+/// The largest config file Nectr reads (64 KiB), checked before parsing: a config is a few
+/// hundred bytes, and under `nectr serve` the file is a tenant's.
+pub const MAX_CONFIG_BYTES: usize = 64 << 10;
+/// At most this many custom rules (`rules.custom`).
+pub const MAX_CUSTOM_RULES: usize = 100;
+/// The compiled size all custom regexes of one config may take together (regex's
+/// `size_limit`, summed); one regex may take at most [`MAX_REGEX_BYTES`].
+pub const MAX_TOTAL_REGEX_BYTES: usize = 4 << 20;
+/// At most this many MCP servers (`context.mcp`): each is asked on every review.
+pub const MAX_MCP_SERVERS: usize = 10;
+/// The compiled size of one custom regex.
+pub const MAX_REGEX_BYTES: usize = 1 << 20;
+/// The lazy DFA cache of one custom regex (regex's default is 2 MiB): 100 rules then hold
+/// at most 25 MiB of caches while they run.
+const REGEX_DFA_BYTES: usize = 256 << 10;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct RepoConfig {
@@ -247,21 +263,99 @@ pub enum McpKind {
 #[derive(Clone, Debug)]
 pub struct Pattern(pub Regex);
 
+/// What the custom regexes of the config being parsed may still use. A thread-local,
+/// because regexes compile inside serde (so that errors carry line and column) and the
+/// budget must stop the 101st rule before it compiles, not after all of them did.
+#[derive(Clone, Copy, Debug)]
+struct RegexBudget {
+    patterns: usize,
+    bytes: usize,
+}
+
+thread_local! {
+    static REGEX_BUDGET: std::cell::Cell<Option<RegexBudget>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets the regex budget for one parse and clears it when dropped.
+struct BudgetGuard;
+
+impl BudgetGuard {
+    fn start() -> BudgetGuard {
+        REGEX_BUDGET.with(|b| {
+            b.set(Some(RegexBudget {
+                patterns: 0,
+                bytes: MAX_TOTAL_REGEX_BYTES,
+            }))
+        });
+        BudgetGuard
+    }
+}
+
+impl Drop for BudgetGuard {
+    fn drop(&mut self) {
+        REGEX_BUDGET.with(|b| b.set(None));
+    }
+}
+
+fn regex_error(source: &str, e: &regex::Error) -> String {
+    let source: String = source.chars().take(200).collect();
+    if let regex::Error::CompiledTooBig(_) = e {
+        return format!(
+            "regex {source:?} is too big once compiled: one custom regex may take {} KiB and all of them together {} MiB; simplify it (long counted repetitions like `.{{1000}}` are the usual cause)",
+            MAX_REGEX_BYTES >> 10,
+            MAX_TOTAL_REGEX_BYTES >> 20
+        );
+    }
+    // regex's parse errors draw a caret diagram over several lines; keep the last line
+    // (the reason) so the message stays one line.
+    let text = e.to_string();
+    let reason = text.lines().last().unwrap_or_default().trim();
+    let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+    format!("invalid regex {source:?}: {reason}")
+}
+
+/// Compiles a custom regex within `budget` bytes: first with a small size limit, growing
+/// it 4× on `CompiledTooBig`, so that a regex is charged roughly what it takes (within 4×)
+/// rather than the per-regex maximum. Returns the regex and what it was charged.
+fn compile_within(source: &str, budget: usize) -> Result<(Regex, usize), regex::Error> {
+    let ceiling = budget.min(MAX_REGEX_BYTES);
+    let mut limit = (16 << 10).min(ceiling);
+    loop {
+        match regex::RegexBuilder::new(source)
+            .size_limit(limit)
+            .dfa_size_limit(REGEX_DFA_BYTES)
+            .build()
+        {
+            Ok(r) => return Ok((r, limit)),
+            Err(regex::Error::CompiledTooBig(_)) if limit < ceiling => {
+                limit = (limit * 4).min(ceiling);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let source = String::deserialize(d)?;
-        regex::RegexBuilder::new(&source)
-            .size_limit(1 << 20)
-            .build()
-            .map(Pattern)
-            .map_err(|e| {
-                // regex's parse errors draw a caret diagram over several lines; keep the
-                // last line (the reason) so the message stays one line.
-                let text = e.to_string();
-                let reason = text.lines().last().unwrap_or_default().trim();
-                let reason = reason.strip_prefix("error: ").unwrap_or(reason);
-                serde::de::Error::custom(format!("invalid regex {source:?}: {reason}"))
-            })
+        let budget = REGEX_BUDGET.with(|b| b.get());
+        let Some(mut budget) = budget else {
+            // Outside a config parse (a caller deserializing one rule): the per-regex cap.
+            return compile_within(&source, MAX_REGEX_BYTES)
+                .map(|(r, _)| Pattern(r))
+                .map_err(|e| serde::de::Error::custom(regex_error(&source, &e)));
+        };
+        budget.patterns += 1;
+        if budget.patterns > MAX_CUSTOM_RULES {
+            return Err(serde::de::Error::custom(format!(
+                "more than {MAX_CUSTOM_RULES} custom rules; merge similar rules into one regex (`a|b`) or keep the ones that matter most"
+            )));
+        }
+        let (regex, charged) = compile_within(&source, budget.bytes)
+            .map_err(|e| serde::de::Error::custom(regex_error(&source, &e)))?;
+        budget.bytes -= charged;
+        REGEX_BUDGET.with(|b| b.set(Some(budget)));
+        Ok(Pattern(regex))
     }
 }
 
@@ -366,10 +460,15 @@ impl RepoConfig {
     /// Read and parse `path`.
     pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let read_error = |source| ConfigError::Read {
             path: shown.clone(),
             source,
-        })?;
+        };
+        let size = std::fs::metadata(path).map_err(read_error)?.len();
+        if size > MAX_CONFIG_BYTES as u64 {
+            return Err(too_big(&shown, size));
+        }
+        let text = std::fs::read_to_string(path).map_err(read_error)?;
         Self::parse(&text, &shown)
     }
 
@@ -384,8 +483,13 @@ impl RepoConfig {
         Ok(LoadedConfig::default())
     }
 
-    /// Parse config text; `origin` names it in messages.
+    /// Parse config text; `origin` names it in messages. Text over [`MAX_CONFIG_BYTES`] is
+    /// refused before parsing; custom rules are held to [`MAX_CUSTOM_RULES`] and their
+    /// regexes to [`MAX_TOTAL_REGEX_BYTES`] while parsing.
     pub fn parse(text: &str, origin: &str) -> Result<LoadedConfig, ConfigError> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(too_big(origin, text.len() as u64));
+        }
         let invalid = |message: String| ConfigError::Invalid {
             path: origin.to_owned(),
             message,
@@ -403,10 +507,12 @@ impl RepoConfig {
         }
         let mut warnings = Vec::new();
         let deserializer = serde_yaml::Deserializer::from_str(text);
+        let budget = BudgetGuard::start();
         let config: RepoConfig = serde_ignored::deserialize(deserializer, |path| {
             warnings.push(format!("{origin}: unknown key `{path}` ignored"));
         })
         .map_err(|e| invalid(e.to_string()))?;
+        drop(budget);
         config.validate().map_err(invalid)?;
         Ok(LoadedConfig {
             config,
@@ -432,6 +538,12 @@ impl RepoConfig {
                 return Err(format!("custom rule id `{id}` is defined twice"));
             }
         }
+        if self.context.mcp.len() > MAX_MCP_SERVERS {
+            return Err(format!(
+                "context.mcp lists {} servers; at most {MAX_MCP_SERVERS} are asked per review: keep the ones that matter",
+                self.context.mcp.len()
+            ));
+        }
         for server in &self.context.mcp {
             if server.url.is_some() == server.command.is_some() {
                 return Err(format!(
@@ -444,9 +556,68 @@ impl RepoConfig {
     }
 }
 
+/// The error for a config file over [`MAX_CONFIG_BYTES`].
+pub fn too_big(origin: &str, size: u64) -> ConfigError {
+    ConfigError::Invalid {
+        path: origin.to_owned(),
+        message: format!(
+            "the file is {} KiB; Nectr reads config files of at most {} KiB: shorten it (fewer or simpler custom rules)",
+            size.div_ceil(1024),
+            MAX_CONFIG_BYTES >> 10
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_files_are_refused_before_parsing() {
+        let text = format!("# {}\n", "x".repeat(MAX_CONFIG_BYTES));
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("at most 64 KiB"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".nectr.yml");
+        std::fs::write(&path, &text).unwrap();
+        let e = RepoConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("at most 64 KiB"), "{e}");
+    }
+
+    fn rules_yaml(n: usize, regex: &str) -> String {
+        let mut s = String::from("rules:\n  custom:\n");
+        for i in 0..n {
+            s.push_str(&format!(
+                "    - {{id: r{i}, regex: '{regex}', message: m}}\n"
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn custom_rules_are_capped_in_number_and_compiled_size() {
+        assert_eq!(
+            parse(&rules_yaml(MAX_CUSTOM_RULES, "a+b"))
+                .unwrap()
+                .config
+                .rules
+                .custom
+                .len(),
+            MAX_CUSTOM_RULES
+        );
+        let e = parse(&rules_yaml(MAX_CUSTOM_RULES + 1, "a+b"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 100 custom rules"), "{e}");
+        // Each of these is under the per-regex limit; together they are not.
+        let started = std::time::Instant::now();
+        let e = parse(&rules_yaml(60, ".{1000}x")).unwrap_err().to_string();
+        assert!(e.contains("too big once compiled"), "{e}");
+        assert!(e.contains("line "), "points at the rule: {e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        // The budget is per parse: the next config starts afresh.
+        assert!(parse(&rules_yaml(2, ".{1000}x")).is_ok());
+    }
 
     fn parse(text: &str) -> Result<LoadedConfig, ConfigError> {
         RepoConfig::parse(text, ".nectr.yml")

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nectr::config::LlmConfig;
 use nectr::llm::{
     Anthropic, CompletionRequest, LanguageModel, LlmError, LlmSettings, OpenAiCompatible,
-    ProviderKind, Usage, from_settings,
+    ProviderKind, Trust, Usage, from_settings,
 };
 use serde_json::json;
 use support::mock_llm::{LlmApi, MockLlm, MockReply};
@@ -22,7 +22,8 @@ fn env_settings(config: &LlmConfig, pairs: &[(&str, &str)]) -> Result<LlmSetting
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    LlmSettings::resolve(config, |k| env.get(k).cloned()).map_err(|e| e.to_string())
+    LlmSettings::resolve(config, Trust::Operator, |k| env.get(k).cloned())
+        .map_err(|e| e.to_string())
 }
 
 /// Settings for `provider` at `base`, with fast retries for tests.
@@ -600,7 +601,15 @@ async fn azure_url_and_headers() {
         "{err}"
     );
     assert!(!err.contains("api-version"), "{err}");
-    assert!(err.contains("DeploymentNotFound"), "{err}");
+    // The provider's message is kept for the log, but a reply body never reaches the text
+    // (which is posted on pull requests): the status only.
+    assert!(err.contains("answered HTTP 404"), "{err}");
+    assert!(!err.contains("DeploymentNotFound"), "{err}");
+    mock.push(MockReply::status_with_message(404, "DeploymentNotFound"));
+    assert!(matches!(
+        m.complete(&request(false)).await.unwrap_err(),
+        LlmError::Status { status: 404, message, .. } if message == "DeploymentNotFound"
+    ));
 }
 
 #[tokio::test]

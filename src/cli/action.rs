@@ -55,6 +55,34 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// `text` inside a `::stop-commands::` block ended by `token`, so no line of it is taken
+/// as a workflow command. A token that occurs in `text` would let it end the block early,
+/// so the caller's random token is checked (and the block refused) in that case.
+pub fn stop_commands(text: &str, token: &str) -> String {
+    if text.contains(token) || token.len() < 16 {
+        // Cannot happen with a random token; never print the text unguarded.
+        return escape_data(text);
+    }
+    let mut out = format!("::stop-commands::{token}\n");
+    out.push_str(text);
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("::{token}::\n"));
+    out
+}
+
+/// 32 hex digits from the OS's random generator.
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        // No OS randomness: a token the text cannot predict still matters more than
+        // failing the step; fall back to the process's own seed.
+        bytes = fastrand::u128(..).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Tell the workflow (an annotation on stdout) and the log reader (stderr) why nothing
 /// happened.
 fn notice(message: &str) {
@@ -143,6 +171,8 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
         println!("::add-mask::{key}");
     }
     let repo = env("GITHUB_REPOSITORY").unwrap_or_else(|| event.repository.full_name.clone());
+    crate::github::types::split_full_name(&repo)
+        .map_err(|e| InputError(format!("GITHUB_REPOSITORY: {e}")))?;
     let gh = connect(&api_url(), Some(&token))?;
     let pull = event.pull_request.clone();
 
@@ -183,6 +213,8 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
         identity: None,
         model: None,
         context: Some(context.clone()),
+        // The workflow's author controls both the config and the secrets.
+        trust: crate::llm::Trust::Operator,
     };
     let outcome = match review_pull_request(request(args.dry_run || read_only)).await {
         Err(e)
@@ -229,10 +261,37 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
             outcome.review.findings.len()
         ),
     )?;
+    // The text names files and quotes lines of the pull request: any of them could read
+    // `::warning::…` or `::add-mask::…` at a line start. The runner ignores workflow
+    // commands between `::stop-commands::TOKEN` and `::TOKEN::`, and the token is random
+    // so the text cannot end the block itself.
     let text = super::github_review::render_outcome(&outcome, OutputFormat::Text, false);
-    super::print_stdout(&text)?;
+    super::print_stdout(&stop_commands(&text, &random_token()))?;
     if posted && !review_url.is_empty() {
         println!("Posted the review: {review_url}");
     }
     Ok(exit_code_for(&outcome.review, args.fail_on))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_text_is_fenced_from_workflow_commands() {
+        let token = random_token();
+        assert_eq!(token.len(), 32);
+        assert_ne!(token, random_token());
+        let text = "src/a.py\n::warning::x.py\n::add-mask::y";
+        let fenced = stop_commands(text, &token);
+        assert!(fenced.starts_with(&format!("::stop-commands::{token}\n")));
+        assert!(fenced.ends_with(&format!("::{token}::\n")));
+        assert!(fenced.contains("\n::warning::x.py\n"));
+        // A text holding the token cannot end the block: it is escaped instead, so no
+        // line of it starts a command.
+        let sneaky = format!("::{token}::\n::warning::x");
+        let out = stop_commands(&sneaky, &token);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+    }
 }

@@ -28,19 +28,11 @@ pub fn api_url() -> String {
         .unwrap_or_else(|| DEFAULT_API_URL.to_owned())
 }
 
-/// `owner/name`, checked.
+/// `owner/name`, checked ([`crate::github::types::split_full_name`]).
 pub fn parse_repo(repo: &str) -> Result<String> {
-    let ok_part = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    match repo.trim().split_once('/') {
-        Some((owner, name)) if ok_part(owner) && ok_part(name) => Ok(format!("{owner}/{name}")),
-        _ => Err(InputError(format!(
-            "`{repo}` is not a repository name: use OWNER/NAME, e.g. `--repo rust-lang/rust`"
-        ))
-        .into()),
+    match crate::github::types::split_full_name(repo.trim()) {
+        Ok((owner, name)) => Ok(format!("{owner}/{name}")),
+        Err(e) => Err(InputError(format!("--repo: {e}, e.g. `--repo rust-lang/rust`")).into()),
     }
 }
 
@@ -126,6 +118,7 @@ async fn run_async(args: ReviewArgs) -> Result<u8> {
             context: Some(Arc::new(
                 ContextSources::open(crate::context::mcp::McpMode::Local).await,
             )),
+            trust: crate::llm::Trust::Operator,
         })
         .await?
     };
@@ -200,6 +193,7 @@ pub async fn replay(dir: &Path, config: Option<ConfigSource>) -> Result<PrReview
         model: None,
         // Offline and repeatable: a replay asks no context source and records nothing.
         context: None,
+        trust: crate::llm::Trust::Operator,
     })
     .await
     .map_err(|e| {

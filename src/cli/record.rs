@@ -51,6 +51,7 @@ async fn record(args: RecordArgs) -> Result<u8> {
         model: None,
         // A bundle records GitHub only; the context stores are not touched.
         context: None,
+        trust: crate::llm::Trust::Operator,
     })
     .await?;
     let event = serde_json::json!({

@@ -184,7 +184,7 @@ fn run_diff(args: ReviewArgs) -> Result<u8> {
         eprintln!("nectr: {shown} contains no changes; nothing to review");
     }
     // The rules alone need no runtime (and start in a millisecond); a model needs one.
-    let review = match crate::llm::from_config(&config.config.llm)? {
+    let review = match crate::llm::from_config(&config.config.llm, crate::llm::Trust::Operator)? {
         None => crate::pipeline::review_diff(&diff, &rules, &config, None),
         Some(model) => {
             crate::github::transport::install_crypto_provider();

@@ -93,13 +93,25 @@ pub struct PullRequestEvent {
     pub sender: Option<User>,
 }
 
+/// A payload's `repository.full_name` goes into API paths: it must be a name GitHub allows.
+fn check_full_name(full_name: &str) -> Result<(), serde_json::Error> {
+    super::types::split_full_name(full_name).map_err(|e| {
+        <serde_json::Error as serde::de::Error>::custom(format!("repository.full_name: {e}"))
+    })?;
+    Ok(())
+}
+
 /// Actions on which a pull request is reviewed.
 pub const REVIEWED_ACTIONS: [&str; 4] = ["opened", "synchronize", "reopened", "ready_for_review"];
 
 impl PullRequestEvent {
-    /// Parse a payload; the error names the missing or malformed field.
+    /// Parse a payload; the error names the missing or malformed field. The repository's
+    /// `full_name` must be a name GitHub allows ([`super::types::split_full_name`]): it
+    /// goes into API paths.
     pub fn parse(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        let event: PullRequestEvent = serde_json::from_slice(bytes)?;
+        check_full_name(&event.repository.full_name)?;
+        Ok(event)
     }
 
     pub fn is_reviewed_action(&self) -> bool {
@@ -191,9 +203,12 @@ pub struct CommentEvent {
 }
 
 impl CommentEvent {
-    /// Parse a payload; the error names the missing or malformed field.
+    /// Parse a payload; the error names the missing or malformed field. The repository's
+    /// name is checked as for [`PullRequestEvent::parse`].
     pub fn parse(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        let event: CommentEvent = serde_json::from_slice(bytes)?;
+        check_full_name(&event.repository.full_name)?;
+        Ok(event)
     }
 
     /// The pull request the comment is on; `None` for a comment on a plain issue.
@@ -273,5 +288,16 @@ mod tests {
             CommentEvent::parse(br#"{"action":"created","repository":{"full_name":"o/r"}}"#)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn repository_names_that_leave_the_api_path_are_refused() {
+        let evil = payload("opened", "o/r").replace(
+            r#""repository":{"full_name":"o/r""#,
+            r#""repository":{"full_name":"../../etc/passwd""#,
+        );
+        let err = PullRequestEvent::parse(evil.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("repository.full_name"), "{err}");
+        assert!(err.to_string().contains("OWNER/NAME"), "{err}");
     }
 }

@@ -5,6 +5,36 @@ use serde::{Deserialize, Serialize};
 
 pub use super::event::{PullRequest, Repository, User};
 
+/// `owner/name` split in two when it is a name GitHub allows, so that it is safe in an API
+/// path: exactly one `/`; an owner of 1–39 letters, digits, `-` or `_`; a name of 1–100
+/// letters, digits, `.`, `-` or `_` that is not `.` or `..`. Otherwise a one-line reason.
+/// Every `owner/name` from outside (an event file, `--repo`, `GITHUB_REPOSITORY`) goes
+/// through this before it reaches a URL.
+pub fn split_full_name(full_name: &str) -> Result<(&str, &str), String> {
+    let bad = || {
+        let shown: String = full_name.chars().take(120).collect();
+        format!(
+            "{shown:?} is not a repository name GitHub allows: use OWNER/NAME (letters, digits, `-`, `_`; the name may also have `.`, but not be `.` or `..`)"
+        )
+    };
+    let (owner, name) = full_name.split_once('/').ok_or_else(bad)?;
+    let owner_ok = (1..=39).contains(&owner.len())
+        && owner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let name_ok = (1..=100).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if owner_ok && name_ok {
+        Ok((owner, name))
+    } else {
+        Err(bad())
+    }
+}
+
 /// One entry of `GET /pulls/{n}/files`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrFile {
@@ -352,5 +382,37 @@ mod hook_tests {
             let config: HookConfig = serde_json::from_str(json).unwrap();
             assert_eq!(config.insecure_ssl.as_deref(), expected, "{json}");
         }
+    }
+}
+
+#[cfg(test)]
+mod full_name_tests {
+    use super::split_full_name;
+
+    #[test]
+    fn full_names_are_githubs_or_refused() {
+        assert_eq!(split_full_name("octo/hello.rs"), Ok(("octo", "hello.rs")));
+        assert_eq!(split_full_name("a_b-1/x_y-z.2"), Ok(("a_b-1", "x_y-z.2")));
+        for bad in [
+            "../../etc/passwd",
+            "octo/..",
+            "octo/.",
+            "../x",
+            "octo/a/b",
+            "noslash",
+            "/x",
+            "x/",
+            "octo/a%2Fb",
+            "octo/a b",
+            "octo/é",
+            "o.o/x",
+            "octo/x?y=1",
+            "octo/x#y",
+        ] {
+            let e = split_full_name(bad).unwrap_err();
+            assert!(e.contains("OWNER/NAME"), "{bad}: {e}");
+        }
+        assert!(split_full_name(&format!("{}/x", "a".repeat(40))).is_err());
+        assert!(split_full_name(&format!("a/{}", "x".repeat(101))).is_err());
     }
 }

@@ -11,7 +11,11 @@
 //! - A timeout is final: the server may be generating (and billing) the reply, and the
 //!   caller's deadline is better spent elsewhere.
 //! - 401/403 are [`LlmError::Unauthorized`]; other statuses are [`LlmError::Status`] with
-//!   the provider's own message (`{"error":{"message"}}`, `{"error":"…"}`, `{"message"}`).
+//!   the provider's own message (`{"error":{"message"}}`, `{"error":"…"}`, `{"message"}`),
+//!   which is logged (stderr / the server log) but not part of the error's text: that text
+//!   reaches posted reviews, and no response body is ever copied there.
+//! - Redirects are never followed: a 3xx is a final [`LlmError::Status`], so neither the
+//!   prompt nor the key goes on to another host.
 //!
 //! Errors carry a label `model (endpoint)` where the endpoint has no query string and no
 //! user-info, and every message is scrubbed of the API key.
@@ -134,6 +138,9 @@ pub fn build_client() -> Result<reqwest::Client, String> {
         .tls_backend_preconfigured(tls)
         .user_agent(concat!("nectr/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(15))
+        // The key and the prompt go to the configured endpoint only, never on to wherever
+        // it points (a 302 to a metadata service was an SSRF).
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
@@ -235,9 +242,15 @@ impl Endpoint {
                 Err(e) => return Err(self.transport_error(e)),
             };
             if (200..300).contains(&status) {
+                // Only where parsing stopped, never the body: it could be anything.
                 return serde_json::from_str(&text).map_err(|e| LlmError::Malformed {
                     model: self.label.clone(),
-                    message: format!("the reply is not JSON ({e}): {}", self.excerpt(&text)),
+                    message: format!(
+                        "the reply is not JSON (line {} column {}, {} bytes)",
+                        e.line(),
+                        e.column(),
+                        text.len()
+                    ),
                 });
             }
             if status == 401 || status == 403 {
@@ -261,6 +274,7 @@ impl Endpoint {
                     attempt += 1;
                 }
                 RetryDecision::Final => {
+                    self.log_status(status, &message);
                     return Err(LlmError::Status {
                         model: self.label.clone(),
                         status,
@@ -268,6 +282,7 @@ impl Endpoint {
                     });
                 }
                 RetryDecision::GiveUp(why) => {
+                    self.log_status(status, &format!("{message} ({why})"));
                     return Err(LlmError::Status {
                         model: self.label.clone(),
                         status,
@@ -278,15 +293,12 @@ impl Endpoint {
         }
     }
 
-    fn excerpt(&self, text: &str) -> String {
-        let t = text.trim();
-        let cut: String = t.chars().take(200).collect();
-        let cut = if cut.len() < t.len() {
-            format!("{cut}…")
-        } else {
-            cut
-        };
-        self.scrub(&cut)
+    /// The provider's message goes to the log only (see the module docs).
+    fn log_status(&self, status: u16, message: &str) {
+        crate::error::notice(&format!(
+            "nectr: {} answered HTTP {status}: {message}",
+            self.label
+        ));
     }
 
     fn transport_error(&self, e: reqwest::Error) -> LlmError {

@@ -24,7 +24,7 @@ pub mod settings;
 pub use anthropic::Anthropic;
 pub use http::{ApiKey, HttpOptions};
 pub use openai::OpenAiCompatible;
-pub use settings::{LlmSettings, ProviderKind, from_config, from_settings};
+pub use settings::{LlmSettings, ProviderKind, Trust, from_config, from_settings};
 
 use std::fmt;
 use std::future::Future;
@@ -102,7 +102,10 @@ pub enum LlmError {
     Deadline { model: String },
     #[error("{model} refused the API key ({status}): check NECTR_LLM_API_KEY")]
     Unauthorized { model: String, status: u16 },
-    #[error("{model} answered {status}: {message}")]
+    /// `message` is the provider's own text (and why Nectr gave up): kept for the adapters
+    /// (a 400 naming a parameter) and the local log, never shown by `Display` — this error
+    /// ends up in posted reviews, and a reply body can carry anything the endpoint returns.
+    #[error("{model} answered HTTP {status}")]
     Status {
         model: String,
         status: u16,

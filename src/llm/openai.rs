@@ -286,12 +286,22 @@ pub(crate) fn parse_reply(label: &str, reply: &Value) -> Result<Completion, LlmE
             .collect::<Vec<_>>()
             .join(""),
         Some(Value::Null) | None => {
-            if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
-                return Err(malformed(format!("the model refused: {refusal}")));
+            // The refusal's own words are not kept: this error is posted on the pull
+            // request, where only neutralised model text may appear.
+            if message.get("refusal").and_then(Value::as_str).is_some() {
+                return Err(malformed("the model refused to answer".into()));
             }
             String::new()
         }
-        Some(other) => return Err(malformed(format!("`content` is {other}, not text"))),
+        Some(other) => {
+            let kind = match other {
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::Object(_) => "an object",
+                _ => "something else",
+            };
+            return Err(malformed(format!("`content` is {kind}, not text")));
+        }
     };
     let finish = choice.get("finish_reason").and_then(Value::as_str);
     let usage = reply.get("usage");

@@ -20,6 +20,15 @@
 //! Azure OpenAI is the `openai` provider with the Azure URL shape, chosen when the base
 //! URL's host ends with `.openai.azure.com` or `.cognitiveservices.azure.com`, or when a
 //! deployment is set, or with `provider: azure`.
+//!
+//! The table holds for [`Trust::Operator`] (local runs, `nectr action`: whoever runs Nectr
+//! controls both the file and the environment). Under `nectr serve` the caller passes
+//! [`Trust::Repository`]: the file is written by a tenant, so only two of its `llm:` keys are
+//! read — `provider: none` switches the AI review off, and `model` picks one of the models
+//! the operator lists in `NECTR_LLM_ALLOWED_MODELS`. Provider, base URL, key, timeouts,
+//! retries, context window and Azure settings come from `NECTR_LLM_*` only, so a repository
+//! can neither send the prompt (or the operator's key) to a server of its choosing nor hold
+//! a worker with long timeouts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +47,21 @@ pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-3-5-haiku-latest";
 pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 /// Context window for a model Nectr does not know.
 pub const DEFAULT_CONTEXT_WINDOW: usize = 32_768;
+
+/// Who wrote the `llm:` section being resolved; the mode decides, never the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// The person running Nectr controls the config and the environment (local runs,
+    /// `nectr action`): every key is honoured, the environment wins.
+    Operator,
+    /// A connected repository under `nectr serve`: only `provider: none` and an allowed
+    /// `model` are honoured; everything else is the operator's (`NECTR_LLM_*`).
+    Repository,
+}
+
+/// The operator's list of models a repository may pick under `nectr serve`
+/// (comma-separated model names).
+pub const ALLOWED_MODELS_VAR: &str = "NECTR_LLM_ALLOWED_MODELS";
 
 /// Which API to speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,16 +113,104 @@ fn parse_num<T: std::str::FromStr>(
     }
 }
 
+/// The part of a repository's `llm:` section a [`Trust::Repository`] config may set: the
+/// instructions and budgets (read elsewhere), `provider: none`, and a `model` from
+/// `NECTR_LLM_ALLOWED_MODELS`. Everything else is dropped with one warning naming the keys.
+/// `Err(settings)` when the repository switched the AI review off.
+fn repository_view(
+    config: &LlmConfig,
+    env: &impl Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<LlmConfig, Vec<String>> {
+    let switched_off = config
+        .provider
+        .as_deref()
+        .map(|p| p.trim().to_ascii_lowercase())
+        .is_some_and(|p| p == "none" || p == "off");
+    let mut ignored = Vec::new();
+    if config.provider.is_some() && !switched_off {
+        ignored.push("provider");
+    }
+    for (key, set) in [
+        ("base_url", config.base_url.is_some()),
+        ("timeout_secs", config.timeout_secs.is_some()),
+        ("max_retries", config.max_retries.is_some()),
+        ("context_window", config.context_window.is_some()),
+        ("azure_deployment", config.azure_deployment.is_some()),
+        ("api_version", config.api_version.is_some()),
+    ] {
+        if set {
+            ignored.push(key);
+        }
+    }
+    if !ignored.is_empty() {
+        warnings.push(format!(
+            "warning: .nectr.yml: llm.{} ignored: on this Nectr server the operator chooses the LLM provider, endpoint, timeouts and retries (a repository may only set `provider: none` or pick an allowed `model`)",
+            ignored.join(", llm.")
+        ));
+    }
+    if switched_off {
+        return Err(std::mem::take(warnings));
+    }
+    let allowed: Vec<String> = env(ALLOWED_MODELS_VAR)
+        .unwrap_or_default()
+        .split(',')
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let model = match config.model.as_deref().map(str::trim) {
+        Some("") => None,
+        Some(m) if allowed.iter().any(|a| a == m) => Some(m.to_owned()),
+        Some(m) => {
+            let choices = if allowed.is_empty() {
+                "this server allows none".to_owned()
+            } else {
+                format!("this server allows {}", allowed.join(", "))
+            };
+            warnings.push(format!(
+                "warning: .nectr.yml: llm.model {:?} ignored: {choices} (NECTR_LLM_ALLOWED_MODELS); the server's default model reviews instead",
+                m.chars().take(80).collect::<String>()
+            ));
+            None
+        }
+        None => None,
+    };
+    Ok(LlmConfig {
+        model,
+        api_key: config.api_key.clone(),
+        ..LlmConfig::default()
+    })
+}
+
 impl LlmSettings {
-    /// Merges `.nectr.yml`'s `llm:` with the environment (`env("NECTR_LLM_…")`); the
-    /// environment wins. Fails on an unknown provider, a bad number or URL, or a missing key
-    /// where one is surely needed (the official OpenAI / Anthropic APIs, Azure).
+    /// Merges `.nectr.yml`'s `llm:` with the environment (`env("NECTR_LLM_…")`) as `trust`
+    /// allows (see the module docs); the environment wins. Fails on an unknown provider, a
+    /// bad number or URL, or a missing key where one is surely needed (the official OpenAI /
+    /// Anthropic APIs, Azure).
     pub fn resolve(
         config: &LlmConfig,
+        trust: Trust,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<LlmSettings, InputError> {
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let mut warnings = Vec::new();
+        let restricted;
+        let config = match trust {
+            Trust::Operator => config,
+            Trust::Repository => match repository_view(config, &env, &mut warnings) {
+                Ok(view) => {
+                    restricted = view;
+                    &restricted
+                }
+                Err(warnings) => return Ok(LlmSettings::none(warnings)),
+            },
+        };
+        // Under `Trust::Repository` the model the repository picked (already checked against
+        // the allow-list) wins over the operator's default.
+        let repo_model = match trust {
+            Trust::Repository => config.model.clone(),
+            Trust::Operator => None,
+        };
         if config.api_key.as_ref().is_some_and(|k| !k.is_empty()) {
             warnings.push(
                 "warning: .nectr.yml: `llm.api_key` is ignored: keys belong in the NECTR_LLM_API_KEY environment variable (a secret), never in the repository; remove it from the file and rotate the key"
@@ -136,7 +248,8 @@ impl LlmSettings {
             }
         };
         let api_key = env("NECTR_LLM_API_KEY").map(ApiKey::new);
-        let model = env("NECTR_LLM_MODEL")
+        let model = repo_model
+            .or_else(|| env("NECTR_LLM_MODEL"))
             .or_else(|| config.model.clone().filter(|m| !m.trim().is_empty()))
             .map(|m| m.trim().to_owned())
             .unwrap_or_else(|| match provider {
@@ -252,6 +365,20 @@ impl LlmSettings {
         }
         Ok(settings)
     }
+
+    /// No AI review, with `warnings` to pass on.
+    fn none(warnings: Vec<String>) -> LlmSettings {
+        LlmSettings {
+            provider: ProviderKind::None,
+            model: String::new(),
+            base_url: String::new(),
+            api_key: None,
+            context_window: DEFAULT_CONTEXT_WINDOW,
+            http: HttpOptions::default(),
+            azure: None,
+            warnings,
+        }
+    }
 }
 
 /// Tokens per call (prompt plus reply) for a model name; [`DEFAULT_CONTEXT_WINDOW`] for an
@@ -304,10 +431,109 @@ pub fn from_settings(settings: &LlmSettings) -> Result<Option<Arc<dyn LanguageMo
 
 /// [`LlmSettings::resolve`] with the process environment, then [`from_settings`]; warnings
 /// are printed through [`crate::error::notice`].
-pub fn from_config(config: &LlmConfig) -> Result<Option<Arc<dyn LanguageModel>>, InputError> {
-    let settings = LlmSettings::resolve(config, |k| std::env::var(k).ok())?;
+pub fn from_config(
+    config: &LlmConfig,
+    trust: Trust,
+) -> Result<Option<Arc<dyn LanguageModel>>, InputError> {
+    let settings = LlmSettings::resolve(config, trust, |k| std::env::var(k).ok())?;
     for w in &settings.warnings {
         crate::error::notice(w);
     }
     from_settings(&settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(config: &LlmConfig, trust: Trust, env: &[(&str, &str)]) -> LlmSettings {
+        LlmSettings::resolve(config, trust, |k| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("settings")
+    }
+
+    const OPERATOR: &[(&str, &str)] = &[
+        ("NECTR_LLM_PROVIDER", "openai"),
+        ("NECTR_LLM_BASE_URL", "https://llm.operator.example/v1"),
+        ("NECTR_LLM_API_KEY", "sk-operator-123456"),
+        ("NECTR_LLM_MODEL", "op-model"),
+        ("NECTR_LLM_ALLOWED_MODELS", "small, big"),
+    ];
+
+    fn hostile(model: &str) -> LlmConfig {
+        LlmConfig {
+            provider: Some("ollama".into()),
+            base_url: Some("http://127.0.0.1:18081/v1".into()),
+            model: Some(model.into()),
+            timeout_secs: Some(100_000),
+            max_retries: Some(10),
+            context_window: Some(10_000_000),
+            azure_deployment: Some("d".into()),
+            ..LlmConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_repository_cannot_choose_the_endpoint_timeouts_or_retries() {
+        let s = resolve(&hostile("big"), Trust::Repository, OPERATOR);
+        assert_eq!(s.provider, ProviderKind::OpenAi);
+        assert_eq!(s.base_url, "https://llm.operator.example/v1");
+        assert_eq!(
+            s.model, "big",
+            "an allowed model is the repository's to pick"
+        );
+        assert_eq!(
+            s.http.timeout,
+            Duration::from_secs(super::super::http::DEFAULT_TIMEOUT_SECS)
+        );
+        assert_eq!(s.http.max_retries, super::super::http::DEFAULT_MAX_RETRIES);
+        assert_eq!(s.context_window, DEFAULT_CONTEXT_WINDOW);
+        assert!(s.azure.is_none());
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("llm.base_url"), "{:?}", s.warnings);
+
+        let s = resolve(&hostile("evil"), Trust::Repository, OPERATOR);
+        assert_eq!(s.model, "op-model", "a model off the list falls back");
+        assert!(
+            s.warnings.iter().any(|w| w.contains("small, big")),
+            "{:?}",
+            s.warnings
+        );
+
+        // No operator LLM: the repository cannot bring its own.
+        let s = resolve(&hostile("big"), Trust::Repository, &[]);
+        assert_eq!(s.provider, ProviderKind::None);
+    }
+
+    #[test]
+    fn a_repository_may_switch_the_ai_review_off() {
+        let off = LlmConfig {
+            provider: Some("none".into()),
+            ..LlmConfig::default()
+        };
+        assert_eq!(
+            resolve(&off, Trust::Repository, OPERATOR).provider,
+            ProviderKind::None
+        );
+        // Locally the environment still wins, as documented.
+        assert_eq!(
+            resolve(&off, Trust::Operator, OPERATOR).provider,
+            ProviderKind::OpenAi
+        );
+    }
+
+    #[test]
+    fn operator_trust_keeps_todays_behaviour() {
+        let local = LlmConfig {
+            azure_deployment: None,
+            ..hostile("big")
+        };
+        let s = resolve(&local, Trust::Operator, &[]);
+        assert_eq!(s.base_url, "http://127.0.0.1:18081/v1");
+        assert_eq!(s.http.max_retries, 10);
+        assert_eq!(s.http.timeout, Duration::from_secs(100_000));
+    }
 }

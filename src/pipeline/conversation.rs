@@ -360,6 +360,9 @@ pub struct ConversationRequest<'a> {
     pub context: Option<Arc<ContextSources>>,
     /// Decide and report, but post nothing (no reaction, reply, review or memory).
     pub dry_run: bool,
+    /// How far the repository's `.nectr.yml` is trusted to choose the model
+    /// ([`crate::llm::Trust`]): `Repository` under `serve`.
+    pub trust: crate::llm::Trust,
 }
 
 /// What Nectr was asked, once the thread is known.
@@ -550,7 +553,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
     let config = load_config(gh, repo, &source).await?;
     let model = match &req.model {
         Some(m) => Some(m.clone()),
-        None => crate::llm::from_config(&config.config.llm)?,
+        None => crate::llm::from_config(&config.config.llm, req.trust)?,
     };
     if matches!(intent, Intent::ThreadReply(_)) && model.is_none() {
         return Ok(ConversationOutcome::ignored(
@@ -595,6 +598,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                     identity: Some(identity.clone()),
                     model: model.clone(),
                     context: req.context.clone(),
+                    trust: req.trust,
                 },
                 Some("a full review was asked for with `/nectr review`".to_owned()),
             )

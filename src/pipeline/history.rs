@@ -86,6 +86,10 @@ pub async fn index_event(
             let parsed: ClosedPullEvent = serde_json::from_slice(payload)
                 .context("the stored payload is not a `pull_request` event")?;
             let repo = parsed.repository.full_name.as_str();
+            // It goes into an API path: a stored payload is no exception.
+            crate::github::types::split_full_name(repo)
+                .map_err(<serde_json::Error as serde::de::Error>::custom)
+                .context("the stored payload's repository")?;
             let pull = &parsed.pull_request;
             let gh = gh.context("listing a closed pull request's files needs a GitHub token")?;
             let files = gh

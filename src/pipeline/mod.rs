@@ -129,13 +129,15 @@ pub async fn review_diff_with_model(
     pr_text: PrText<'_>,
     model: Option<&dyn LanguageModel>,
 ) -> Review {
-    review_diff_with_model_scoped(diff, None, rules, config, pr, pr_text, model).await
+    review_diff_with_model_scoped(diff, None, rules, config, pr, pr_text, model, None).await
 }
 
 /// [`review_diff_with_model`] sending the AI reviewer `ai_diff` instead of all of `diff`
 /// (an incremental re-review: see `pipeline::incremental`). `ai_diff` must show lines with
 /// `diff`'s numbers: the rules still run on `diff`, and every finding is anchored against
-/// it. An `ai_diff` without files means no model call at all.
+/// it. An `ai_diff` without files means no model call at all. `ai_deadline` (the review's)
+/// cuts the AI part short when it comes before the AI reviewer's own.
+#[allow(clippy::too_many_arguments)]
 pub async fn review_diff_with_model_scoped(
     diff: &Diff<'_>,
     ai_diff: Option<&Diff<'_>>,
@@ -144,6 +146,7 @@ pub async fn review_diff_with_model_scoped(
     pr: Option<PrRef>,
     pr_text: PrText<'_>,
     model: Option<&dyn LanguageModel>,
+    ai_deadline: Option<tokio::time::Instant>,
 ) -> Review {
     let started = Instant::now();
     let mut review = cpu_bound(|| review_diff(diff, rules, config, pr));
@@ -153,7 +156,11 @@ pub async fn review_diff_with_model_scoped(
     if ai_diff.is_some_and(|d| d.files.is_empty()) {
         return review;
     }
-    let limits = AiLimits::from_config(&config.config.llm);
+    let mut limits = AiLimits::from_config(&config.config.llm);
+    if let Some(at) = ai_deadline {
+        let left = at.saturating_duration_since(tokio::time::Instant::now());
+        limits.deadline = limits.deadline.min(left);
+    }
     let outcome = ai::ai_review(
         model,
         AiInput {

@@ -1,10 +1,19 @@
 //! Reviewing a pull request on GitHub: fetch → review → publish. The CLI (`--event`,
-//! `--repo/--pr`, `--replay`), `nectr record` and `nectr action` all run this.
+//! `--repo/--pr`, `--replay`), `nectr record`, `nectr action` and the `nectr serve` worker
+//! all run this.
+//!
+//! The caller says how far the repository's config is trusted ([`Trust`]): under
+//! `nectr serve` ([`Trust::Repository`]) the `llm:` section may not choose where the prompt
+//! goes ([`crate::llm::settings`]), the AI budgets may only be lowered, and the review has a
+//! wall-clock deadline ([`REVIEW_DEADLINE_VAR`], default [`DEFAULT_SERVE_DEADLINE`]): the AI
+//! part stops at four fifths of it (the review is posted with the rule findings and says
+//! the AI part timed out), and a review still unfinished at the deadline fails with an
+//! error instead of holding a worker.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -14,6 +23,7 @@ use crate::error::InputError;
 use crate::github::GitHub;
 use crate::github::types::{PrFile, PullRequest};
 use crate::llm::LanguageModel;
+pub use crate::llm::Trust;
 use crate::publish::{self, Identity, Publication};
 use crate::review::{PrRef, Review};
 
@@ -44,6 +54,49 @@ pub struct PrReviewRequest<'a> {
     /// The knowledge graph, memories and operator MCP servers; `None`: no context (the
     /// repository's own MCP servers are not asked either).
     pub context: Option<Arc<ContextSources>>,
+    /// Who wrote the config: [`Trust::Repository`] under `nectr serve`, where it is a
+    /// tenant's; [`Trust::Operator`] for local runs and the Action.
+    pub trust: Trust,
+}
+
+/// The operator's per-review wall-clock limit, in seconds.
+pub const REVIEW_DEADLINE_VAR: &str = "NECTR_REVIEW_DEADLINE_SECS";
+/// The limit under `nectr serve` when [`REVIEW_DEADLINE_VAR`] is not set. Local runs have
+/// none unless it is set.
+pub const DEFAULT_SERVE_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The review's deadline: [`REVIEW_DEADLINE_VAR`] from `env` if set, else
+/// [`DEFAULT_SERVE_DEADLINE`] for [`Trust::Repository`] and none for [`Trust::Operator`].
+pub fn review_deadline(
+    trust: Trust,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Duration>, InputError> {
+    match env(REVIEW_DEADLINE_VAR).filter(|v| !v.trim().is_empty()) {
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(secs) if secs > 0 => Ok(Some(Duration::from_secs(secs))),
+            _ => Err(InputError(format!(
+                "{REVIEW_DEADLINE_VAR} must be a whole number of seconds above 0, not {v:?}; fix or unset it"
+            ))),
+        },
+        None => Ok((trust == Trust::Repository).then_some(DEFAULT_SERVE_DEADLINE)),
+    }
+}
+
+/// Under [`Trust::Repository`] the config's AI budgets may lower the defaults, never raise
+/// them: calls and tokens are the operator's money and the workers' time.
+pub fn clamp_repository_budgets(config: &mut crate::config::RepoConfig) {
+    use crate::review::ai::{DEFAULT_MAX_INPUT_TOKENS, DEFAULT_MAX_LLM_CALLS, files};
+    let llm = &mut config.llm;
+    llm.max_llm_calls = Some(
+        llm.max_llm_calls
+            .map_or(DEFAULT_MAX_LLM_CALLS, |n| n.min(DEFAULT_MAX_LLM_CALLS)),
+    );
+    llm.max_input_tokens = Some(llm.max_input_tokens.map_or(DEFAULT_MAX_INPUT_TOKENS, |n| {
+        n.min(DEFAULT_MAX_INPUT_TOKENS)
+    }));
+    llm.full_files = Some(llm.full_files.map_or(files::DEFAULT_FULL_FILES, |n| {
+        n.min(files::DEFAULT_FULL_FILES)
+    }));
 }
 
 pub struct PrReviewOutcome {
@@ -124,10 +177,18 @@ pub async fn load_config(gh: &GitHub, repo: &str, source: &ConfigSource) -> Resu
         ConfigSource::Repo { git_ref } => {
             for name in DEFAULT_FILE_NAMES {
                 if let Some(bytes) = gh.file_content_raw(repo, name, git_ref).await? {
+                    let short: String = git_ref.chars().take(12).collect();
+                    // Refused before it is parsed (or even decoded): see MAX_CONFIG_BYTES.
+                    if bytes.len() > crate::config::MAX_CONFIG_BYTES {
+                        return Err(crate::config::too_big(
+                            &format!("{name} ({repo}@{short})"),
+                            bytes.len() as u64,
+                        )
+                        .into());
+                    }
                     let text = String::from_utf8(bytes).map_err(|_| {
                         InputError(format!("{repo}:{name} at {git_ref} is not UTF-8 text"))
                     })?;
-                    let short: String = git_ref.chars().take(12).collect();
                     return Ok(RepoConfig::parse(
                         &text,
                         &format!("{name} ({repo}@{short})"),
@@ -139,6 +200,8 @@ pub async fn load_config(gh: &GitHub, repo: &str, source: &ConfigSource) -> Resu
     }
 }
 
+/// Fetch, review and publish one pull request, within the review's deadline (see the
+/// module docs).
 pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOutcome> {
     review_pull_request_with(req, None).await
 }
@@ -149,6 +212,34 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
 pub async fn review_pull_request_with(
     req: PrReviewRequest<'_>,
     full_because: Option<String>,
+) -> Result<PrReviewOutcome> {
+    let deadline = review_deadline(req.trust, |k| std::env::var(k).ok())?;
+    let Some(limit) = deadline else {
+        return review_within(req, full_because, None).await;
+    };
+    let started = tokio::time::Instant::now();
+    // The AI part stops at four fifths of the limit, leaving the rest for posting.
+    let ai_deadline = started + limit.mul_f64(0.8);
+    let (repo, number) = (req.repo.to_owned(), req.number);
+    match tokio::time::timeout_at(
+        started + limit,
+        review_within(req, full_because, Some(ai_deadline)),
+    )
+    .await
+    {
+        Ok(outcome) => outcome,
+        Err(_) => Err(InputError(format!(
+            "the review of {repo}#{number} did not finish within {} s ({REVIEW_DEADLINE_VAR}); nothing was posted or the post was cut short — a slow GitHub or context source is the usual cause",
+            limit.as_secs()
+        ))
+        .into()),
+    }
+}
+
+async fn review_within(
+    req: PrReviewRequest<'_>,
+    full_because: Option<String>,
+    ai_deadline: Option<tokio::time::Instant>,
 ) -> Result<PrReviewOutcome> {
     let started = Instant::now();
     let gh = req.gh;
@@ -164,7 +255,10 @@ pub async fn review_pull_request_with(
     let source = req.config.unwrap_or(ConfigSource::Repo {
         git_ref: head_sha.clone(),
     });
-    let config = load_config(gh, req.repo, &source).await?;
+    let mut config = load_config(gh, req.repo, &source).await?;
+    if req.trust == Trust::Repository {
+        clamp_repository_budgets(&mut config.config);
+    }
     let (rules, mut warnings) = super::cpu_bound(|| super::rule_set(&config))?;
     warnings.splice(0..0, config.warnings.iter().cloned());
     let diff = super::cpu_bound(|| parse_pr_diff(req.repo, req.number, &diff_text))?;
@@ -176,7 +270,19 @@ pub async fn review_pull_request_with(
     // The model: the caller's, else the one `.nectr.yml` and the environment name (if any).
     let model = match req.model {
         Some(model) => Some(model),
-        None => crate::llm::from_config(&config.config.llm)?,
+        None => {
+            let settings = crate::llm::LlmSettings::resolve(&config.config.llm, req.trust, |k| {
+                std::env::var(k).ok()
+            })?;
+            // The repository's own config problems go with the review's warnings.
+            warnings.extend(
+                settings
+                    .warnings
+                    .iter()
+                    .map(|w| w.strip_prefix("warning: ").unwrap_or(w).to_owned()),
+            );
+            crate::llm::from_settings(&settings)?
+        }
     };
     let head_files = super::head_files::HeadFiles::new(gh, req.repo, &head_sha);
     // Context before the review: every source at once, each time-boxed (never an error).
@@ -227,6 +333,7 @@ pub async fn review_pull_request_with(
         Some(pr.clone()),
         pr_text,
         model.as_deref(),
+        ai_deadline,
     )
     .await;
     let ai_files = ai_diff.as_ref().map_or(diff.files.len(), |d| d.files.len());

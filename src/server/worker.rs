@@ -536,6 +536,7 @@ impl Worker {
             identity: Some(Identity::User(login.to_owned())),
             model: None,
             context: Some(self.state.context.clone()),
+            trust: crate::llm::Trust::Repository,
         })
         .await?;
         let publication = outcome.publication.unwrap_or_default();

@@ -56,6 +56,7 @@ pub(super) async fn run(args: &ActionArgs, event_name: &str) -> Result<u8> {
         model: None,
         context: Some(context),
         dry_run: args.dry_run,
+        trust: crate::llm::Trust::Operator,
     })
     .await?;
     let url = outcome.reply_url.clone().unwrap_or_default();

@@ -5,7 +5,18 @@
 //! rest of `context::mcp` sees a two-method trait and plain strings.
 //!
 //! Errors are one line, never contain a header value (every expanded secret is scrubbed
-//! from them), and show URLs without query strings or user-info.
+//! from them), show URLs without query strings or user-info, and never quote a failed HTTP
+//! response's body (`HTTP 502` only): these lines are posted on pull requests.
+//!
+//! A repository's stdio child under `nectr serve` (only with `NECTR_MCP_ALLOW_STDIO=1`) is
+//! code execution on the server. What [`contain`] does about it: a cleared environment
+//! (the policy passes only `PATH`, `HOME`, `LANG`); when the server runs as root, the child
+//! runs as `nobody` (65534), so it cannot read the server's files or `/proc/<server>/`;
+//! otherwise the server marks itself non-dumpable (`PR_SET_DUMPABLE 0`), so a same-uid child
+//! cannot read `/proc/$PPID/environ` or `mem`. What it cannot contain: a same-uid child
+//! still reads every file the server's user can (the SQLite database, an `.env` file),
+//! signals the server, and reaches the network; a root server with `nobody` still shares
+//! the network and world-readable files. Docs: `docs/server.md`, "Trust model".
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,8 +51,9 @@ pub enum Endpoint {
     Stdio {
         program: String,
         args: Vec<String>,
-        /// `Some`: the child gets exactly these variables (server mode); `None`: it inherits
-        /// Nectr's environment (local runs, operator-configured servers).
+        /// `Some`: the child gets exactly these variables and is contained ([`contain`]:
+        /// a repository's server under `nectr serve`); `None`: it inherits Nectr's
+        /// environment (local runs, operator-configured servers).
         env: Option<Vec<(String, String)>>,
     },
 }
@@ -162,6 +174,7 @@ pub async fn connect(
             if let Some(vars) = env {
                 cmd.env_clear();
                 cmd.envs(vars.iter().map(|(k, v)| (k, v)));
+                contain(&mut cmd);
             }
             let mut wrapped = process_wrap::tokio::CommandWrap::from(cmd);
             #[cfg(unix)]
@@ -189,6 +202,50 @@ pub async fn connect(
         scrub,
         max_text_chars,
     }))
+}
+
+/// The uid and gid a root server runs repository children as (`nobody`).
+pub const CHILD_UID: u32 = 65534;
+
+#[cfg(unix)]
+unsafe extern "C" {
+    fn geteuid() -> u32;
+}
+
+#[cfg(target_os = "linux")]
+unsafe extern "C" {
+    fn prctl(option: i32, ...) -> i32;
+}
+
+/// Keeps a repository's child away from the server's secrets as far as is cheap (see the
+/// module docs for what remains).
+fn contain(cmd: &mut tokio::process::Command) {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { geteuid() } == 0 {
+            // std drops supplementary groups too when root sets a uid.
+            cmd.uid(CHILD_UID).gid(CHILD_UID);
+            return;
+        }
+    }
+    #[cfg(target_os = "linux")]
+    {
+        static NON_DUMPABLE: std::sync::Once = std::sync::Once::new();
+        NON_DUMPABLE.call_once(|| {
+            const PR_SET_DUMPABLE: i32 = 4;
+            let zero: std::ffi::c_ulong = 0;
+            // SAFETY: PR_SET_DUMPABLE takes one integer argument and changes only the
+            // process's dumpable flag; /proc/<pid>/environ, mem and ptrace then need
+            // CAP_SYS_PTRACE. It also turns off core dumps, which would hold secrets too.
+            let rc = unsafe { prctl(PR_SET_DUMPABLE, zero, zero, zero, zero) };
+            if rc != 0 {
+                crate::error::notice(
+                    "warning: cannot mark the server non-dumpable; a repository's stdio MCP command can read its environment",
+                );
+            }
+        });
+    }
 }
 
 fn client_info() -> ClientConfig {
@@ -237,6 +294,14 @@ impl Scrubber {
 
     fn text(&self, text: &str) -> String {
         let mut out = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        // rmcp quotes a failed response's body (`HTTP 502: <body>`): keep the status only.
+        if let Some(i) = out.find("HTTP ") {
+            let status = &out[i + 5..];
+            if status.len() >= 3 && status.as_bytes()[..3].iter().all(u8::is_ascii_digit) {
+                out.truncate(i + 8);
+                out.push_str(" (the reply is not shown)");
+            }
+        }
         for s in &self.secrets {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), "[redacted]");
@@ -341,6 +406,19 @@ mod tests {
         assert_eq!(out, "401 for [redacted] and [redacted] again");
         let long = s.text(&"x".repeat(1000));
         assert_eq!(long.chars().count(), MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn failed_responses_show_the_status_not_the_body() {
+        let s = Scrubber::new(&Endpoint::Http {
+            url: "https://x.example/mcp".into(),
+            headers: vec![],
+        });
+        let out = s.text(
+            "cannot connect to https://x.example/mcp: unexpected server response: HTTP 500: AccessKeyId=AKIA SecretAccessKey=abc",
+        );
+        assert!(!out.contains("AKIA"), "{out}");
+        assert!(out.ends_with("HTTP 500 (the reply is not shown)"), "{out}");
     }
 
     #[test]

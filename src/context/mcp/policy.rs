@@ -6,7 +6,11 @@
 //! by whoever can push to a connected repository, so for repository servers:
 //!
 //! 1. **No child processes.** `command:` is refused unless the operator sets
-//!    `NECTR_MCP_ALLOW_STDIO=1`; even then the child gets only `PATH`, `HOME` and `LANG`.
+//!    `NECTR_MCP_ALLOW_STDIO=1` — that is code execution on the server, by anyone who can
+//!    push to a connected repository's base branch. Even then the child gets only `PATH`,
+//!    `HOME` and `LANG`, runs as `nobody` when the server is root, and otherwise finds the
+//!    server non-dumpable; it can still read what the server's user can read (see
+//!    `client.rs` and `docs/server.md`, "Trust model").
 //! 2. **Only allowed hosts.** `url:` must be `https://` on a host in
 //!    `NECTR_MCP_ALLOWED_HOSTS` (comma-separated; default `mcp.linear.app,mcp.sentry.dev`).
 //!    An entry `*` allows any other https host except IP literals and `localhost`; an entry

@@ -34,6 +34,7 @@ impl Worker {
             model: None,
             context: Some(self.state.context.clone()),
             dry_run: false,
+            trust: crate::llm::Trust::Repository,
         })
         .await;
         self.state
