@@ -51,8 +51,13 @@ fn check(set: &RuleSet, diff_text: &str) -> Vec<Finding> {
     diff.files.iter().flat_map(|f| set.check_file(f)).collect()
 }
 
+/// Every built-in rule on, the opt-in `rust.unwrap` included.
 fn default_set() -> RuleSet {
-    let (set, warnings) = RuleSet::new(&RulesConfig::default()).unwrap();
+    let cfg = RulesConfig {
+        enable: vec!["rust.unwrap".into()],
+        ..RulesConfig::default()
+    };
+    let (set, warnings) = RuleSet::new(&cfg).unwrap();
     assert!(warnings.is_empty());
     set
 }
@@ -682,9 +687,26 @@ fn builtin_rules_are_documented() {
             r.id
         );
     }
-    let all = builtin_rules();
     let (set, _) = RuleSet::new(&RulesConfig::default()).unwrap();
-    assert_eq!(set.rules(), all, "all built-ins are enabled by default");
+    let on: Vec<String> = set.rules().iter().map(|r| r.id.clone()).collect();
+    for r in builtin_rules() {
+        // The docs' "default" column says which rules are opt-in.
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(&format!("`{}`", r.id)))
+            .unwrap_or_default();
+        let opt_in = row.contains("| off |");
+        assert_eq!(
+            on.contains(&r.id),
+            !opt_in,
+            "`{}`: on by default unless docs/rules.md says off",
+            r.id
+        );
+    }
+    assert!(
+        !on.contains(&"rust.unwrap".to_owned()),
+        "rust.unwrap is opt-in"
+    );
 }
 
 #[test]
