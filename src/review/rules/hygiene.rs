@@ -143,7 +143,7 @@ impl Hygiene {
             ruby_x: re(r"^\s*x(?:it|describe|context|specify)\b"),
             todo: re(r"\b(TODO|FIXME)\b"),
             conditional_cleanup: re(
-                r"(?i)\b(?:once|when|after|until|for|if|before)\b.*(?:\d+\.\d+|\bv\d+\b|\bmsrv\b|\d{4}-\d{2}-\d{2}|[<>]=?\s*v?\d|\b\d+\+|\b(?:python|node|rust|go|java)\s*\d)|(?:\d+\.\d+|\bv\d+\b|\bmsrv\b|\d{4}-\d{2}-\d{2}).*\b(?:remove|drop|delete|revert)\b|\b(?:remove|drop|delete|revert|merge|reinstate)\b.*\b(?:once|when|after|until)\b|\b(?:once|after|until)\b.*\b(?:remove|drop|delete|revert|merge|reinstate)\b|\b(?:removed?|dropped|deleted)\b.*\b(?:version|release|major)\s+v?\d",
+                r"(?i)\b(?:once|when|after|until|for|if|before)\b.*(?:\d+\.\d+|\bv\d+\b|\bmsrv\b|\d{4}-\d{2}-\d{2}|[<>]=?\s*v?\d|\b\d+\+|\b(?:python|node|rust|go|java)\s*\d)|(?:\d+\.\d+|\bv\d+\b|\bmsrv\b|\d{4}-\d{2}-\d{2}).*\b(?:remove|drop|delete|revert)\b|\b(?:remove|drop|delete|revert|merge|reinstate)\b.*\b(?:once|when|after|until)\b|\b(?:once|after|until)\b.*\b(?:remove|drop|delete|revert|merge|reinstate)\b|\b(?:removed?|dropped|deleted)\b.*\b(?:version|release|major)\s+v?\d|\b(?:remove|drop|delete)\b.*(?:\bv\d+\b|\d+\.\d+)",
             ),
         }
     }
