@@ -1185,6 +1185,24 @@ fn value_after<'a>(lang: Lang, line: &'a str, lx: &Lexed, from: usize) -> Option
     (!v.is_empty() && !v.starts_with(['|', '>', '!', '&', '*'])).then_some(v)
 }
 
+/// Throwaway keys shipped with examples: `examples/…/self_signed_certs/key.pem`.
+fn is_sample_key_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower
+        .split('/')
+        .any(|d| matches!(d, "examples" | "example" | "demo" | "demos" | "samples"))
+        || [
+            "self_signed",
+            "self-signed",
+            "selfsigned",
+            "snakeoil",
+            "dummy",
+            "insecure",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1349,22 +1367,4 @@ mod tests {
         assert!(!has_key_material("", Some("MIIE...")));
         assert!(!has_key_material("", Some("    return Err(e);")));
     }
-}
-
-/// Throwaway keys shipped with examples: `examples/…/self_signed_certs/key.pem`.
-fn is_sample_key_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    lower
-        .split('/')
-        .any(|d| matches!(d, "examples" | "example" | "demo" | "demos" | "samples"))
-        || [
-            "self_signed",
-            "self-signed",
-            "selfsigned",
-            "snakeoil",
-            "dummy",
-            "insecure",
-        ]
-        .iter()
-        .any(|w| lower.contains(w))
 }
