@@ -70,6 +70,9 @@ pub struct RulesConfig {
     /// Built-in rule ids to turn off. A prefix ending in `.` or `*` (`debug.`, `secret.*`)
     /// turns off a whole family.
     pub disable: Vec<String>,
+    /// Opt-in built-in rules to turn on (`rust.unwrap`); same id/prefix syntax as
+    /// `disable`, which wins when both name a rule.
+    pub enable: Vec<String>,
     /// Severity overrides by rule id (built-in or custom).
     pub severity: BTreeMap<String, Severity>,
     pub custom: Vec<CustomRule>,
@@ -78,7 +81,16 @@ pub struct RulesConfig {
 impl RulesConfig {
     /// Is the rule `id` turned off by `rules.disable`?
     pub fn is_disabled(&self, id: &str) -> bool {
-        self.disable.iter().any(|d| {
+        Self::names(&self.disable, id)
+    }
+
+    /// Is the opt-in rule `id` turned on by `rules.enable`?
+    pub fn is_enabled(&self, id: &str) -> bool {
+        Self::names(&self.enable, id)
+    }
+
+    fn names(list: &[String], id: &str) -> bool {
+        list.iter().any(|d| {
             let d = d.trim();
             if let Some(prefix) = d.strip_suffix('*') {
                 id.starts_with(prefix)

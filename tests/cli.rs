@@ -115,12 +115,7 @@ fn reviews_the_example_as_json() {
         rules[0], "secret.github-token",
         "most severe first: {rules:?}"
     );
-    for expected in [
-        "security.eval",
-        "security.sql-concat",
-        "rust.unwrap",
-        "todo.added",
-    ] {
+    for expected in ["security.eval", "security.sql-concat", "todo.added"] {
         assert!(
             rules.contains(&expected),
             "{expected} missing from {rules:?}"
@@ -317,7 +312,7 @@ fn config_is_discovered_validated_and_applied() {
     let diff = diff.to_str().unwrap();
     std::fs::write(
         dir.path().join(".nectr.yml"),
-        "rules:\n  disable: [todo.added]\n  severity: {rust.unwrap: critical}\nmax_inline_comments: 1\nsurprise: true\n",
+        "rules:\n  disable: [todo.added]\n  enable: [rust.unwrap]\n  severity: {rust.unwrap: critical}\nmax_inline_comments: 1\nsurprise: true\n",
     )
     .unwrap();
     let o = run_in(

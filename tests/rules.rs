@@ -51,8 +51,13 @@ fn check(set: &RuleSet, diff_text: &str) -> Vec<Finding> {
     diff.files.iter().flat_map(|f| set.check_file(f)).collect()
 }
 
+/// Every built-in rule on, the opt-in `rust.unwrap` included.
 fn default_set() -> RuleSet {
-    let (set, warnings) = RuleSet::new(&RulesConfig::default()).unwrap();
+    let cfg = RulesConfig {
+        enable: vec!["rust.unwrap".into()],
+        ..RulesConfig::default()
+    };
+    let (set, warnings) = RuleSet::new(&cfg).unwrap();
     assert!(warnings.is_empty());
     set
 }
@@ -563,6 +568,7 @@ fn config_overrides_disable_and_custom_rules() {
     let yaml = r#"
 rules:
   disable: [debug.console-log, "todo.*"]
+  enable: [rust.unwrap]
   severity:
     rust.unwrap: major
     security.eval: critical
@@ -682,9 +688,26 @@ fn builtin_rules_are_documented() {
             r.id
         );
     }
-    let all = builtin_rules();
     let (set, _) = RuleSet::new(&RulesConfig::default()).unwrap();
-    assert_eq!(set.rules(), all, "all built-ins are enabled by default");
+    let on: Vec<String> = set.rules().iter().map(|r| r.id.clone()).collect();
+    for r in builtin_rules() {
+        // The docs' "default" column says which rules are opt-in.
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(&format!("`{}`", r.id)))
+            .unwrap_or_default();
+        let opt_in = row.contains("| off");
+        assert_eq!(
+            on.contains(&r.id),
+            !opt_in,
+            "`{}`: on by default unless docs/rules.md says off",
+            r.id
+        );
+    }
+    assert!(
+        !on.contains(&"rust.unwrap".to_owned()),
+        "rust.unwrap is opt-in"
+    );
 }
 
 #[test]
@@ -720,4 +743,255 @@ fn a_30k_line_diff_is_checked_quickly() {
     // Release builds take a few milliseconds; the bound leaves room for debug builds.
     let bound = if cfg!(debug_assertions) { 5_000 } else { 100 };
     assert!(elapsed.as_millis() < bound, "{elapsed:?}");
+}
+
+/// Findings of the default rules (`rust.unwrap` off) as `(rule, line, suggestion)`.
+fn with_suggestions(path: &str, lines: &[&str]) -> Vec<(String, u32, Option<String>)> {
+    let (set, _) = RuleSet::new(&RulesConfig::default()).unwrap();
+    let lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    check(&set, &new_files(&[(path, lines)]))
+        .into_iter()
+        .map(|f| (f.rule, f.line, f.suggestion))
+        .collect()
+}
+
+#[test]
+fn mechanical_fixes_come_with_a_suggestion_for_exactly_their_line() {
+    let del = |path: &str, line: &str, rule: &str| {
+        assert_eq!(
+            with_suggestions(path, &[line]),
+            [(rule.to_owned(), 1, Some(String::new()))],
+            "{line}"
+        );
+    };
+    del("src/lib.rs", "    dbg!(&value);", "debug.rust-dbg");
+    del("src/app.ts", "  console.log(user);", "debug.console-log");
+    del("src/x.js", "  debugger;", "debug.js-debugger");
+    del("app/x.py", "    breakpoint()", "debug.python-breakpoint");
+    del(
+        "app/x.py",
+        "import pdb; pdb.set_trace()",
+        "debug.python-breakpoint",
+    );
+    del("app/models/u.rb", "    binding.pry", "debug.ruby-debugger");
+    del("src/C.php", "    var_dump($order);", "debug.php-dump");
+    // Not the whole line, a trailing comment, or the only statement of a block: no
+    // suggestion (deleting would change or break the code).
+    for (path, lines) in [
+        ("src/lib.rs", vec!["    let v = dbg!(x + 1);"]),
+        ("src/app.ts", vec!["  console.log(user); // why"]),
+        ("src/app.ts", vec!["if (debug)", "  console.log(state);"]),
+        ("app/x.py", vec!["if DEBUG:", "    breakpoint()"]),
+    ] {
+        let found = with_suggestions(path, &lines);
+        assert!(!found.is_empty(), "{lines:?}");
+        assert!(
+            found.iter().all(|(_, _, s)| s.is_none()),
+            "{lines:?}: {found:?}"
+        );
+    }
+    assert_eq!(
+        with_suggestions("app/conf.py", &["    cfg = yaml.load(f)"]),
+        [(
+            "security.unsafe-deserialization".to_owned(),
+            1,
+            Some("    cfg = yaml.safe_load(f)".to_owned())
+        )]
+    );
+    assert_eq!(
+        with_suggestions("app/fetch.py", &["    r = requests.get(url, verify=False)"]),
+        [(
+            "security.tls-verify-off".to_owned(),
+            1,
+            Some("    r = requests.get(url)".to_owned())
+        )]
+    );
+    assert_eq!(
+        with_suggestions(
+            "app/fetch.py",
+            &["    r = session.post(url, verify=False, json=body)"]
+        )[0]
+        .2,
+        Some("    r = session.post(url, json=body)".to_owned())
+    );
+}
+
+#[test]
+fn a_rule_firing_often_in_a_file_is_one_finding_naming_the_lines() {
+    let (set, _) = RuleSet::new(&RulesConfig::default()).unwrap();
+    let lines: Vec<String> = (0..20)
+        .map(|i| {
+            if i % 4 == 0 {
+                format!("console.log(step{i});")
+            } else if i % 5 == 1 {
+                format!("// TODO: step {i}")
+            } else {
+                format!("run(step{i});")
+            }
+        })
+        .collect();
+    let found = check(&set, &new_files(&[("src/app.ts", lines)]));
+    let got: Vec<(&str, u32, &str)> = found
+        .iter()
+        .map(|f| (f.rule.as_str(), f.line, f.title.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "debug.console-log",
+                1,
+                "`console.log` left in application code (5 times in this file: lines 1, 5, 9, 13, 17)"
+            ),
+            ("todo.added", 2, "3 new TODO/FIXME comments: lines 2, 7, 12"),
+        ]
+    );
+    // The body names every line; the aggregated finding offers no suggestion.
+    assert!(
+        found[0].body.contains("- line 17: `console.log` left"),
+        "{}",
+        found[0].body
+    );
+    assert!(found.iter().all(|f| f.suggestion.is_none()));
+    // Two console.logs stay two findings.
+    let two = check(
+        &set,
+        &new_files(&[(
+            "src/b.ts",
+            vec!["console.log(a);".into(), "console.log(b);".into()],
+        )]),
+    );
+    assert_eq!(two.len(), 2);
+}
+
+#[test]
+fn the_whole_head_file_gives_context_beyond_the_hunk() {
+    let (set, _) = RuleSet::new(&RulesConfig {
+        enable: vec!["rust.unwrap".into()],
+        ..RulesConfig::default()
+    })
+    .unwrap();
+    // A hunk deep in a file: line 40 of the new side.
+    let hunk = |path: &str, added: &str| {
+        format!(
+            "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -39,1 +39,2 @@\n ctx\n+{added}\n"
+        )
+    };
+    let run = |path: &str, added: &str, head: Option<&str>| {
+        let text = hunk(path, added);
+        let diff = parse(&text).unwrap();
+        set.check_file_with_head(&diff.files[0], head)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect::<Vec<_>>()
+    };
+    let filler = |n: usize| "x\n".repeat(n);
+    // Generated marker at the top, outside the hunk.
+    let generated = format!("// Code generated by protoc. DO NOT EDIT.\n{}", filler(45));
+    assert_eq!(
+        run("src/a.ts", "console.log(x);", None),
+        ["debug.console-log"]
+    );
+    assert!(run("src/a.ts", "console.log(x);", Some(&generated)).is_empty());
+    // A shebang makes it a CLI.
+    let cli = format!("#!/usr/bin/env node\n{}", filler(45));
+    assert!(run("src/a.js", "console.log(x);", Some(&cli)).is_empty());
+    // A `#[cfg(test)] mod tests {` opened above the hunk.
+    let rust = format!(
+        "fn f() {{}}\n#[cfg(test)]\nmod tests {{\n{}}}\n",
+        filler(45)
+    );
+    assert_eq!(
+        run("src/lib.rs", "    let v = x.unwrap();", None),
+        ["rust.unwrap"]
+    );
+    assert!(run("src/lib.rs", "    let v = x.unwrap();", Some(&rust)).is_empty());
+    // `pull_request_target` declared at the top of the workflow.
+    let wf = ".github/workflows/t.yml";
+    let checkout = "          ref: ${{ github.event.pull_request.head.sha }}";
+    let target = format!("on:\n  pull_request_target:\n{}", filler(45));
+    assert!(run(wf, checkout, None).is_empty());
+    assert_eq!(
+        run(wf, checkout, Some(&target)),
+        ["security.pr-target-checkout"]
+    );
+}
+
+#[test]
+fn rust_unwrap_is_opt_in() {
+    let diff = new_files(&[("src/lib.rs", vec!["    let v = x.unwrap();".into()])]);
+    let (off, _) = RuleSet::new(&RulesConfig::default()).unwrap();
+    assert!(check(&off, &diff).is_empty());
+    let (on, warnings) = RuleSet::new(&RulesConfig {
+        enable: vec!["rust.".into()],
+        ..RulesConfig::default()
+    })
+    .unwrap();
+    assert!(warnings.is_empty());
+    assert_eq!(check(&on, &diff)[0].rule, "rust.unwrap");
+    // `disable` wins over `enable`; a misspelt id in `enable` is warned about.
+    let (both, warnings) = RuleSet::new(&RulesConfig {
+        enable: vec!["rust.unwrap".into(), "rust.unwarp".into()],
+        disable: vec!["rust.unwrap".into()],
+        ..RulesConfig::default()
+    })
+    .unwrap();
+    assert!(check(&both, &diff).is_empty());
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("did you mean `rust.unwrap`"),
+        "{warnings:?}"
+    );
+}
+
+/// 300,000 findings — a new TODO and a `console.log` in each of 150,000 files, so that
+/// per-file aggregation does not shrink them — go through the whole offline pipeline
+/// (rules, anchoring, ordering, dedup) in time linear in their number. (Ordering used to
+/// scan the file list once per finding.)
+#[test]
+fn a_300k_finding_diff_is_reviewed_in_linear_time() {
+    let run = |files: usize| {
+        let mut d = String::with_capacity(files * 160);
+        for f in 0..files {
+            let path = format!("src/m{f}.ts");
+            d.push_str(&format!(
+                "diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,2 @@\n+// TODO: item {f}\n+console.log(item{f});\n"
+            ));
+        }
+        let diff = parse(&d).unwrap();
+        let config = nectr::config::LoadedConfig {
+            config: RepoConfig::default(),
+            origin: None,
+            warnings: Vec::new(),
+        };
+        let (set, _) = RuleSet::new(&config.config.rules).unwrap();
+        let start = Instant::now();
+        let review = nectr::pipeline::review_diff(&diff, &set, &config, None);
+        let elapsed = start.elapsed();
+        assert_eq!(review.findings.len(), 2 * files);
+        elapsed
+    };
+    // Debug builds (the usual `cargo test`) check the shape on a fifth of the size.
+    let files = if cfg!(debug_assertions) {
+        30_000
+    } else {
+        150_000
+    };
+    let small = run(files / 2);
+    let big = run(files);
+    eprintln!(
+        "{} findings: {small:?}; {} findings: {big:?}",
+        files,
+        2 * files
+    );
+    let bound = if cfg!(debug_assertions) {
+        30_000
+    } else {
+        2_000
+    };
+    assert!(big.as_millis() < bound, "{big:?}");
+    // Doubling the findings must not quadruple the time (generous for a loaded machine).
+    assert!(
+        big.as_secs_f64() < 3.0 * small.as_secs_f64().max(0.05),
+        "{small:?} → {big:?}"
+    );
 }

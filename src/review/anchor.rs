@@ -5,7 +5,7 @@
 //! inline comment Nectr ever posts comes from an anchored finding, so GitHub never has a
 //! reason to answer 422 for a comment off the diff. Nothing else sets `anchored`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::diff::{Diff, FileDiff};
 use crate::review::finding::Finding;
@@ -36,12 +36,13 @@ pub fn anchor_all(findings: &mut [Finding], diff: &Diff<'_>) {
 /// (file as it appears in the diff, then line), and drop exact repeats (same place, same
 /// rule, same title).
 pub fn sort_and_dedup(findings: &mut Vec<Finding>, diff: &Diff<'_>) {
-    let file_rank = |path: &str| {
-        diff.files
-            .iter()
-            .position(|f| f.path() == path)
-            .unwrap_or(usize::MAX)
-    };
+    // Each file's first position in the diff, looked up per finding: a scan of the file
+    // list per finding would make large reviews quadratic.
+    let mut ranks: HashMap<&str, usize> = HashMap::with_capacity(diff.files.len());
+    for (i, f) in diff.files.iter().enumerate() {
+        ranks.entry(f.path()).or_insert(i);
+    }
+    let file_rank = |path: &str| ranks.get(path).copied().unwrap_or(usize::MAX);
     findings.sort_by_cached_key(|f| {
         (
             f.severity,

@@ -72,9 +72,12 @@ impl Debug {
                     .then(|| m.as_str().trim().to_owned())
             })
         };
-        let hit = |rule: Rule, title: String| Hit {
+        // Delete the line when it is nothing but the debugging statement(s).
+        let delete = |only: &dyn Fn(&str) -> bool| delete_suggestion(file.lang, line, only);
+        let hit = |rule: Rule, title: String, suggestion: Option<String>| Hit {
             rule,
             title,
+            suggestion,
             body: None,
         };
         match file.lang {
@@ -88,17 +91,29 @@ impl Debug {
                     out.push(hit(
                         Rule::DebugConsoleLog,
                         format!("`{call}` left in application code"),
+                        delete(&|s| {
+                            s.starts_with("console.") && balanced_call(s.trim_end_matches(';'))
+                        }),
                     ));
                 }
                 if find(&self.js_debugger).is_some() {
                     out.push(hit(
                         Rule::DebugJsDebugger,
                         "`debugger` statement halts execution".into(),
+                        delete(&|s| s == "debugger;" || s == "debugger"),
                     ));
                 }
             }
             Lang::Rust if find(&self.rust_dbg).is_some() => {
-                out.push(hit(Rule::DebugRustDbg, "`dbg!` left in code".into()));
+                out.push(hit(
+                    Rule::DebugRustDbg,
+                    "`dbg!` left in code".into(),
+                    delete(&|s| {
+                        s.starts_with("dbg!(")
+                            && s.ends_with(';')
+                            && balanced_call(s.trim_end_matches(';'))
+                    }),
+                ));
             }
             Lang::Python => {
                 let what = find(&self.py_breakpoint)
@@ -114,6 +129,7 @@ impl Debug {
                     out.push(hit(
                         Rule::DebugPythonBreakpoint,
                         format!("Debugger hook `{what}` stops execution"),
+                        delete(&|s| s.split(';').all(|part| is_python_hook(part.trim()))),
                     ));
                 }
             }
@@ -123,6 +139,9 @@ impl Debug {
                     out.push(hit(
                         Rule::DebugRubyDebugger,
                         format!("Debugger hook `{m}` stops execution"),
+                        delete(&|s| {
+                            matches!(s, "binding.pry" | "binding.irb" | "byebug" | "debugger")
+                        }),
                     ));
                 }
             }
@@ -137,6 +156,11 @@ impl Debug {
                         out.push(hit(
                             Rule::DebugPhpDump,
                             format!("`{m}` output left in code"),
+                            delete(&|s| {
+                                (s.starts_with("var_dump(") || s.starts_with("print_r("))
+                                    && s.ends_with(';')
+                                    && balanced_call(s.trim_end_matches(';'))
+                            }),
                         ));
                     }
                 }
@@ -144,4 +168,57 @@ impl Debug {
             _ => {}
         }
     }
+}
+
+/// `Some("")` (delete the line) when the trimmed line satisfies `only`, carries no
+/// comment, and deleting it cannot change what the previous line governs: not the sole
+/// body of a Python block (`if x:`), nor of a brace-less JavaScript `if (…)`/`else`.
+fn delete_suggestion(
+    lang: Lang,
+    line: &LineCtx<'_>,
+    only: &dyn Fn(&str) -> bool,
+) -> Option<String> {
+    let t = line.text.trim();
+    if line.lexed.has_comment || !only(t) {
+        return None;
+    }
+    let prev = line.prev.map(str::trim_end).unwrap_or("");
+    let governs = match lang {
+        Lang::Python => prev.ends_with(':'),
+        Lang::JavaScript => prev.ends_with(')') || prev.ends_with("else") || prev.ends_with("=>"),
+        _ => false,
+    };
+    (!governs).then(String::new)
+}
+
+/// `name(…)` whose parentheses close exactly at the end (one complete call on the line).
+fn balanced_call(s: &str) -> bool {
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 && i + 1 != s.len() {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0 && s.ends_with(')')
+}
+
+/// One Python debugger statement: `breakpoint()`, `import pdb`, `pdb.set_trace()`, ….
+fn is_python_hook(s: &str) -> bool {
+    let modules = ["pdb", "ipdb", "pudb"];
+    s == "breakpoint()"
+        || modules.iter().any(|m| {
+            s == format!("import {m}")
+                || s == format!("{m}.set_trace()")
+                || s == format!("from {m} import set_trace")
+                || s == format!("__import__('{m}').set_trace()")
+                || s == format!("__import__(\"{m}\").set_trace()")
+        })
+        || s == "set_trace()"
 }

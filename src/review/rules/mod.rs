@@ -60,6 +60,16 @@ pub(crate) enum Rule {
     SecretStripeKey,
     SecretGoogleApiKey,
     SecretGeneric,
+    SecretGitlabToken,
+    SecretNpmToken,
+    SecretPypiToken,
+    SecretSendgridKey,
+    SecretTwilioKey,
+    SecretAzureKey,
+    SecretHuggingfaceToken,
+    SecretJwt,
+    SecretUrlCredentials,
+    SecretBearerToken,
     ConflictMarker,
     DebugConsoleLog,
     DebugJsDebugger,
@@ -73,10 +83,16 @@ pub(crate) enum Rule {
     SecurityCurlPipeShell,
     SecurityEval,
     SecuritySqlConcat,
+    SecurityCommandInjection,
+    SecurityTlsVerifyOff,
+    SecurityActionsInjection,
+    SecurityPrTargetCheckout,
+    SecurityUnsafeDeserialization,
+    SecurityXssSink,
     TodoAdded,
 }
 
-const RULE_COUNT: usize = 21;
+const RULE_COUNT: usize = 37;
 
 struct Spec {
     id: &'static str,
@@ -94,6 +110,16 @@ impl Rule {
         Rule::SecretStripeKey,
         Rule::SecretGoogleApiKey,
         Rule::SecretGeneric,
+        Rule::SecretGitlabToken,
+        Rule::SecretNpmToken,
+        Rule::SecretPypiToken,
+        Rule::SecretSendgridKey,
+        Rule::SecretTwilioKey,
+        Rule::SecretAzureKey,
+        Rule::SecretHuggingfaceToken,
+        Rule::SecretJwt,
+        Rule::SecretUrlCredentials,
+        Rule::SecretBearerToken,
         Rule::ConflictMarker,
         Rule::DebugConsoleLog,
         Rule::DebugJsDebugger,
@@ -107,6 +133,12 @@ impl Rule {
         Rule::SecurityCurlPipeShell,
         Rule::SecurityEval,
         Rule::SecuritySqlConcat,
+        Rule::SecurityCommandInjection,
+        Rule::SecurityTlsVerifyOff,
+        Rule::SecurityActionsInjection,
+        Rule::SecurityPrTargetCheckout,
+        Rule::SecurityUnsafeDeserialization,
+        Rule::SecurityXssSink,
         Rule::TodoAdded,
     ];
 
@@ -154,6 +186,66 @@ impl Rule {
                 "Hard-coded secret assigned to a secret-looking name",
                 Critical,
                 secrets::HELP_GENERIC,
+            ),
+            Rule::SecretGitlabToken => (
+                "secret.gitlab-token",
+                "GitLab token committed",
+                Critical,
+                secrets::HELP_GITLAB,
+            ),
+            Rule::SecretNpmToken => (
+                "secret.npm-token",
+                "npm access token committed",
+                Critical,
+                secrets::HELP_NPM,
+            ),
+            Rule::SecretPypiToken => (
+                "secret.pypi-token",
+                "PyPI API token committed",
+                Critical,
+                secrets::HELP_PYPI,
+            ),
+            Rule::SecretSendgridKey => (
+                "secret.sendgrid-key",
+                "SendGrid API key committed",
+                Critical,
+                secrets::HELP_SENDGRID,
+            ),
+            Rule::SecretTwilioKey => (
+                "secret.twilio-key",
+                "Twilio API key committed",
+                Critical,
+                secrets::HELP_TWILIO,
+            ),
+            Rule::SecretAzureKey => (
+                "secret.azure-key",
+                "Azure storage/service-bus key committed",
+                Critical,
+                secrets::HELP_AZURE,
+            ),
+            Rule::SecretHuggingfaceToken => (
+                "secret.huggingface-token",
+                "Hugging Face token committed",
+                Critical,
+                secrets::HELP_HF,
+            ),
+            Rule::SecretJwt => (
+                "secret.jwt",
+                "JSON Web Token committed",
+                Major,
+                secrets::HELP_JWT,
+            ),
+            Rule::SecretUrlCredentials => (
+                "secret.url-credentials",
+                "Password in a URL",
+                Major,
+                secrets::HELP_URL_CREDS,
+            ),
+            Rule::SecretBearerToken => (
+                "secret.bearer-token",
+                "Hard-coded bearer token",
+                Major,
+                secrets::HELP_BEARER,
             ),
             Rule::ConflictMarker => (
                 "conflict.marker",
@@ -233,6 +325,42 @@ impl Rule {
                 Major,
                 security::HELP_SQL,
             ),
+            Rule::SecurityCommandInjection => (
+                "security.command-injection",
+                "Shell command built from variables",
+                Major,
+                security::HELP_CMD,
+            ),
+            Rule::SecurityTlsVerifyOff => (
+                "security.tls-verify-off",
+                "TLS certificate verification turned off",
+                Major,
+                security::HELP_TLS,
+            ),
+            Rule::SecurityActionsInjection => (
+                "security.actions-injection",
+                "Untrusted GitHub event data expanded in a workflow script",
+                Major,
+                security::HELP_ACTIONS,
+            ),
+            Rule::SecurityPrTargetCheckout => (
+                "security.pr-target-checkout",
+                "pull_request_target workflow checks out the pull request's code",
+                Critical,
+                security::HELP_PR_TARGET,
+            ),
+            Rule::SecurityUnsafeDeserialization => (
+                "security.unsafe-deserialization",
+                "Unsafe deserialisation",
+                Major,
+                security::HELP_DESER,
+            ),
+            Rule::SecurityXssSink => (
+                "security.xss-sink",
+                "HTML built from a value without escaping",
+                Major,
+                security::HELP_XSS,
+            ),
             Rule::TodoAdded => (
                 "todo.added",
                 "New TODO/FIXME comment",
@@ -256,6 +384,21 @@ impl Rule {
         self as usize
     }
 
+    /// On unless the config opts in (`rules.enable`). `rust.unwrap` is opt-in: on real
+    /// code most new unwraps are guarded a line above or unreachable, which one line
+    /// cannot tell (Clippy keeps `unwrap_used` off by default for the same reason).
+    pub(crate) fn default_on(self) -> bool {
+        !matches!(self, Rule::RustUnwrap)
+    }
+
+    /// How many findings of this rule in one file become one finding naming the lines.
+    fn aggregate_from(self) -> usize {
+        match self {
+            Rule::TodoAdded => 2,
+            _ => 3,
+        }
+    }
+
     /// Rules that an edit of an existing offending line does not re-trigger.
     fn pairable(self) -> bool {
         !matches!(
@@ -267,6 +410,16 @@ impl Rule {
                 | Rule::SecretStripeKey
                 | Rule::SecretGoogleApiKey
                 | Rule::SecretGeneric
+                | Rule::SecretGitlabToken
+                | Rule::SecretNpmToken
+                | Rule::SecretPypiToken
+                | Rule::SecretSendgridKey
+                | Rule::SecretTwilioKey
+                | Rule::SecretAzureKey
+                | Rule::SecretHuggingfaceToken
+                | Rule::SecretJwt
+                | Rule::SecretUrlCredentials
+                | Rule::SecretBearerToken
                 | Rule::ConflictMarker
         )
     }
@@ -295,6 +448,9 @@ pub(crate) struct Hit {
     pub rule: Rule,
     /// One line, plain text.
     pub title: String,
+    /// Replacement text for the whole line when the fix is mechanical (`Some("")`
+    /// deletes it); see [`Finding::suggestion`].
+    pub suggestion: Option<String>,
     /// A line-specific body; the rule's help text when `None`.
     pub body: Option<String>,
 }
@@ -312,6 +468,13 @@ pub(crate) struct FileCtx<'a> {
     pub rust_non_production: bool,
     /// The file's unchanged lines already print with `console.log`.
     pub console_in_context: bool,
+    /// A GitHub Actions workflow or action definition.
+    pub workflow: bool,
+    /// A workflow triggered by `pull_request_target` (as far as the diff or head shows).
+    pub pr_target: bool,
+    /// Where throwaway credentials live by design: CI service definitions, compose
+    /// files, mocks and fixtures. `secret.generic` stays quiet there.
+    pub throwaway_secrets: bool,
 }
 
 /// What the checks know about the line.
@@ -324,6 +487,11 @@ pub(crate) struct LineCtx<'a> {
     /// Rust: the line is test code (after `#[cfg(test)]`/`#[test]`/`mod tests {` until
     /// that item ends, or in a hunk whose section header is a test module).
     pub rust_test: bool,
+    /// Workflow YAML: the line is shell/JS script (a `run:` or `script:` value).
+    pub yaml_script: bool,
+    /// The nearest earlier line of the hunk indented less than this one: the header of
+    /// the block it is in (`if not verify:`), as far as the hunk shows.
+    pub opener: Option<&'a str>,
 }
 
 /// Compile a built-in pattern with ASCII-only `\b`, `\w`, `\s` and `\d`: smaller
@@ -565,10 +733,22 @@ impl RuleSet {
             }
         }
 
+        for entry in &cfg.enable {
+            let e = entry.trim();
+            let probe = RulesConfig {
+                disable: vec![e.to_owned()],
+                ..RulesConfig::default()
+            };
+            if !e.is_empty() && !all_ids.iter().any(|id| probe.is_disabled(id)) {
+                warnings.push(unknown_id_warning("rules.enable", e, &all_ids));
+            }
+        }
+
         let mut enabled = [true; RULE_COUNT];
         let mut severity = [Severity::Minor; RULE_COUNT];
         for r in Rule::ALL {
-            enabled[r.index()] = !cfg.is_disabled(r.id());
+            enabled[r.index()] =
+                (r.default_on() || cfg.is_enabled(r.id())) && !cfg.is_disabled(r.id());
             severity[r.index()] = cfg
                 .severity
                 .get(r.id())
@@ -611,29 +791,53 @@ impl RuleSet {
             .collect()
     }
 
-    /// Check the added lines of one file. Findings are on the right side, from
-    /// [`Source::Rules`], not yet anchored, sorted by line.
+    /// Check the added lines of one file with what the diff shows (offline: `--diff`).
+    /// Findings are on the right side, from [`Source::Rules`], not yet anchored, sorted
+    /// by line; a rule that fires many times in the file gives one finding naming the
+    /// lines, anchored on the first.
     pub fn check_file(&self, file: &FileDiff<'_>) -> Vec<Finding> {
+        self.check_file_with_head(file, None)
+    }
+
+    /// [`RuleSet::check_file`] knowing the whole file at the head commit (PR mode), so
+    /// that what lies outside the hunks counts: generated-file markers and a shebang at
+    /// the top, `#[cfg(test)]` modules opened above a hunk, a `pull_request_target`
+    /// trigger. `head` must be the new side of `file`.
+    pub fn check_file_with_head(&self, file: &FileDiff<'_>, head: Option<&str>) -> Vec<Finding> {
         if file.binary || file.new_path.is_none() || file.hunks.is_empty() {
             return Vec::new();
         }
         let path = file.path();
         let lang = Lang::detect(path);
+        let workflow = lang::is_workflow_path(path);
 
         // What the file as a whole says.
         let mut conflict_start_added = false;
         let mut console_in_context = false;
+        let mut generated_marker = false;
+        let mut cli = false;
+        let mut pr_target = false;
         let mut removed: HashSet<&str> = HashSet::new();
+        let mut file_says = |line_no: Option<u32>, text: &str| {
+            if line_no.is_some_and(|n| n <= GENERATED_MARKER_LINES) {
+                generated_marker |= lang::has_generated_marker(text);
+                cli |= line_no == Some(1) && text.starts_with("#!");
+            }
+            cli |= lang == Lang::JavaScript && lang::is_cli_usage(text);
+            pr_target |= workflow && text.contains("pull_request_target");
+        };
         for h in &file.hunks {
             for l in &h.lines {
                 match l.kind {
                     LineKind::Added => {
                         conflict_start_added |=
                             hygiene::conflict_marker(l.content) == Some(hygiene::Marker::Ours);
+                        file_says(l.new_line, l.content);
                     }
                     LineKind::Context => {
                         console_in_context |=
                             lang == Lang::JavaScript && l.content.contains("console.log(");
+                        file_says(l.new_line, l.content);
                     }
                     LineKind::Removed => {
                         let t = l.content.trim();
@@ -644,15 +848,32 @@ impl RuleSet {
                 }
             }
         }
+        // Rust: the lines of a top-level `#[cfg(test)] mod … { … }` in the head file.
+        let mut test_module: Option<(u32, u32)> = None;
+        if let Some(head) = head {
+            for (i, text) in head.split('\n').enumerate() {
+                let n = i as u32 + 1;
+                if n > 4 * GENERATED_MARKER_LINES && !workflow && lang != Lang::JavaScript {
+                    break;
+                }
+                file_says(Some(n), text);
+            }
+            if lang == Lang::Rust {
+                test_module = lang::rust_test_module(head);
+            }
+        }
         let fctx = FileCtx {
             path,
             lang,
             test: lang::is_test_path(path),
-            generated: lang::is_generated_path(path),
+            generated: generated_marker || lang::is_generated_path(path),
             template: lang::is_template_path(path),
-            script: lang::is_script_path(path),
+            script: cli || lang::is_script_path(path),
             rust_non_production: lang::is_rust_non_production(path),
             console_in_context,
+            workflow,
+            pr_target,
+            throwaway_secrets: lang::is_throwaway_secret_path(path),
         };
         let any_pairable = Rule::ALL
             .iter()
@@ -684,6 +905,11 @@ impl RuleSet {
             old_side.reset();
             let mut scope = hygiene::TestScope::new(hunk.section);
             let mut rust_test = false;
+            let mut yaml = lang::YamlScript::default();
+            let mut blocks = lang::Blocks::default();
+            let in_test_module = |n: Option<u32>| {
+                test_module.is_some_and(|(a, b)| n.is_some_and(|n| a <= n && n <= b))
+            };
             // Per change block (removed lines then added lines): how many removed lines
             // triggered each pairable rule.
             let mut replaced = [0u32; RULE_COUNT];
@@ -694,6 +920,10 @@ impl RuleSet {
                     LineKind::Context => {
                         lex(&mut new_side, text, &mut lexed);
                         rust_test = lang == Lang::Rust && scope.line(text, &lexed);
+                        if workflow {
+                            yaml.line(text);
+                        }
+                        blocks.opener(text);
                         replaced = [0; RULE_COUNT];
                         prev_new = Some(text);
                     }
@@ -709,6 +939,8 @@ impl RuleSet {
                                 prev: None,
                                 next: None,
                                 rust_test,
+                                yaml_script: false,
+                                opener: None,
                             };
                             hits.clear();
                             self.engine.detect(&fctx, &lctx, true, &mut hits);
@@ -722,7 +954,9 @@ impl RuleSet {
                             continue;
                         };
                         lex(&mut new_side, text, &mut lexed);
-                        rust_test = lang == Lang::Rust && scope.line(text, &lexed);
+                        rust_test = lang == Lang::Rust
+                            && (scope.line(text, &lexed) || in_test_module(Some(line_no)));
+                        let yaml_script = workflow && yaml.line(text);
                         hits.clear();
                         let opened = !conflict_open && conflict_start_added;
                         let marker = match hygiene::conflict_marker(text) {
@@ -752,6 +986,8 @@ impl RuleSet {
                             prev: prev_new,
                             next,
                             rust_test,
+                            yaml_script,
+                            opener: blocks.opener(text),
                         };
                         self.engine.detect(&fctx, &lctx, false, &mut hits);
                         let moved = removed.contains(text.trim());
@@ -784,7 +1020,7 @@ impl RuleSet {
                                     title: h.title,
                                     body: h.body.unwrap_or_else(|| spec.help.to_owned()),
                                     anchored: false,
-                                    suggestion: None,
+                                    suggestion: h.suggestion,
                                 },
                             ));
                         }
@@ -818,8 +1054,79 @@ impl RuleSet {
             }
         }
         findings.sort_by_key(|(line, order, _)| (*line, *order));
-        findings.into_iter().map(|(_, _, f)| f).collect()
+        aggregate(findings)
     }
+}
+
+/// Lines of a file checked for generated-file markers (`@generated`, `DO NOT EDIT`).
+const GENERATED_MARKER_LINES: u32 = 5;
+
+/// One finding per built-in rule that fires often in a file (see
+/// [`Rule::aggregate_from`]): anchored on its first line, naming the others. Linear in
+/// the number of findings. `findings` are `(line, rule order, finding)` sorted by line.
+fn aggregate(findings: Vec<(u32, usize, Finding)>) -> Vec<Finding> {
+    let mut count = [0usize; RULE_COUNT];
+    for (_, i, _) in &findings {
+        if *i < RULE_COUNT {
+            count[*i] += 1;
+        }
+    }
+    let merged = |i: usize| i < RULE_COUNT && count[i] >= Rule::ALL[i].aggregate_from();
+    if !(0..RULE_COUNT).any(merged) {
+        return findings.into_iter().map(|(_, _, f)| f).collect();
+    }
+    // Per merged rule: where its finding sits in `out`, and the lines and titles so far.
+    let mut slot: [Option<usize>; RULE_COUNT] = [None; RULE_COUNT];
+    let mut lines: Vec<Vec<(u32, String)>> = vec![Vec::new(); RULE_COUNT];
+    let mut out: Vec<Finding> = Vec::new();
+    for (line, i, f) in findings {
+        if !merged(i) {
+            out.push(f);
+            continue;
+        }
+        if slot[i].is_none() {
+            slot[i] = Some(out.len());
+            out.push(f.clone());
+        }
+        lines[i].push((line, f.title));
+    }
+    for i in 0..RULE_COUNT {
+        let Some(at) = slot[i] else { continue };
+        let rule = Rule::ALL[i];
+        let list = &lines[i];
+        const SHOWN: usize = 12;
+        let mut nums: Vec<String> = list
+            .iter()
+            .take(SHOWN)
+            .map(|(l, _)| l.to_string())
+            .collect();
+        if list.len() > SHOWN {
+            nums.push(format!("and {} more", list.len() - SHOWN));
+        }
+        let nums = nums.join(", ");
+        let f = &mut out[at];
+        f.title = match rule {
+            Rule::TodoAdded => format!("{} new TODO/FIXME comments: lines {nums}", list.len()),
+            _ => format!(
+                "{} ({} times in this file: lines {nums})",
+                f.title,
+                list.len()
+            ),
+        };
+        let mut body = String::new();
+        for (l, t) in list.iter().take(SHOWN) {
+            body.push_str(&format!("- line {l}: {t}\n"));
+        }
+        if list.len() > SHOWN {
+            body.push_str(&format!("- … and {} more\n", list.len() - SHOWN));
+        }
+        body.push('\n');
+        body.push_str(rule.spec().help);
+        f.body = body;
+        // A suggestion would fix the first line only, while the comment names them all.
+        f.suggestion = None;
+    }
+    out
 }
 
 /// Is a finding of `rule` on `text` silenced by a comment on the line or the line above:
@@ -836,7 +1143,17 @@ fn suppressed(rule: Rule, text: &str, prev: Option<&str>) -> bool {
         | Rule::SecretSlackToken
         | Rule::SecretStripeKey
         | Rule::SecretGoogleApiKey
-        | Rule::SecretGeneric => &["gitleaks:allow", "pragma: allowlist secret"],
+        | Rule::SecretGeneric
+        | Rule::SecretGitlabToken
+        | Rule::SecretNpmToken
+        | Rule::SecretPypiToken
+        | Rule::SecretSendgridKey
+        | Rule::SecretTwilioKey
+        | Rule::SecretAzureKey
+        | Rule::SecretHuggingfaceToken
+        | Rule::SecretJwt
+        | Rule::SecretUrlCredentials
+        | Rule::SecretBearerToken => &["gitleaks:allow", "pragma: allowlist secret"],
         Rule::DebugConsoleLog => &["no-console"],
         Rule::DebugJsDebugger => &["no-debugger"],
         Rule::DebugRustDbg => &["clippy::dbg_macro"],
@@ -844,6 +1161,15 @@ fn suppressed(rule: Rule, text: &str, prev: Option<&str>) -> bool {
         Rule::RustUnwrap => &["clippy::unwrap_used", "clippy::expect_used"],
         Rule::SecurityEval => &["no-eval", "nosec", "noqa: S307"],
         Rule::SecuritySqlConcat => &["nosec", "noqa: S608"],
+        Rule::SecurityCommandInjection => &["nosec", "noqa: S602", "noqa: S605"],
+        Rule::SecurityTlsVerifyOff => &["nosec", "noqa: S501"],
+        Rule::SecurityUnsafeDeserialization => &["nosec", "noqa: S301", "noqa: S506"],
+        Rule::SecurityXssSink => &[
+            "nosec",
+            "no-unsanitized",
+            "react/no-danger",
+            "vue/no-v-html",
+        ],
         _ => &[],
     };
     markers.iter().any(|m| {

@@ -17,7 +17,24 @@ pub(super) const P_SLACK: u32 = 1 << 3;
 pub(super) const P_STRIPE: u32 = 1 << 4;
 pub(super) const P_GOOGLE: u32 = 1 << 5;
 pub(super) const P_GENERIC: u32 = 1 << 6;
-pub(super) const P_SPECIFIC: u32 = P_GITHUB | P_AWS | P_PKEY | P_SLACK | P_STRIPE | P_GOOGLE;
+/// GitLab, npm, PyPI, SendGrid, Hugging Face and Azure: prefixes specific enough to
+/// share one bit.
+pub(super) const P_TOKENS: u32 = 1 << 8;
+pub(super) const P_TWILIO: u32 = 1 << 9;
+pub(super) const P_JWT: u32 = 1 << 10;
+pub(super) const P_URL_CREDS: u32 = 1 << 11;
+pub(super) const P_BEARER: u32 = 1 << 12;
+pub(super) const P_SPECIFIC: u32 = P_GITHUB
+    | P_AWS
+    | P_PKEY
+    | P_SLACK
+    | P_STRIPE
+    | P_GOOGLE
+    | P_TOKENS
+    | P_TWILIO
+    | P_JWT
+    | P_URL_CREDS
+    | P_BEARER;
 
 pub(super) const PREFILTER: &[(&str, u32)] = &[
     ("ghp_", P_GITHUB),
@@ -35,6 +52,17 @@ pub(super) const PREFILTER: &[(&str, u32)] = &[
     ("hooks.slack.com", P_SLACK),
     ("_live_", P_STRIPE),
     ("aiza", P_GOOGLE),
+    ("glpat-", P_TOKENS),
+    ("npm_", P_TOKENS),
+    ("pypi-", P_TOKENS),
+    ("sg.", P_TOKENS),
+    ("hf_", P_TOKENS),
+    ("accountkey=", P_TOKENS),
+    ("sharedaccesskey=", P_TOKENS),
+    ("sk", P_TWILIO),
+    ("eyj", P_JWT),
+    ("://", P_URL_CREDS),
+    ("bearer", P_BEARER),
     ("key", P_GENERIC),
     ("secret", P_GENERIC),
     ("token", P_GENERIC),
@@ -60,15 +88,33 @@ pub(super) const EXACT_PREFIXES: &[(&str, u32)] = &[
     ("hooks.slack.com", P_SLACK),
     ("_live_", P_STRIPE),
     ("AIza", P_GOOGLE),
+    ("glpat-", P_TOKENS),
+    ("npm_", P_TOKENS),
+    ("pypi-", P_TOKENS),
+    ("SG.", P_TOKENS),
+    ("hf_", P_TOKENS),
+    ("AccountKey=", P_TOKENS),
+    ("SharedAccessKey=", P_TOKENS),
 ];
 
 pub(super) const HELP_GITHUB: &str = "A GitHub token (`ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + 36 characters, or a fine-grained `github_pat_…`) grants access to repositories and the API as its owner.\n\nAnything pushed is already in the repository's history, forks and CI caches; deleting the line in a later commit does not help. **Revoke the token now** (GitHub → Settings → Developer settings → Personal access tokens, or the OAuth/GitHub App that issued it), then read it from the environment or a secret store instead.";
 pub(super) const HELP_AWS: &str = "An AWS access key id (`AKIA…`/`ASIA…`) is half of a credential pair; the secret half is usually close by.\n\nIt is already in git history. **Deactivate and delete the key in IAM now** (`aws iam delete-access-key`), check CloudTrail for its use, and load credentials from the environment, an instance role or a secret manager instead. AWS's documented example `AKIAIOSFODNN7EXAMPLE` is ignored.";
-pub(super) const HELP_PKEY: &str = "A private key block (`-----BEGIN … PRIVATE KEY-----` followed by key material) lets anyone impersonate its owner: decrypt TLS traffic, sign releases, log in over SSH.\n\nIt is already in git history. **Replace the key pair now**: issue a new key, revoke certificates for this one and remove its public half from every server that trusts it. Keep keys out of the repository (a secret store, CI secrets, or files listed in `.gitignore`). Keys under test paths (`tests/`, `fixtures/`, `testdata/`, …) are not reported: throwaway TLS keys for tests are common and harmless as long as nothing trusts them.";
+pub(super) const HELP_PKEY: &str = "A private key block (`-----BEGIN … PRIVATE KEY-----` followed by key material) lets anyone impersonate its owner: decrypt TLS traffic, sign releases, log in over SSH.\n\nIt is already in git history. **Replace the key pair now**: issue a new key, revoke certificates for this one and remove its public half from every server that trusts it. Keep keys out of the repository (a secret store, CI secrets, or files listed in `.gitignore`). Keys under test paths (`tests/`, `fixtures/`, `testdata/`, …) and sample keys (`examples/`, `demo/`, `self_signed`, `snakeoil`, `dummy` in the path) are not reported: throwaway TLS keys for tests and examples are common and harmless as long as nothing trusts them.";
 pub(super) const HELP_SLACK: &str = "A Slack token (`xoxb-`, `xoxp-`, …) or incoming-webhook URL lets anyone read or post to the workspace as the app.\n\nIt is already in git history. **Revoke it now** (regenerate the token or webhook in the Slack app's settings), then load it from the environment or a secret store.";
 pub(super) const HELP_STRIPE: &str = "A Stripe live secret or restricted key (`sk_live_…`, `rk_live_…`) can move real money and read customer data.\n\nIt is already in git history. **Roll the key now** in the Stripe Dashboard (Developers → API keys) and load it from the environment. Test-mode keys (`sk_test_`) are not reported: they cannot touch live data or money and appear in Stripe's own documentation and in many test suites. Publishable keys (`pk_…`) are public by design.";
 pub(super) const HELP_GOOGLE: &str = "A Google API key (`AIza` + 35 characters) is billed to its project and may unlock paid or private APIs.\n\nIt is already in git history. **Regenerate or delete the key now** (Google Cloud Console → APIs & Services → Credentials), restrict the new key by API and referrer/app, and keep it out of the repository. Keys that must ship in client apps (Firebase, Maps) should at least be restricted.";
 pub(super) const HELP_GENERIC: &str = "A long, random-looking literal is assigned to a name that says it is a secret (`*_KEY`, `*SECRET*`, `*TOKEN*`, `PASSWORD`).\n\nIf it is a real credential it is already in git history: **rotate it now** with whoever issued it, then read it from the environment or a secret store (`os.environ[…]`, `process.env.…`, `std::env::var`). Placeholders (`changeme`, `xxx`, `<…>`, `${…}`, `{{…}}`), environment lookups, values containing `example`/`dummy`/`fake`/`test`, test files and `.env.example`-style templates are ignored.";
+
+pub(super) const HELP_GITLAB: &str = "A GitLab personal, project or group access token (`glpat-…`) acts as its owner on the GitLab API and over git.\n\nIt is already in git history. **Revoke it now** (GitLab → Preferences → Access Tokens, or the project's/group's token settings) and read it from CI variables or a secret store.";
+pub(super) const HELP_NPM: &str = "An npm access token (`npm_` + 36 characters) can publish packages as its owner: a supply-chain compromise for everyone who installs them.\n\nIt is already in git history. **Revoke it now** (`npm token revoke`, or npmjs.com → Access Tokens) and use a CI secret or granular, publish-scoped tokens.";
+pub(super) const HELP_PYPI: &str = "A PyPI API token (`pypi-AgEIcHlwaS5vcmc…`) can upload releases of the projects it is scoped to.\n\nIt is already in git history. **Revoke it now** (pypi.org → Account settings → API tokens); prefer Trusted Publishing from CI, which needs no stored token.";
+pub(super) const HELP_SENDGRID: &str = "A SendGrid API key (`SG.` + two base64 parts) sends mail as your domain — a phishing tool with your reputation.\n\nIt is already in git history. **Delete the key now** (SendGrid → Settings → API Keys) and load the new one from the environment.";
+pub(super) const HELP_TWILIO: &str = "A Twilio API key SID (`SK` + 32 hex characters) identifies a key whose secret is usually nearby; together they send messages and place calls billed to the account.\n\nIt is already in git history. **Delete the key now** (Twilio Console → API keys) and load credentials from the environment.";
+pub(super) const HELP_AZURE: &str = "An Azure connection string with an `AccountKey=`/`SharedAccessKey=` grants full access to a storage account or Service Bus/Event Hubs namespace.\n\nIt is already in git history. **Rotate the key now** (Azure Portal → Access keys → Rotate) and use a managed identity or Key Vault reference. The storage emulator's well-known development key (Azurite) is not reported.";
+pub(super) const HELP_HF: &str = "A Hugging Face access token (`hf_` + 34 letters) reads (or writes) the owner's private models, datasets and Spaces.\n\nIt is already in git history. **Revoke it now** (huggingface.co → Settings → Access Tokens) and read it from `HF_TOKEN` in the environment.";
+pub(super) const HELP_JWT: &str = "A signed JSON Web Token is a bearer credential: whoever holds it is the subject until it expires (and some never do).\n\nIf it was issued by a real system, revoke the session or rotate the signing key, then load tokens at run time. Not reported: tests, documentation, and tokens whose payload says they are public by design (a Supabase `anon` key).";
+pub(super) const HELP_URL_CREDS: &str = "A URL carries a user name and password (`scheme://user:password@host`). The password ends up in logs, error messages, process lists and git history.\n\nRotate the password if it is real, and build the URL from configuration at run time (`DATABASE_URL` from the environment). Not reported: local hosts (`localhost`, `127.0.0.1`), placeholder passwords (`${DB_PASSWORD}`, `changeme`, a password equal to the user name), tests, docs, compose files and CI service definitions.";
+pub(super) const HELP_BEARER: &str = "An `Authorization: Bearer …` header carries a literal token. Anyone who reads the repository can call the API as that token's owner.\n\nRevoke the token and read it from the environment or a secret store at run time. Placeholders (`Bearer ${token}`, `Bearer <token>`, `Bearer YOUR_TOKEN`) and tests are not reported.";
 
 pub(super) struct Secrets {
     github: Regex,
@@ -78,6 +124,13 @@ pub(super) struct Secrets {
     slack_hook: Regex,
     stripe: Regex,
     google: Regex,
+    /// The prefix-specific shapes: rule, regex (group 1 is the token), what it is, the
+    /// prefix length to skip when checking for placeholders.
+    tokens: Vec<(Rule, Regex, &'static str, usize)>,
+    twilio: Regex,
+    jwt: Regex,
+    url_creds: Regex,
+    bearer: Regex,
 }
 
 impl Secrets {
@@ -95,6 +148,54 @@ impl Secrets {
             ),
             stripe: re(r"(?:^|[^A-Za-z0-9_])((?:sk|rk)_live_[0-9A-Za-z]{20,})"),
             google: re(r"(?:^|[^A-Za-z0-9_-])(AIza[0-9A-Za-z_-]{35})(?:[^A-Za-z0-9_-]|$)"),
+            tokens: vec![
+                (
+                    Rule::SecretGitlabToken,
+                    re(r"(?:^|[^A-Za-z0-9_-])(glpat-[0-9A-Za-z_-]{20,})"),
+                    "GitLab access token",
+                    6,
+                ),
+                (
+                    Rule::SecretNpmToken,
+                    re(r"(?:^|[^A-Za-z0-9_])(npm_[A-Za-z0-9]{36})(?:[^A-Za-z0-9]|$)"),
+                    "npm access token",
+                    4,
+                ),
+                (
+                    Rule::SecretPypiToken,
+                    re(r"(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})"),
+                    "PyPI API token",
+                    19,
+                ),
+                (
+                    Rule::SecretSendgridKey,
+                    re(
+                        r"(?:^|[^A-Za-z0-9_])(SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})(?:[^A-Za-z0-9_-]|$)",
+                    ),
+                    "SendGrid API key",
+                    3,
+                ),
+                (
+                    Rule::SecretHuggingfaceToken,
+                    re(r"(?:^|[^A-Za-z0-9_])(hf_[A-Za-z]{34})(?:[^A-Za-z0-9_]|$)"),
+                    "Hugging Face token",
+                    3,
+                ),
+                (
+                    Rule::SecretAzureKey,
+                    re(r"(?i:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{40,}={0,2})"),
+                    "Azure account/shared access key",
+                    0,
+                ),
+            ],
+            twilio: re(r"(?:^|[^A-Za-z0-9_])(SK[0-9a-f]{32})(?:[^A-Za-z0-9_]|$)"),
+            jwt: re(
+                r"(?:^|[^A-Za-z0-9_-])(eyJ[A-Za-z0-9_-]{10,}\.(eyJ[A-Za-z0-9_-]{10,})\.[A-Za-z0-9_-]{16,})",
+            ),
+            url_creds: re(
+                r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://([^\s/:@'\x22<>{}$`]{1,64}):([^\s/@'\x22<>`]{1,128})@([A-Za-z0-9._-]+)",
+            ),
+            bearer: re(r"(?i)\bbearer\s+([A-Za-z0-9_\-.=~+/]{20,})"),
         }
     }
 
@@ -144,6 +245,7 @@ impl Secrets {
         // Throwaway TLS keys for tests are common and trust nothing: not in test paths.
         if mask & P_PKEY != 0
             && !file.test
+            && !is_sample_key_path(file.path)
             && let Some(c) = self.pkey.captures(text)
         {
             let whole = c.get(0).expect("match");
@@ -163,6 +265,7 @@ impl Secrets {
                 out.push(Hit {
                     rule: Rule::SecretPrivateKey,
                     title,
+                    suggestion: None,
                     body: Some(body),
                 });
             }
@@ -193,6 +296,7 @@ impl Secrets {
                             title: format!(
                                 "Committed Slack incoming-webhook URL ({len} characters)"
                             ),
+                            suggestion: None,
                             body: Some(secret_body(
                                 &format!("Slack incoming-webhook URL ({len} characters)"),
                                 HELP_SLACK,
@@ -218,6 +322,9 @@ impl Secrets {
                 }
             }
         }
+        if mask & (P_TOKENS | P_TWILIO | P_JWT | P_URL_CREDS | P_BEARER) != 0 {
+            self.check_more(mask, file, line, out);
+        }
         if mask & P_GOOGLE != 0 {
             for c in self.google.captures_iter(text) {
                 let tok = c.get(1).map_or("", |m| m.as_str());
@@ -234,13 +341,181 @@ impl Secrets {
         }
     }
 
+    /// The newer well-known shapes (GitLab, npm, PyPI, SendGrid, Twilio, Azure, Hugging
+    /// Face), JWTs, passwords in URLs and literal bearer tokens.
+    fn check_more(&self, mask: u32, file: &FileCtx<'_>, line: &LineCtx<'_>, out: &mut Vec<Hit>) {
+        let text = line.text;
+        if mask & P_TOKENS != 0 {
+            for (rule, re, kind, skip) in &self.tokens {
+                let found = re.captures_iter(text).find_map(|c| {
+                    let tok = c.get(1)?.as_str();
+                    (!is_placeholder_token(tok, *skip) && !is_public_by_design(*rule, tok))
+                        .then_some(tok)
+                });
+                if let Some(tok) = found {
+                    let shown = if *rule == Rule::SecretAzureKey {
+                        "AccountKey="
+                    } else {
+                        tok
+                    };
+                    out.push(token_hit(*rule, kind, shown, help_of(*rule)));
+                    if *rule == Rule::SecretAzureKey {
+                        // The prefix shown is the parameter name, not the key.
+                        if let Some(h) = out.last_mut() {
+                            h.title =
+                                format!("Committed Azure account key ({} characters)", tok.len());
+                        }
+                    }
+                }
+            }
+        }
+        if mask & P_TWILIO != 0
+            && let Some(tok) = self
+                .twilio
+                .captures_iter(text)
+                .filter_map(|c| c.get(1).map(|m| m.as_str()))
+                .find(|t| {
+                    !is_placeholder_token(t, 2)
+                        && t.bytes()
+                            .any(|b| b.is_ascii_alphabetic() && b != b'K' && b != b'S')
+                })
+        {
+            out.push(token_hit(
+                Rule::SecretTwilioKey,
+                "Twilio API key SID",
+                tok,
+                HELP_TWILIO,
+            ));
+        }
+        // Tests and documentation are full of sample tokens and URLs.
+        let sample_place =
+            file.test || file.template || matches!(file.lang, Lang::Prose | Lang::Markup);
+        if mask & P_JWT != 0 && !sample_place {
+            for c in self.jwt.captures_iter(text) {
+                let (Some(tok), Some(payload)) = (c.get(1), c.get(2)) else {
+                    continue;
+                };
+                if jwt_is_secret(payload.as_str()) {
+                    out.push(token_hit(
+                        Rule::SecretJwt,
+                        "JSON Web Token",
+                        tok.as_str(),
+                        HELP_JWT,
+                    ));
+                    break;
+                }
+            }
+        }
+        if mask & P_URL_CREDS != 0 && !sample_place && !file.throwaway_secrets {
+            for c in self.url_creds.captures_iter(text) {
+                let (user, pass, host) = (&c[1], &c[2], c[3].to_ascii_lowercase());
+                let local = [
+                    "localhost",
+                    "127.0.0.1",
+                    "0.0.0.0",
+                    "::1",
+                    "host",
+                    "hostname",
+                ]
+                .contains(&host.as_str())
+                    || host.ends_with(".local")
+                    || host.ends_with(".localhost")
+                    || host.contains("example")
+                    || !host.contains('.');
+                if local
+                    || pass == user
+                    || pass.len() < 6
+                    || is_placeholder_value(pass)
+                    || is_placeholder_token(pass, 0)
+                    || [
+                        "postgres", "mysql", "root", "admin", "guest", "pass", "user",
+                    ]
+                    .iter()
+                    .any(|w| pass.eq_ignore_ascii_case(w))
+                {
+                    continue;
+                }
+                let scheme = c
+                    .get(0)
+                    .map_or("", |m| m.as_str())
+                    .split("://")
+                    .next()
+                    .unwrap_or("");
+                out.push(Hit {
+                    rule: Rule::SecretUrlCredentials,
+                    title: format!(
+                        "Password in a `{scheme}://` URL ({} characters)",
+                        pass.len()
+                    ),
+                    suggestion: None,
+                    body: Some(secret_body(
+                        &format!(
+                            "password ({} characters) in a `{scheme}://` URL",
+                            pass.len()
+                        ),
+                        HELP_URL_CREDS,
+                        Rule::SecretUrlCredentials,
+                    )),
+                });
+                break;
+            }
+        }
+        if mask & P_BEARER != 0 && !sample_place {
+            for c in self.bearer.captures_iter(text) {
+                let Some(m) = c.get(1) else { continue };
+                let tok = m.as_str();
+                // Inside a string literal, as a real header value, not a doc sentence.
+                let class = line.lexed.class.get(m.start());
+                let in_place = if file.lang.is_programming() {
+                    class == Some(&super::lang::Class::Str)
+                } else {
+                    class != Some(&super::lang::Class::Comment)
+                };
+                if !in_place
+                    || is_placeholder_value(tok)
+                    || is_placeholder_token(tok, 0)
+                    || looks_like_words(tok)
+                    || entropy(tok) < 3.5
+                    || !tok.bytes().any(|b| b.is_ascii_digit())
+                {
+                    continue;
+                }
+                out.push(token_hit(
+                    Rule::SecretBearerToken,
+                    "bearer token",
+                    tok,
+                    HELP_BEARER,
+                ));
+                break;
+            }
+        }
+    }
+
     /// A high-entropy literal assigned to a secret-looking name.
     pub(super) fn check_generic(&self, file: &FileCtx<'_>, line: &LineCtx<'_>, out: &mut Vec<Hit>) {
+        // CI service containers, compose files, mocks and fixtures hold throwaway
+        // credentials by design; an Algolia DocSearch key is a public search-only key.
+        if file.throwaway_secrets {
+            return;
+        }
+        let public_search = |l: &str| {
+            let l = l.to_ascii_lowercase();
+            ["docsearch", "algolia", "indexname", "appid", "app_id"]
+                .iter()
+                .any(|w| l.contains(w))
+        };
+        if public_search(line.text)
+            || line.prev.is_some_and(public_search)
+            || line.next.is_some_and(public_search)
+        {
+            return;
+        }
         if let Some((name, len)) = generic_assignment(file.lang, line.text, line.lexed) {
             let shown: String = name.chars().take(60).collect();
             out.push(Hit {
                 rule: Rule::SecretGeneric,
                 title: format!("Hard-coded secret assigned to `{shown}` ({len} characters)"),
+                suggestion: None,
                 body: Some(secret_body(
                     &format!("secret-looking value ({len} characters) assigned to `{shown}`"),
                     HELP_GENERIC,
@@ -281,11 +556,25 @@ impl Secrets {
             (&self.stripe, Rule::SecretStripeKey),
             (&self.google, Rule::SecretGoogleApiKey),
         ];
-        for (re, rule) in groups {
+        let more = self
+            .tokens
+            .iter()
+            .map(|(rule, re, _, _)| (re, *rule))
+            .chain([
+                (&self.twilio, Rule::SecretTwilioKey),
+                (&self.jwt, Rule::SecretJwt),
+                (&self.bearer, Rule::SecretBearerToken),
+            ]);
+        for (re, rule) in groups.into_iter().chain(more) {
             for c in re.captures_iter(line) {
                 if let Some(m) = c.get(1) {
                     spans.push((m.start(), m.end(), rule.id()));
                 }
+            }
+        }
+        for c in self.url_creds.captures_iter(line) {
+            if let Some(m) = c.get(2) {
+                spans.push((m.start(), m.end(), Rule::SecretUrlCredentials.id()));
             }
         }
         if let Some(m) = self.pkey.find(line) {
@@ -326,12 +615,49 @@ impl Secrets {
     }
 }
 
+fn help_of(rule: Rule) -> &'static str {
+    match rule {
+        Rule::SecretGitlabToken => HELP_GITLAB,
+        Rule::SecretNpmToken => HELP_NPM,
+        Rule::SecretPypiToken => HELP_PYPI,
+        Rule::SecretSendgridKey => HELP_SENDGRID,
+        Rule::SecretHuggingfaceToken => HELP_HF,
+        _ => HELP_AZURE,
+    }
+}
+
+/// Keys published on purpose: the Azure storage emulator's documented development key.
+fn is_public_by_design(rule: Rule, tok: &str) -> bool {
+    rule == Rule::SecretAzureKey
+        && tok.starts_with("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq")
+}
+
+/// Is a JWT with this payload (base64url JSON) a credential worth reporting? Not when it
+/// does not decode to a JSON object, and not a Supabase `anon` key (public by design).
+fn jwt_is_secret(payload: &str) -> bool {
+    use base64::Engine as _;
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return false;
+    };
+    let Ok(json) = String::from_utf8(bytes) else {
+        return false;
+    };
+    let compact: String = json.chars().filter(|c| !c.is_whitespace()).collect();
+    compact.starts_with('{')
+        && !compact.contains("\"role\":\"anon\"")
+        && !compact.to_ascii_lowercase().contains("example")
+        && !compact.contains("\"sub\":\"1234567890\"")
+}
+
 fn token_hit(rule: Rule, kind: &str, tok: &str, help: &str) -> Hit {
     let prefix: String = tok.chars().take(4).collect();
     let len = tok.chars().count();
     Hit {
         rule,
         title: format!("Committed {kind} ({prefix}…, {len} characters)"),
+        suggestion: None,
         body: Some(secret_body(
             &format!("{kind} (`{prefix}…`, {len} characters)"),
             help,
@@ -506,6 +832,10 @@ const NOT_SECRET_QUALIFIERS: &[&str] = &[
     "name",
     "type",
     "sentry",
+    "search",
+    "publishable",
+    "anon",
+    "recaptcha",
 ];
 
 /// Split an identifier into lower-case words: `apiKey` → [api, key], `DB_PASSWORD` →
@@ -853,6 +1183,24 @@ fn value_after<'a>(lang: Lang, line: &'a str, lx: &Lexed, from: usize) -> Option
     let v = &rest[..end];
     // YAML block scalars and tags.
     (!v.is_empty() && !v.starts_with(['|', '>', '!', '&', '*'])).then_some(v)
+}
+
+/// Throwaway keys shipped with examples: `examples/…/self_signed_certs/key.pem`.
+fn is_sample_key_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower
+        .split('/')
+        .any(|d| matches!(d, "examples" | "example" | "demo" | "demos" | "samples"))
+        || [
+            "self_signed",
+            "self-signed",
+            "selfsigned",
+            "snakeoil",
+            "dummy",
+            "insecure",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 #[cfg(test)]
