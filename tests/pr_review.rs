@@ -390,7 +390,7 @@ fn reruns_update_instead_of_duplicating_and_a_new_head_supersedes() {
     let edited = &fake.reviews(REPO, 4)[0];
     assert_eq!(marker(&edited.body)["inline"].as_array().unwrap().len(), 4);
     assert!(
-        edited.body.contains("already have inline comments"),
+        edited.body.contains("already commented on"),
         "{}",
         edited.body
     );
@@ -432,12 +432,12 @@ fn reruns_update_instead_of_duplicating_and_a_new_head_supersedes() {
     );
     assert!(
         new.body
-            .contains("1 finding from the previous review is no longer present"),
+            .contains("1 fixed"),
         "{}",
         new.body
     );
     assert!(
-        new.body.contains("3 of these already have inline comments"),
+        new.body.contains("3 findings were already commented on"),
         "{}",
         new.body
     );
@@ -517,11 +517,11 @@ fn forged_markers_in_someone_elses_review_are_ignored() {
     );
     assert_eq!(doc["posted"]["inline_comments"], json!(4));
     assert!(
-        !mine.body.contains("already have inline comments"),
+        !mine.body.contains("already commented on"),
         "{}",
         mine.body
     );
-    assert!(!mine.body.contains("no longer present"), "{}", mine.body);
+    assert!(!mine.body.contains("Compared with"), "{}", mine.body);
     assert_eq!(
         reviews[0].body,
         body["body"].as_str().unwrap(),
@@ -586,7 +586,7 @@ fn forged_markers_in_someone_elses_review_are_ignored() {
     assert!(
         latest
             .body
-            .contains("1 finding from the previous review is no longer present"),
+            .contains("1 fixed"),
         "{}",
         latest.body
     );

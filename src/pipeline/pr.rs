@@ -259,6 +259,7 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
     let record = publish::RunRecord {
         base_ref: Some(pull.base.name.clone()),
         ai_complete,
+        on_clean: config.config.review.on_clean,
     };
     let publication =
         publish::publish_with(gh, &pr, &review, &diff, earlier, &record, req.dry_run).await?;
