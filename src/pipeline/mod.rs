@@ -23,7 +23,7 @@ use crate::review::ai::files::FileSource;
 use crate::review::ai::{self, AiInput, AiLimits, AiOutcome, ContextSection};
 use crate::review::anchor::{anchor_all, anchor_in_file, apply_inline_cap, sort_and_dedup};
 use crate::review::filter::skip_reason;
-use crate::review::finding::{Finding, Side, Source};
+use crate::review::finding::Finding;
 use crate::review::rules::RuleSet;
 use crate::review::{PrRef, Review, SkippedFile, Stats};
 

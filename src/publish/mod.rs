@@ -265,12 +265,11 @@ pub fn plan(
         .filter(|fp| !current.contains(fp))
         .count();
 
-    let mut body = with_scope_line(strip_markers(&markdown::summary(review)), review);
-    if let Some(previous) = previous {
-        body.push_str(&since_previous(previous, &marker));
-    }
+    let mut relation = previous
+        .map(|p| since_previous(p, &marker))
+        .unwrap_or_default();
     if already_posted > 0 {
-        body.push_str(&format!(
+        relation.push_str(&format!(
             "\n{} already commented on in an earlier review; not repeated.\n",
             match already_posted {
                 1 => "1 finding was".to_owned(),
@@ -278,6 +277,10 @@ pub fn plan(
             }
         ));
     }
+    let body = with_scope_line(
+        strip_markers(&markdown::summary_with(review, &relation)),
+        review,
+    );
     Plan {
         body,
         comments,

@@ -45,8 +45,13 @@ pub fn one_line(text: &str) -> String {
 /// Plain text made safe for one line of Markdown: no raw HTML, no table breaks, no line
 /// breaks.
 pub fn escape_inline(text: &str) -> String {
+    escape_chars(&one_line(text))
+}
+
+/// [`escape_inline`] without collapsing whitespace (for pieces of one line).
+fn escape_chars(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in one_line(text).chars() {
+    for c in text.chars() {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -72,10 +77,10 @@ pub fn inline_text(text: &str) -> String {
     let mut rest = text.as_str();
     loop {
         let Some(tick) = rest.find('`') else {
-            out.push_str(&escape_inline(rest));
+            out.push_str(&escape_chars(rest));
             return out;
         };
-        out.push_str(&escape_inline(&rest[..tick]));
+        out.push_str(&escape_chars(&rest[..tick]));
         let after = &rest[tick..];
         let n = after.chars().take_while(|&c| c == '`').count();
         let body = &after[n..];
@@ -118,12 +123,15 @@ pub fn location(f: &Finding) -> String {
 /// The finding's body when it says something about this code, rather than repeating the
 /// rule's general help (which the inline comment folds into `<details>`).
 fn specific_body<'a>(f: &'a Finding, help: Option<&str>) -> Option<&'a str> {
-    let body = f.body.trim();
-    if body.is_empty() || help.is_some_and(|h| h.trim() == body) {
-        None
-    } else {
-        Some(body)
+    let mut body = f.body.trim();
+    // A line-specific body that goes on to quote the help (secret findings do): only the
+    // part before it is specific; the rest is in `<details>` or `how_to_silence`.
+    if let Some(help) = help.map(str::trim).filter(|h| !h.is_empty())
+        && let Some(at) = body.find(help)
+    {
+        body = body[..at].trim();
     }
+    (!body.is_empty()).then_some(body)
 }
 
 /// The fenced replacement for a finding's `suggestion`: a ```` ```suggestion ```` GitHub
@@ -237,6 +245,11 @@ pub fn merge_overview(text: &str) -> String {
             paragraphs.push(kept.join(" "));
         }
     }
+    // Short prose parts (one per model call, typically) read as one paragraph.
+    let prose = |p: &String| !p.contains('\n') && !p.starts_with(['-', '*', '#', '|', '>', '`', '~']);
+    if paragraphs.iter().all(prose) && paragraphs.iter().map(String::len).sum::<usize>() <= 800 {
+        return paragraphs.join(" ");
+    }
     paragraphs.join("\n\n")
 }
 
@@ -274,6 +287,12 @@ fn is_technical_note(note: &str) -> bool {
 /// the findings that are not inline comments, files not reviewed, notes, and a collapsed
 /// footer with the model and its token use.
 pub fn summary(review: &Review) -> String {
+    summary_with(review, "")
+}
+
+/// [`summary`] with `after_counts` (Markdown: how this review relates to an earlier one)
+/// right after the counts, where a reader looks first.
+pub fn summary_with(review: &Review, after_counts: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### Nectr review\n");
     let total = review.findings.len();
@@ -311,6 +330,10 @@ pub fn summary(review: &Review) -> String {
             plural(total, "finding", "findings"),
             counts.join(", ")
         );
+    }
+
+    if !after_counts.trim().is_empty() {
+        let _ = writeln!(out, "\n{}", after_counts.trim());
     }
 
     if let Some(ai) = review
