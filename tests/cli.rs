@@ -385,10 +385,14 @@ fn config_is_discovered_validated_and_applied() {
     // The OS error once, not once per layer of the error chain.
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 
-    std::fs::write(dir.path().join("typo.yml"), "disabel: [todo.added]
+    std::fs::write(
+        dir.path().join("typo.yml"),
+        "disabel: [todo.added]
 rules:
   disabel: [x]
-").unwrap();
+",
+    )
+    .unwrap();
     let o = run_in(
         dir.path(),
         &["review", "--diff", diff, "--config", "typo.yml"],
@@ -411,7 +415,13 @@ rules:
 #[test]
 fn text_output_is_one_line_per_finding() {
     let diff = example();
-    let json = json_review(&["review", "--diff", diff.to_str().unwrap(), "--format", "json"]);
+    let json = json_review(&[
+        "review",
+        "--diff",
+        diff.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     let findings = json["findings"].as_array().unwrap().len();
     let o = run(&["review", "--diff", diff.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -421,15 +431,24 @@ fn text_output_is_one_line_per_finding() {
     for line in out.lines().take(findings) {
         // path:line: severity rule: message
         let (place, rest) = line.split_once(": ").unwrap();
-        assert!(place.rsplit_once(':').unwrap().1.parse::<u32>().is_ok() || place.contains('-'), "{line}");
+        assert!(
+            place.rsplit_once(':').unwrap().1.parse::<u32>().is_ok() || place.contains('-'),
+            "{line}"
+        );
         let (head, message) = rest.split_once(": ").unwrap();
         let (severity, rule) = head.split_once(' ').unwrap();
-        assert!(["critical", "major", "minor", "nit"].contains(&severity), "{line}");
+        assert!(
+            ["critical", "major", "minor", "nit"].contains(&severity),
+            "{line}"
+        );
         assert!(rule.contains('.'), "{line}");
         assert!(!message.contains("**"), "no raw markdown: {line}");
     }
     let tally = out.lines().last().unwrap();
-    assert!(tally.starts_with(&format!("{findings} findings (")), "{tally}");
+    assert!(
+        tally.starts_with(&format!("{findings} findings (")),
+        "{tally}"
+    );
     assert!(tally.contains("Rules only"), "{tally}");
     // Progress never goes to a pipe.
     assert!(!stderr(&o).contains('\r'), "{}", stderr(&o));
@@ -445,7 +464,9 @@ fn no_reference_leaves_the_repository() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             if path.is_dir() {
-                if !["target", ".git", "vendor", "fixtures", "node_modules"].contains(&name.as_str()) {
+                if !["target", ".git", "vendor", "fixtures", "node_modules"]
+                    .contains(&name.as_str())
+                {
                     walk(&path, out);
                 }
             } else if ["rs", "md", "yml", "yaml", "toml", "sh"]
@@ -477,7 +498,11 @@ fn no_reference_leaves_the_repository() {
             }
         }
     }
-    assert!(bad.is_empty(), "references outside the repository:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "references outside the repository:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]

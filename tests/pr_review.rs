@@ -430,12 +430,7 @@ fn reruns_update_instead_of_duplicating_and_a_new_head_supersedes() {
         "{}",
         new.comments[0].body
     );
-    assert!(
-        new.body
-            .contains("1 fixed"),
-        "{}",
-        new.body
-    );
+    assert!(new.body.contains("1 fixed"), "{}", new.body);
     assert!(
         new.body.contains("3 findings were already commented on"),
         "{}",
@@ -516,11 +511,7 @@ fn forged_markers_in_someone_elses_review_are_ignored() {
         "every finding is posted inline despite the forged marker"
     );
     assert_eq!(doc["posted"]["inline_comments"], json!(4));
-    assert!(
-        !mine.body.contains("already commented on"),
-        "{}",
-        mine.body
-    );
+    assert!(!mine.body.contains("already commented on"), "{}", mine.body);
     assert!(!mine.body.contains("Compared with"), "{}", mine.body);
     assert_eq!(
         reviews[0].body,
@@ -583,13 +574,7 @@ fn forged_markers_in_someone_elses_review_are_ignored() {
         "the new finding is posted despite Mallory's comment"
     );
     assert_eq!(doc["posted"]["inline_comments"], json!(1));
-    assert!(
-        latest
-            .body
-            .contains("1 fixed"),
-        "{}",
-        latest.body
-    );
+    assert!(latest.body.contains("1 fixed"), "{}", latest.body);
     assert!(
         reviews[1].body.contains("superseded"),
         "Nectr's own review is superseded"

@@ -184,7 +184,10 @@ fn markdown_summary_counts_places_and_collapses_overflow() {
     );
     assert!(!md.contains("| severity |"), "{md}");
     assert!(!md.contains("#### Inline comments"), "{md}");
-    assert!(!md.contains("title of secret.github-token"), "inline only: {md}");
+    assert!(
+        !md.contains("title of secret.github-token"),
+        "inline only: {md}"
+    );
     let off = md.find("#### Not on a changed line").unwrap();
     let over = md
         .find("<summary>1 more finding (over the limit of 2 inline comments)</summary>")
@@ -224,7 +227,14 @@ fn markdown_neutralises_hostile_paths_and_titles() {
 
 #[test]
 fn text_is_one_line_per_finding_sorted_by_place() {
-    let out = render(&review(), Format::Text, RenderOptions { color: false, verbose: false });
+    let out = render(
+        &review(),
+        Format::Text,
+        RenderOptions {
+            color: false,
+            verbose: false,
+        },
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 6, "one line per finding and a tally: {out}");
     let heads = &lines[..5];
@@ -259,11 +269,25 @@ fn text_is_one_line_per_finding_sorted_by_place() {
     assert!(verbose.contains("skipped logo.png: binary file"));
     assert!(verbose.contains("note: a note"));
     assert!(!out.contains('\x1b'), "no colour unless asked");
-    let coloured = render(&review(), Format::Text, RenderOptions { color: true, verbose: false });
+    let coloured = render(
+        &review(),
+        Format::Text,
+        RenderOptions {
+            color: true,
+            verbose: false,
+        },
+    );
     assert!(coloured.contains("\x1b[1;31mcritical\x1b[0m"));
     let mut hostile = review();
     hostile.findings[0].title = "evil\x1b]0;pwned\x07".into();
-    let out = render(&hostile, Format::Text, RenderOptions { color: false, verbose: false });
+    let out = render(
+        &hostile,
+        Format::Text,
+        RenderOptions {
+            color: false,
+            verbose: false,
+        },
+    );
     assert!(
         !out.contains('\x1b') && !out.contains('\x07'),
         "terminal escapes are stripped"
@@ -275,7 +299,14 @@ fn text_shows_the_ai_overview_first_and_strips_escapes() {
     let mut r = review();
     r.llm_model = Some("gpt-4o-mini".into());
     r.ai_summary = Some("Adds a parser.\n\nThe \x1b[31mempty\x1b[0m input underflows.".into());
-    let out = render(&r, Format::Text, RenderOptions { color: false, verbose: false });
+    let out = render(
+        &r,
+        Format::Text,
+        RenderOptions {
+            color: false,
+            verbose: false,
+        },
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "AI overview (gpt-4o-mini):", "{out}");
     // The parts of the overview read as one paragraph.
@@ -288,10 +319,19 @@ fn text_shows_the_ai_overview_first_and_strips_escapes() {
         "the model's escapes are stripped: {out:?}"
     );
     // The findings still follow, one line each.
-    assert!(out.contains("src/lib.rs:10: critical secret.github-token: title of secret.github-token"));
+    assert!(
+        out.contains("src/lib.rs:10: critical secret.github-token: title of secret.github-token")
+    );
     // No summary (no model, or the model said nothing): no overview block.
     r.ai_summary = Some("  ".into());
-    let out = render(&r, Format::Text, RenderOptions { color: false, verbose: false });
+    let out = render(
+        &r,
+        Format::Text,
+        RenderOptions {
+            color: false,
+            verbose: false,
+        },
+    );
     assert!(!out.contains("AI overview"), "{out}");
 }
 

@@ -119,7 +119,10 @@ fn assert_reads_well(what: &str, md: &str) {
     }
     let mut seen = HashSet::new();
     for p in paragraphs(md) {
-        assert!(seen.insert(p.clone()), "{what}: repeated paragraph {p:?}:\n{md}");
+        assert!(
+            seen.insert(p.clone()),
+            "{what}: repeated paragraph {p:?}:\n{md}"
+        );
     }
     assert_eq!(
         md.matches("<details>").count(),
@@ -171,7 +174,9 @@ fn apply_suggestion(diff: &Diff<'_>, c: &NewReviewComment) -> Option<Vec<String>
     assert_eq!(blocks.len(), 1, "one suggestion per comment: {}", c.body);
     assert_eq!(c.side, "RIGHT", "a suggestion only applies to the new file");
     let start = c.start_line.unwrap_or(c.line);
-    let file = diff.file(&c.path).expect("the commented file is in the diff");
+    let file = diff
+        .file(&c.path)
+        .expect("the commented file is in the diff");
     assert!(
         file.is_commentable_range(Side::Right, start, c.line),
         "{}:{start}-{} is not one hunk of the new file",
@@ -237,11 +242,18 @@ fn check_golden(name: &str, text: &str) {
 fn check_plan(name: &str, plan: &Plan, diff: &Diff<'_>) {
     assert_reads_well(&format!("{name}: summary"), &plan.body);
     for c in &plan.comments {
-        assert_reads_well(&format!("{name}: comment on {}:{}", c.path, c.line), &c.body);
+        assert_reads_well(
+            &format!("{name}: comment on {}:{}", c.path, c.line),
+            &c.body,
+        );
         apply_suggestion(diff, c);
     }
     let bodies: HashSet<&str> = plan.comments.iter().map(|c| c.body.as_str()).collect();
-    assert_eq!(bodies.len(), plan.comments.len(), "{name}: identical comments");
+    assert_eq!(
+        bodies.len(),
+        plan.comments.len(),
+        "{name}: identical comments"
+    );
     check_golden(name, &posted(plan));
 }
 
@@ -275,7 +287,14 @@ fn rules_only_pr() {
     let diff = nectr::diff::parse(EXAMPLE_DIFF).unwrap();
     let review = rules_review(&diff, "1111111aaaa");
     assert!(review.findings.len() >= 4, "{:?}", review.findings);
-    let plan = plan(&review, &diff, "1111111aaaa", None, &HashSet::new(), &record());
+    let plan = plan(
+        &review,
+        &diff,
+        "1111111aaaa",
+        None,
+        &HashSet::new(),
+        &record(),
+    );
     check_plan("rules_only", &plan, &diff);
     let summary = &plan.body;
     // Counts once: one sentence, no table, no list repeating the inline comments.
@@ -288,7 +307,9 @@ fn rules_only_pr() {
     for c in &plan.comments {
         let first = c.body.lines().next().unwrap();
         assert!(
-            ["🔴", "🟠", "🟡", "⚪"].iter().any(|i| first.starts_with(i)),
+            ["🔴", "🟠", "🟡", "⚪"]
+                .iter()
+                .any(|i| first.starts_with(i)),
             "{first}"
         );
         assert!(
@@ -318,7 +339,14 @@ fn rule_suggestions_delete_or_replace_exactly_the_commented_lines() {
         .expect("the example has a breakpoint()");
     bp.suggestion = Some(String::new());
     let bp_line = bp.line;
-    let plan = plan(&review, &diff, "1111111aaaa", None, &HashSet::new(), &record());
+    let plan = plan(
+        &review,
+        &diff,
+        "1111111aaaa",
+        None,
+        &HashSet::new(),
+        &record(),
+    );
     let c = plan
         .comments
         .iter()
@@ -462,7 +490,14 @@ async fn ai_review_over_three_calls_has_one_overview() {
         }
     }
     let review = found.expect("some window gives three calls");
-    let plan = plan(&review, &diff, "3333333cccc", None, &HashSet::new(), &record());
+    let plan = plan(
+        &review,
+        &diff,
+        "3333333cccc",
+        None,
+        &HashSet::new(),
+        &record(),
+    );
     check_plan("ai_three_calls", &plan, &diff);
     let summary = &plan.body;
     assert_eq!(summary.matches("#### Overview").count(), 1, "{summary}");
@@ -542,7 +577,11 @@ fn re_review_says_what_changed_in_plain_words() {
     assert!(summary.contains("#### Fixed since the last review"));
     assert!(summary.contains("debug.python-breakpoint"));
     assert!(plan.comments.is_empty(), "nothing new to comment on");
-    for jargon in ["Incremental review", "**Full review**", "no complete AI review"] {
+    for jargon in [
+        "Incremental review",
+        "**Full review**",
+        "no complete AI review",
+    ] {
         assert!(!summary.contains(jargon), "{jargon}: {summary}");
     }
 }
@@ -553,7 +592,14 @@ fn clean_pr_gets_a_short_summary() {
     let diff = nectr::diff::parse(text).unwrap();
     let review = rules_review(&diff, "4444444dddd");
     assert!(review.findings.is_empty());
-    let plan = plan(&review, &diff, "4444444dddd", None, &HashSet::new(), &record());
+    let plan = plan(
+        &review,
+        &diff,
+        "4444444dddd",
+        None,
+        &HashSet::new(),
+        &record(),
+    );
     check_plan("clean", &plan, &diff);
     assert!(plan.comments.is_empty());
     assert!(
@@ -579,7 +625,10 @@ fn the_checker_catches_what_github_would_show_wrongly() {
         suggestions("x\n```suggestion\na\nb\n```\n"),
         vec![vec!["a".to_owned(), "b".to_owned()]]
     );
-    assert_eq!(suggestions("```suggestion\n```"), vec![Vec::<String>::new()]);
+    assert_eq!(
+        suggestions("```suggestion\n```"),
+        vec![Vec::<String>::new()]
+    );
 }
 
 /// The markdown renderer alone, on findings built by hand: the title keeps its code spans,

@@ -112,7 +112,10 @@ fn install_generates_a_secret_and_uninstall_removes_the_hook() {
     );
     assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
     let err = text(&again.stderr);
-    assert!(err.contains(&format!("already has webhook {}", hook.id)), "{err}");
+    assert!(
+        err.contains(&format!("already has webhook {}", hook.id)),
+        "{err}"
+    );
     assert!(
         err.contains(&format!(
             "nectr webhook uninstall --repo {REPO} --id {}",
@@ -120,7 +123,11 @@ fn install_generates_a_secret_and_uninstall_removes_the_hook() {
         )),
         "{err}"
     );
-    assert!(again.stdout.is_empty(), "no second secret: {}", text(&again.stdout));
+    assert!(
+        again.stdout.is_empty(),
+        "no second secret: {}",
+        text(&again.stdout)
+    );
     assert_eq!(gh.hooks(REPO).len(), 1);
 
     let id = hook.id.to_string();
@@ -171,7 +178,11 @@ fn bad_input_is_exit_2() {
         &[("GITHUB_TOKEN", TOKEN)],
     );
     assert_eq!(no_url.status.code(), Some(2), "{}", text(&no_url.stderr));
-    assert!(text(&no_url.stderr).contains("--url"), "{}", text(&no_url.stderr));
+    assert!(
+        text(&no_url.stderr).contains("--url"),
+        "{}",
+        text(&no_url.stderr)
+    );
     assert!(text(&no_url.stderr).contains("NECTR_PUBLIC_URL"));
     assert!(gh.hooks(REPO).is_empty());
     let bad_url = nectr(

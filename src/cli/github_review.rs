@@ -205,10 +205,7 @@ pub fn posted_line(outcome: &PrReviewOutcome) -> Option<String> {
         format!("posted a review on {pr} with {comments}")
     };
     if p.already_posted > 0 {
-        line.push_str(&format!(
-            ", {} already posted earlier",
-            p.already_posted
-        ));
+        line.push_str(&format!(", {} already posted earlier", p.already_posted));
     }
     if p.moved_to_summary > 0 {
         line.push_str(&format!(

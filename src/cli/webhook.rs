@@ -89,7 +89,10 @@ fn settings_url(repo: &str, id: u64) -> String {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "https://github.com".to_owned());
-    format!("{}/{repo}/settings/hooks/{id}", server.trim_end_matches('/'))
+    format!(
+        "{}/{repo}/settings/hooks/{id}",
+        server.trim_end_matches('/')
+    )
 }
 
 pub fn run(args: WebhookArgs) -> Result<u8> {

@@ -531,19 +531,18 @@ pub async fn publish_with(
     }
     // A clean pull request under `review.on_clean: silent`: no new review (no notification
     // for nothing); an earlier summary is edited so it does not go on listing old findings.
-    let silent_previous = if review.findings.is_empty()
-        && record.on_clean == crate::config::OnClean::Silent
-    {
-        match previous.as_ref() {
-            Some(p) => Some(p),
-            None => {
-                publication.silent = true;
-                return Ok(publication);
+    let silent_previous =
+        if review.findings.is_empty() && record.on_clean == crate::config::OnClean::Silent {
+            match previous.as_ref() {
+                Some(p) => Some(p),
+                None => {
+                    publication.silent = true;
+                    return Ok(publication);
+                }
             }
-        }
-    } else {
-        None
-    };
+        } else {
+            None
+        };
     if dry_run {
         return Ok(publication);
     }

@@ -246,7 +246,8 @@ pub fn merge_overview(text: &str) -> String {
         }
     }
     // Short prose parts (one per model call, typically) read as one paragraph.
-    let prose = |p: &String| !p.contains('\n') && !p.starts_with(['-', '*', '#', '|', '>', '`', '~']);
+    let prose =
+        |p: &String| !p.contains('\n') && !p.starts_with(['-', '*', '#', '|', '>', '`', '~']);
     if paragraphs.iter().all(prose) && paragraphs.iter().map(String::len).sum::<usize>() <= 800 {
         return paragraphs.join(" ");
     }
@@ -439,7 +440,10 @@ fn footer(review: &Review) -> String {
     }
     let mut out = String::new();
     if !lines.is_empty() {
-        let _ = write!(out, "\n<details>\n<summary><sub>Review details</sub></summary>\n\n");
+        let _ = write!(
+            out,
+            "\n<details>\n<summary><sub>Review details</sub></summary>\n\n"
+        );
         for line in lines {
             let _ = writeln!(out, "- {line}");
         }
