@@ -93,10 +93,8 @@ fn paragraphs(md: &str) -> Vec<String> {
     let mut current = String::new();
     let mut last = usize::MAX - 1;
     for (i, line) in prose_lines(md) {
-        if line.trim().is_empty() || i != last + 1 {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
+        if (line.trim().is_empty() || i != last + 1) && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
         }
         if !line.trim().is_empty() {
             current.push(' ');

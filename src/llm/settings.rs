@@ -170,7 +170,7 @@ impl LlmSettings {
             }
         };
         let unset = raw_provider.as_deref().is_none_or(str::is_empty);
-        let (provider, api_key) = api_key_from_env(provider, unset, &env);
+        let (provider, api_key) = api_key_from_env(provider, unset, env);
         let model = env("NECTR_LLM_MODEL")
             .or_else(|| config.model.clone().filter(|m| !m.trim().is_empty()))
             .map(|m| m.trim().to_owned())
