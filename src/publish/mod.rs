@@ -740,6 +740,58 @@ mod tests {
     }
 
     #[test]
+    fn a_clean_review_posts_nothing_under_on_clean_silent() {
+        let transport = std::sync::Arc::new(LostAnswer::default());
+        let gh = GitHub::with_transport("http://gh.test", transport.clone())
+            .with_write_gap(std::time::Duration::ZERO);
+        let text = "diff --git a/a.md b/a.md\n--- a/a.md\n+++ b/a.md\n@@ -1 +1,2 @@\n x\n+y\n";
+        let diff = crate::diff::parse(text).unwrap();
+        let pr = PrRef {
+            repo: "o/r".into(),
+            number: 1,
+            head_sha: "abc123".into(),
+        };
+        let review = Review::default();
+        let silent = RunRecord {
+            on_clean: crate::config::OnClean::Silent,
+            ..RunRecord::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let p = rt
+            .block_on(publish_with(
+                &gh,
+                &pr,
+                &review,
+                &diff,
+                Earlier::default(),
+                &silent,
+                false,
+            ))
+            .unwrap();
+        assert!(p.silent);
+        assert_eq!(p.review_id, None);
+        assert_eq!(transport.posts.load(Ordering::SeqCst), 0, "nothing posted");
+        // The default posts the short summary.
+        let p = rt
+            .block_on(publish_with(
+                &gh,
+                &pr,
+                &review,
+                &diff,
+                Earlier::default(),
+                &RunRecord::default(),
+                false,
+            ))
+            .unwrap();
+        assert!(!p.silent);
+        assert!(p.review_id.is_some());
+        assert!(p.body.contains("no findings"), "{}", p.body);
+    }
+
+    #[test]
     fn a_review_created_despite_a_5xx_is_found_not_posted_twice() {
         let transport = std::sync::Arc::new(LostAnswer::default());
         let gh = GitHub::with_transport("http://gh.test", transport.clone())
