@@ -154,6 +154,18 @@ pub struct ReviewConfig {
     /// On a new push, send only what changed since Nectr's last review to the AI reviewer
     /// (default); `false` reviews the whole pull request with it every time.
     pub incremental: bool,
+    /// What a review without findings posts: a short summary (default), or nothing new
+    /// (`silent`: an earlier summary is still edited, so it does not go stale).
+    pub on_clean: OnClean,
+}
+
+/// `review.on_clean`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnClean {
+    #[default]
+    Summary,
+    Silent,
 }
 
 impl Default for ReviewConfig {
@@ -161,6 +173,7 @@ impl Default for ReviewConfig {
         ReviewConfig {
             drafts: false,
             incremental: true,
+            on_clean: OnClean::Summary,
         }
     }
 }
@@ -449,11 +462,10 @@ impl<'de> Deserialize<'de> for GlobList {
 /// the line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    // Not a `#[source]`: the OS error is part of this one line, and `{:#}` would print it
+    // a second time.
+    #[error("cannot read config file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error("invalid config {path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -474,7 +486,7 @@ impl RepoConfig {
         let shown = path.display().to_string();
         let read_error = |source| ConfigError::Read {
             path: shown.clone(),
-            source,
+            error: source,
         };
         let size = std::fs::metadata(path).map_err(read_error)?.len();
         if size > MAX_CONFIG_BYTES as u64 {
@@ -521,7 +533,7 @@ impl RepoConfig {
         let deserializer = serde_yaml::Deserializer::from_str(text);
         let budget = BudgetGuard::start();
         let config: RepoConfig = serde_ignored::deserialize(deserializer, |path| {
-            warnings.push(format!("{origin}: unknown key `{path}` ignored"));
+            warnings.push(unknown_key_warning(origin, &path.to_string()));
         })
         .map_err(|e| invalid(e.to_string()))?;
         drop(budget);
@@ -578,6 +590,88 @@ pub fn too_big(origin: &str, size: u64) -> ConfigError {
             MAX_CONFIG_BYTES >> 10
         ),
     }
+}
+
+/// "unknown key `rules.disabel` ignored", with the closest known key when one is near.
+fn unknown_key_warning(origin: &str, path: &str) -> String {
+    let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+    let sections: [(&str, &[&str]); 6] = [
+        ("", field_names::<RepoConfig>()),
+        ("rules", field_names::<RulesConfig>()),
+        ("paths", field_names::<PathFilter>()),
+        ("review", field_names::<ReviewConfig>()),
+        ("llm", field_names::<LlmConfig>()),
+        ("context", field_names::<ContextConfig>()),
+    ];
+    // A sibling first; a misplaced top-level key (`disable:`) may belong to a section.
+    let candidates = sections
+        .iter()
+        .filter(|(section, _)| *section == parent || parent.is_empty())
+        .flat_map(|(section, fields)| {
+            fields.iter().map(move |k| {
+                let sibling = *section == parent;
+                let full = if section.is_empty() {
+                    (*k).to_owned()
+                } else {
+                    format!("{section}.{k}")
+                };
+                (edit_distance(key, k), !sibling, full, k.len())
+            })
+        });
+    let closest = candidates
+        .filter(|(d, _, _, len)| *d <= 2.max(len / 4))
+        .min();
+    match closest {
+        Some((_, _, full, _)) => {
+            format!("{origin}: unknown key `{path}` ignored; did you mean `{full}`?")
+        }
+        None => format!("{origin}: unknown key `{path}` ignored"),
+    }
+}
+
+/// The field names a derived `Deserialize` struct asks for (serde passes them to
+/// `deserialize_struct`), so "did you mean" never goes stale when a key is added.
+fn field_names<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error as _, Visitor, value::Error};
+    struct Capture<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for Capture<'_> {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            *self.0 = fields;
+            Err(Error::custom("captured"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Capture(&mut fields));
+    fields
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -704,6 +798,12 @@ context:
         assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
         assert!(loaded.warnings[0].contains("`max_inline_coments`"));
         assert!(loaded.warnings[1].contains("`rules.disabel`"));
+        assert!(
+            loaded.warnings[1].contains("did you mean `rules.disable`?"),
+            "{:?}",
+            loaded.warnings
+        );
+        assert!(loaded.warnings[0].contains("did you mean `max_inline_comments`?"));
     }
 
     fn error_of(text: &str) -> String {

@@ -252,7 +252,7 @@ fn text_format_shows_the_ai_overview() {
         "the overview is neutralised: {text}"
     );
     assert!(
-        text.contains("app/db.py:18: major: eval on user input [llm]"),
+        text.contains("app/db.py:18: major llm: eval on user input"),
         "{text}"
     );
 }

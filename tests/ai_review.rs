@@ -171,9 +171,10 @@ async fn a_good_reply_becomes_anchored_and_summary_findings() {
     assert_eq!(llm.len(), 2, "the unknown file's finding is dropped");
     let inline = llm.iter().find(|f| f.line == 3).unwrap();
     assert!(inline.anchored);
+    // The suggestion travels in its own field and is fenced when rendered.
+    assert!(!inline.body.contains("```"), "{}", inline.body);
     assert!(
-        inline
-            .body
+        markdown::inline_comment(inline, None)
             .contains("```suggestion\n    input.len().saturating_sub(1)\n```")
     );
     let off = llm.iter().find(|f| f.line == 40).unwrap();
@@ -289,9 +290,12 @@ async fn hostile_replies_are_neutralised() {
     assert!(first.body.chars().count() < 5_000);
     let far = llm.iter().find(|f| f.line == 999).unwrap();
     assert!(!far.anchored);
-    assert!(!far.body.contains("```suggestion"), "{}", far.body);
+    // Off the diff or on the old side: shown as plain code, never as an applicable block.
+    let far_shown = markdown::suggestion(far).unwrap();
+    assert!(!far_shown.contains("```suggestion"), "{far_shown}");
     let left = llm.iter().find(|f| f.title == "left side").unwrap();
-    assert!(!left.body.contains("```suggestion"), "{}", left.body);
+    let left_shown = markdown::inline_comment(left, None);
+    assert!(!left_shown.contains("```suggestion"), "{left_shown}");
 }
 
 #[tokio::test]

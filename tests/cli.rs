@@ -79,7 +79,21 @@ fn version_and_help() {
     assert!(stdout(&o).contains("review"));
     assert!(stdout(&o).contains("keygen"));
     let o = run(&["review", "--help"]);
-    assert!(stdout(&o).contains("--fail-on"));
+    let help = stdout(&o);
+    assert!(help.contains("--fail-on"));
+    for part in [
+        "Examples:",
+        "git diff main... | nectr review --diff -",
+        "Environment:",
+        "GITHUB_TOKEN",
+        "OPENAI_API_KEY",
+        "Exit codes:",
+        "docs/interface.md",
+        "--verbose",
+        "--quiet",
+    ] {
+        assert!(help.contains(part), "{part}: {help}");
+    }
 }
 
 #[test]
@@ -207,7 +221,7 @@ fn text_has_no_colour_when_piped_unless_asked() {
     let diff = example();
     let plain = run(&["review", "--diff", diff.to_str().unwrap()]);
     assert!(!stdout(&plain).contains('\x1b'));
-    assert!(stdout(&plain).contains("app/settings.py:4: critical: "));
+    assert!(stdout(&plain).contains("app/settings.py:4: critical secret.github-token: "));
     let coloured = run(&[
         "review",
         "--diff",
@@ -363,6 +377,127 @@ fn config_is_discovered_validated_and_applied() {
     );
     let err = assert_input_error(&o);
     assert!(err.contains("missing.yml"), "{err}");
+    // The OS error once, not once per layer of the error chain.
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+
+    std::fs::write(
+        dir.path().join("typo.yml"),
+        "disabel: [todo.added]
+rules:
+  disabel: [x]
+",
+    )
+    .unwrap();
+    let o = run_in(
+        dir.path(),
+        &["review", "--diff", diff, "--config", "typo.yml"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("unknown key `disabel` ignored; did you mean `rules.disable`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unknown key `rules.disabel` ignored; did you mean `rules.disable`?"),
+        "{err}"
+    );
+}
+
+/// The text format's default output for the example fits on one screen: one line per
+/// finding and a tally, nothing else.
+#[test]
+fn text_output_is_one_line_per_finding() {
+    let diff = example();
+    let json = json_review(&[
+        "review",
+        "--diff",
+        diff.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let findings = json["findings"].as_array().unwrap().len();
+    let o = run(&["review", "--diff", diff.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), findings + 1, "{out}");
+    assert!(out.lines().count() <= 24, "one screen: {out}");
+    for line in out.lines().take(findings) {
+        // path:line: severity rule: message
+        let (place, rest) = line.split_once(": ").unwrap();
+        assert!(
+            place.rsplit_once(':').unwrap().1.parse::<u32>().is_ok() || place.contains('-'),
+            "{line}"
+        );
+        let (head, message) = rest.split_once(": ").unwrap();
+        let (severity, rule) = head.split_once(' ').unwrap();
+        assert!(
+            ["critical", "major", "minor", "nit"].contains(&severity),
+            "{line}"
+        );
+        assert!(rule.contains('.'), "{line}");
+        assert!(!message.contains("**"), "no raw markdown: {line}");
+    }
+    let tally = out.lines().last().unwrap();
+    assert!(
+        tally.starts_with(&format!("{findings} findings (")),
+        "{tally}"
+    );
+    assert!(tally.contains("Rules only"), "{tally}");
+    // Progress never goes to a pipe.
+    assert!(!stderr(&o).contains('\r'), "{}", stderr(&o));
+    let verbose = run(&["review", "--diff", diff.to_str().unwrap(), "--verbose"]);
+    assert!(stdout(&verbose).lines().count() > findings * 2);
+}
+
+/// Nothing in the repository points outside it: the contract is `docs/interface.md`.
+#[test]
+fn no_reference_leaves_the_repository() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !["target", ".git", "vendor", "fixtures", "node_modules"]
+                    .contains(&name.as_str())
+                {
+                    walk(&path, out);
+                }
+            } else if ["rs", "md", "yml", "yaml", "toml", "sh"]
+                .iter()
+                .any(|e| name.ends_with(&format!(".{e}")))
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root(), &mut files);
+    assert!(files.len() > 50, "{}", files.len());
+    assert!(root().join("docs/interface.md").is_file());
+    // Spelled in pieces so this file does not match itself.
+    let outside = [
+        format!("../{}", "shared"),
+        format!("{}.md", "STACK"),
+        format!("{}.md", "INTERFACE"),
+    ];
+    let mut bad = Vec::new();
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            if outside.iter().any(|o| line.contains(o.as_str())) {
+                bad.push(format!("{}:{}: {line}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "references outside the repository:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]

@@ -117,7 +117,7 @@ fn the_second_review_sees_the_first_through_the_knowledge_graph() {
     let summary = second["summary"].as_str().unwrap();
     assert!(summary.contains("#### Context"), "{summary}");
     assert!(
-        summary.contains("Earlier PRs on these files: #1 (1 with findings)"),
+        summary.contains("Earlier PRs on these files: #1 Add the database layer (1 with findings)"),
         "{summary}"
     );
 

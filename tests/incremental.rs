@@ -327,19 +327,19 @@ fn a_new_push_is_reviewed_incrementally_and_earlier_findings_carry_forward() {
     );
     assert!(stats.get("full_review_reason").is_none());
     let body = &new.body;
-    assert!(body.contains("**Incremental review**"), "{body}");
     assert!(
-        body.contains(&format!("`{}..{}`", short("head1"), short("head2"))),
+        body.contains("Reviewed what changed since the last review"),
         "{body}"
     );
     assert!(
-        body.contains("1 earlier finding is still open, 1 is new"),
+        body.contains(&format!("`{}` → `{}`", short("head1"), short("head2"))),
         "{body}"
     );
-    assert!(body.contains("fixed since the last review"), "{body}");
+    assert!(body.contains("1 new, 1 still open"), "{body}");
+    assert!(body.contains("Fixed since the last review"), "{body}");
     assert!(body.contains("unexplained retry count"), "{body}");
     assert!(
-        body.contains("1 of these already have inline comments"),
+        body.contains("1 finding was already commented on"),
         "{body}"
     );
     let m = marker(body);
@@ -389,7 +389,10 @@ fn a_force_push_gets_a_full_review_that_says_why() {
         assert!(reason.contains(&short("head1")), "{reason}");
         assert!(doc["stats"].get("incremental").is_none());
         let body = w.reviews().last().unwrap().body.clone();
-        assert!(body.contains("**Full review**"), "{body}");
+        assert!(
+            body.contains("Reviewed the whole pull request again"),
+            "{body}"
+        );
         assert!(body.contains(says), "{body}");
         assert_eq!(titles(&doc).len(), 2, "{doc:#}");
         assert_eq!(marker(&body)["ai"], json!(true));
@@ -412,7 +415,11 @@ fn the_config_can_turn_incremental_reviews_off() {
     let reason = doc["stats"]["full_review_reason"].as_str().unwrap();
     assert!(reason.contains("review.incremental"), "{reason}");
     let new = w.reviews().last().unwrap().clone();
-    assert!(new.body.contains("**Full review**"), "{}", new.body);
+    assert!(
+        new.body.contains("Reviewed the whole pull request again"),
+        "{}",
+        new.body
+    );
     // Still one coherent review: the re-found discount is not posted twice.
     assert_eq!(inline(&new).len(), 1, "{:?}", inline(&new));
     assert!(

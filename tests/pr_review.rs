@@ -390,7 +390,7 @@ fn reruns_update_instead_of_duplicating_and_a_new_head_supersedes() {
     let edited = &fake.reviews(REPO, 4)[0];
     assert_eq!(marker(&edited.body)["inline"].as_array().unwrap().len(), 4);
     assert!(
-        edited.body.contains("already have inline comments"),
+        edited.body.contains("already commented on"),
         "{}",
         edited.body
     );
@@ -428,14 +428,9 @@ fn reruns_update_instead_of_duplicating_and_a_new_head_supersedes() {
         "{}",
         new.comments[0].body
     );
+    assert!(new.body.contains("1 fixed"), "{}", new.body);
     assert!(
-        new.body
-            .contains("1 finding from the previous review is no longer present"),
-        "{}",
-        new.body
-    );
-    assert!(
-        new.body.contains("3 of these already have inline comments"),
+        new.body.contains("3 findings were already commented on"),
         "{}",
         new.body
     );
@@ -514,12 +509,8 @@ fn forged_markers_in_someone_elses_review_are_ignored() {
         "every finding is posted inline despite the forged marker"
     );
     assert_eq!(doc["posted"]["inline_comments"], json!(4));
-    assert!(
-        !mine.body.contains("already have inline comments"),
-        "{}",
-        mine.body
-    );
-    assert!(!mine.body.contains("no longer present"), "{}", mine.body);
+    assert!(!mine.body.contains("already commented on"), "{}", mine.body);
+    assert!(!mine.body.contains("Compared with"), "{}", mine.body);
     assert_eq!(
         reviews[0].body,
         body["body"].as_str().unwrap(),
@@ -578,13 +569,7 @@ fn forged_markers_in_someone_elses_review_are_ignored() {
         "the new finding is posted despite Mallory's comment"
     );
     assert_eq!(doc["posted"]["inline_comments"], json!(1));
-    assert!(
-        latest
-            .body
-            .contains("1 finding from the previous review is no longer present"),
-        "{}",
-        latest.body
-    );
+    assert!(latest.body.contains("1 fixed"), "{}", latest.body);
     assert!(
         reviews[1].body.contains("superseded"),
         "Nectr's own review is superseded"

@@ -175,18 +175,24 @@ fn sarif_is_code_scanning_shaped() {
 #[test]
 fn markdown_summary_counts_places_and_collapses_overflow() {
     let md = markdown::summary(&review());
-    assert!(md.contains("Reviewed 3 files (+40 −2)"), "{md}");
+    // The counts, once: no table, no zero rows, no list repeating the inline comments.
     assert!(
-        md.contains("**5 findings**: 1 critical, 1 major, 2 minor, 1 nit."),
+        md.contains(
+            "Reviewed 3 files (+40 −2): **5 findings** — 🔴 1 critical, 🟠 1 major, 🟡 2 minor, ⚪ 1 nit. 2 inline on the diff, the rest below."
+        ),
         "{md}"
     );
-    assert!(md.contains("| 🔴 critical | 1 |"), "{md}");
-    let inline = md.find("#### Inline comments").unwrap();
+    assert!(!md.contains("| severity |"), "{md}");
+    assert!(!md.contains("#### Inline comments"), "{md}");
+    assert!(
+        !md.contains("title of secret.github-token"),
+        "inline only: {md}"
+    );
     let off = md.find("#### Not on a changed line").unwrap();
     let over = md
         .find("<summary>1 more finding (over the limit of 2 inline comments)</summary>")
         .unwrap();
-    assert!(inline < off && off < over, "{md}");
+    assert!(off < over, "{md}");
     assert!(
         md[off..over].contains("Why rust.unwrap matters."),
         "full body for off-diff findings"
@@ -194,6 +200,8 @@ fn markdown_summary_counts_places_and_collapses_overflow() {
     assert!(md[over..].contains("Why todo.added matters."));
     assert!(md.contains("`logo.png` — binary file"));
     assert!(md.contains("> a note"));
+    // Rules only: one line on how to add the AI review.
+    assert_eq!(md.matches("To add the AI review").count(), 1, "{md}");
     let doc = markdown::document(&review());
     assert!(doc.contains("**Inline comment on `src/lib.rs:10`:**"));
     assert!(doc.contains("🔴 **critical** · title of secret.github-token · `secret.github-token`"));
@@ -204,7 +212,8 @@ fn markdown_neutralises_hostile_paths_and_titles() {
     let mut r = review();
     r.findings[0].path = "a`b``c/<img src=x onerror=alert(1)>.rs".into();
     r.findings[0].title = "<script>x</script> | @everyone [link](http://x)".into();
-    let md = markdown::summary(&r);
+    // The summary no longer lists inline comments: the document shows them as posted.
+    let md = markdown::document(&r);
     assert!(
         md.contains("```a`b``c/<img src=x onerror=alert(1)>.rs:10```"),
         "{md}"
@@ -218,18 +227,24 @@ fn markdown_neutralises_hostile_paths_and_titles() {
 
 #[test]
 fn text_is_one_line_per_finding_sorted_by_place() {
-    let out = render(&review(), Format::Text, RenderOptions { color: false });
-    let heads: Vec<&str> = out
-        .lines()
-        .filter(|l| !l.starts_with(' ') && l.contains(": "))
-        .collect();
+    let out = render(
+        &review(),
+        Format::Text,
+        RenderOptions {
+            color: false,
+            verbose: false,
+        },
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "one line per finding and a tally: {out}");
+    let heads = &lines[..5];
     assert_eq!(
         heads[0],
-        "dir with space/ünï.py:3-5: major: title of security.eval [security.eval]"
+        "dir with space/ünï.py:3-5: major security.eval: title of security.eval"
     );
     assert_eq!(
         heads[1],
-        "src/lib.rs:10: critical: title of secret.github-token [secret.github-token]"
+        "src/lib.rs:10: critical secret.github-token: title of secret.github-token"
     );
     assert!(
         heads[2].ends_with("(over the inline-comment limit)"),
@@ -237,14 +252,42 @@ fn text_is_one_line_per_finding_sorted_by_place() {
         heads[2]
     );
     assert!(heads[3].ends_with("(not on a changed line)"));
-    assert!(out.contains("    Why rust.unwrap matters."));
-    assert!(out.contains("5 findings (1 critical, 1 major, 2 minor, 1 nit) in 3 files (+40 -2)."));
+    assert!(!out.contains("Why rust.unwrap matters."), "--verbose only");
+    assert!(lines[5].starts_with(
+        "5 findings (1 critical, 1 major, 2 minor, 1 nit) in 3 files (+40 -2). 1 file not reviewed, 1 note (--verbose shows them)."
+    ));
+    assert!(lines[5].contains("Rules only: set OPENAI_API_KEY or ANTHROPIC_API_KEY"));
+    let verbose = render(
+        &review(),
+        Format::Text,
+        RenderOptions {
+            color: false,
+            verbose: true,
+        },
+    );
+    assert!(verbose.contains("    Why rust.unwrap matters."));
+    assert!(verbose.contains("skipped logo.png: binary file"));
+    assert!(verbose.contains("note: a note"));
     assert!(!out.contains('\x1b'), "no colour unless asked");
-    let coloured = render(&review(), Format::Text, RenderOptions { color: true });
+    let coloured = render(
+        &review(),
+        Format::Text,
+        RenderOptions {
+            color: true,
+            verbose: false,
+        },
+    );
     assert!(coloured.contains("\x1b[1;31mcritical\x1b[0m"));
     let mut hostile = review();
     hostile.findings[0].title = "evil\x1b]0;pwned\x07".into();
-    let out = render(&hostile, Format::Text, RenderOptions { color: false });
+    let out = render(
+        &hostile,
+        Format::Text,
+        RenderOptions {
+            color: false,
+            verbose: false,
+        },
+    );
     assert!(
         !out.contains('\x1b') && !out.contains('\x07'),
         "terminal escapes are stripped"
@@ -256,12 +299,19 @@ fn text_shows_the_ai_overview_first_and_strips_escapes() {
     let mut r = review();
     r.llm_model = Some("gpt-4o-mini".into());
     r.ai_summary = Some("Adds a parser.\n\nThe \x1b[31mempty\x1b[0m input underflows.".into());
-    let out = render(&r, Format::Text, RenderOptions { color: false });
+    let out = render(
+        &r,
+        Format::Text,
+        RenderOptions {
+            color: false,
+            verbose: false,
+        },
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "AI overview (gpt-4o-mini):", "{out}");
-    assert_eq!(lines[1], "    Adds a parser.");
+    // The parts of the overview read as one paragraph.
     assert!(
-        lines[3].starts_with("    The ") && lines[3].contains("empty"),
+        lines[1].starts_with("    Adds a parser. The ") && lines[1].contains("empty"),
         "{out}"
     );
     assert!(
@@ -269,10 +319,19 @@ fn text_shows_the_ai_overview_first_and_strips_escapes() {
         "the model's escapes are stripped: {out:?}"
     );
     // The findings still follow, one line each.
-    assert!(out.contains("src/lib.rs:10: critical: title of secret.github-token"));
+    assert!(
+        out.contains("src/lib.rs:10: critical secret.github-token: title of secret.github-token")
+    );
     // No summary (no model, or the model said nothing): no overview block.
     r.ai_summary = Some("  ".into());
-    let out = render(&r, Format::Text, RenderOptions { color: false });
+    let out = render(
+        &r,
+        Format::Text,
+        RenderOptions {
+            color: false,
+            verbose: false,
+        },
+    );
     assert!(!out.contains("AI overview"), "{out}");
 }
 

@@ -1,4 +1,4 @@
-//! `nectr webhook install | uninstall` against the fake GitHub server.
+//! `nectr webhook install | list | uninstall` against the fake GitHub server.
 
 mod support;
 
@@ -78,6 +78,62 @@ fn install_generates_a_secret_and_uninstall_removes_the_hook() {
     );
     assert_eq!(hook.config["secret"], secret.as_str());
     assert!(text(&out.stderr).contains(&format!("installed webhook {}", hook.id)));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "https://github.com/{REPO}/settings/hooks/{}",
+            hook.id
+        )),
+        "it says where to see what it wrote: {}",
+        text(&out.stderr)
+    );
+
+    // `list` shows the id `uninstall` needs.
+    let listed = nectr(
+        &gh,
+        &["webhook", "list", "--repo", REPO],
+        &[("GITHUB_TOKEN", TOKEN)],
+    );
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    assert_eq!(
+        text(&listed.stdout),
+        format!(
+            "{}\tactive\tpull_request,issues\thttps://nectr.example.com/api/v1/webhooks/github\n",
+            hook.id
+        )
+    );
+
+    // Installing again names the existing hook and how to remove it: exit 2, not a 422.
+    let again = nectr(
+        &gh,
+        &[
+            "webhook",
+            "install",
+            "--repo",
+            REPO,
+            "--url",
+            "https://nectr.example.com",
+        ],
+        &[("GITHUB_TOKEN", TOKEN)],
+    );
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
+    let err = text(&again.stderr);
+    assert!(
+        err.contains(&format!("already has webhook {}", hook.id)),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "nectr webhook uninstall --repo {REPO} --id {}",
+            hook.id
+        )),
+        "{err}"
+    );
+    assert!(
+        again.stdout.is_empty(),
+        "no second secret: {}",
+        text(&again.stdout)
+    );
+    assert_eq!(gh.hooks(REPO).len(), 1);
 
     let id = hook.id.to_string();
     let args = ["webhook", "uninstall", "--repo", REPO, "--id", id.as_str()];
@@ -120,6 +176,20 @@ fn bad_input_is_exit_2() {
     let no_token = nectr(&gh, &["webhook", "install", "--repo", REPO], &[]);
     assert_eq!(no_token.status.code(), Some(2));
     assert!(text(&no_token.stderr).contains("no GitHub token"));
+    // No --url and no NECTR_PUBLIC_URL: nothing GitHub could reach, so nothing installed.
+    let no_url = nectr(
+        &gh,
+        &["webhook", "install", "--repo", REPO],
+        &[("GITHUB_TOKEN", TOKEN)],
+    );
+    assert_eq!(no_url.status.code(), Some(2), "{}", text(&no_url.stderr));
+    assert!(
+        text(&no_url.stderr).contains("--url"),
+        "{}",
+        text(&no_url.stderr)
+    );
+    assert!(text(&no_url.stderr).contains("NECTR_PUBLIC_URL"));
+    assert!(gh.hooks(REPO).is_empty());
     let bad_url = nectr(
         &gh,
         &[
@@ -143,7 +213,10 @@ fn bad_input_is_exit_2() {
     let unknown = nectr(
         &gh,
         &["webhook", "install", "--repo", "acme/missing"],
-        &[("GITHUB_TOKEN", TOKEN)],
+        &[
+            ("GITHUB_TOKEN", TOKEN),
+            ("NECTR_PUBLIC_URL", "https://nectr.example.com"),
+        ],
     );
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
     assert!(gh.hooks(REPO).is_empty());

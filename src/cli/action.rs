@@ -243,11 +243,7 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
     let mut summary = markdown::document_with_summary(outcome.body.clone(), &outcome.review);
     summary.push('\n');
     append_to("GITHUB_STEP_SUMMARY", &summary)?;
-    let review_url = outcome
-        .publication
-        .as_ref()
-        .and_then(|p| p.review_url.clone())
-        .unwrap_or_default();
+    let review_url = super::github_review::review_url(&outcome).unwrap_or_default();
     let critical = outcome
         .review
         .findings
@@ -265,10 +261,14 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
     // `::warning::…` or `::add-mask::…` at a line start. The runner ignores workflow
     // commands between `::stop-commands::TOKEN` and `::TOKEN::`, and the token is random
     // so the text cannot end the block itself.
-    let text = super::github_review::render_outcome(&outcome, OutputFormat::Text, false);
+    let text = super::github_review::render_outcome(
+        &outcome,
+        OutputFormat::Text,
+        crate::review::render::RenderOptions::default(),
+    );
     super::print_stdout(&stop_commands(&text, &random_token()))?;
-    if posted && !review_url.is_empty() {
-        println!("Posted the review: {review_url}");
+    if let Some(line) = super::github_review::posted_line(&outcome) {
+        println!("nectr: {line}");
     }
     Ok(exit_code_for(&outcome.review, args.fail_on))
 }

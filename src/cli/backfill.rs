@@ -21,6 +21,9 @@ pub struct BackfillArgs {
     /// How many open issues to index.
     #[arg(long, value_name = "N", default_value_t = 200)]
     pub issues: usize,
+    /// No progress line on stderr (it shows only when stderr is a terminal anyway).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 pub fn run(args: BackfillArgs) -> Result<u8> {
@@ -28,6 +31,8 @@ pub fn run(args: BackfillArgs) -> Result<u8> {
 }
 
 async fn run_async(args: BackfillArgs) -> Result<u8> {
+    use std::io::IsTerminal;
+    crate::error::enable_progress(!args.quiet && std::io::stderr().is_terminal());
     let repo = parse_repo(&args.repo)?;
     let token = token::resolve(None);
     let gh = connect(&api_url(), token.as_ref().map(|(t, _)| t.as_str()))?;

@@ -63,7 +63,11 @@ pub fn no_token_error() -> anyhow::Error {
 }
 
 /// Render a PR review in `format`: the summary is the one posted.
-pub fn render_outcome(outcome: &PrReviewOutcome, format: OutputFormat, color: bool) -> String {
+pub fn render_outcome(
+    outcome: &PrReviewOutcome,
+    format: OutputFormat,
+    options: RenderOptions,
+) -> String {
     let posted = outcome.publication.as_ref().map(|p| Posted {
         review_id: p.review_id,
         comment_id: None,
@@ -72,7 +76,7 @@ pub fn render_outcome(outcome: &PrReviewOutcome, format: OutputFormat, color: bo
     match Format::from(format) {
         Format::Json => render_with(&outcome.review, outcome.body.clone(), posted.as_ref()),
         Format::Markdown => markdown::document_with_summary(outcome.body.clone(), &outcome.review),
-        other => render::render(&outcome.review, other, RenderOptions { color }),
+        other => render::render(&outcome.review, other, options),
     }
 }
 
@@ -125,17 +129,87 @@ async fn run_async(args: ReviewArgs) -> Result<u8> {
     for warning in &outcome.config_warnings {
         eprintln!("warning: {warning}");
     }
-    match &outcome.publication {
-        Some(p) => {
-            if let Some(url) = &p.review_url {
-                eprintln!("nectr: posted {url}");
-            }
+    match posted_line(&outcome) {
+        Some(line) => eprintln!("nectr: {line}"),
+        None if args.replay.is_none() && !args.quiet => {
+            eprintln!("nectr: {}", dry_run_note(&outcome))
         }
-        None if args.replay.is_none() => eprintln!("nectr: {}", dry_run_note(&outcome)),
         None => {}
     }
-    super::print_stdout(&render_outcome(&outcome, format, use_color(args.color)))?;
+    let options = RenderOptions {
+        color: use_color(args.color),
+        verbose: args.verbose,
+    };
+    super::print_stdout(&render_outcome(&outcome, format, options))?;
     Ok(exit_code_for(&outcome.review, fail_on))
+}
+
+/// The review's address: GitHub's `html_url`, else the pull request's page with the
+/// review's anchor (GitHub omits `html_url` in some answers, e.g. to an edit).
+pub fn review_url(outcome: &PrReviewOutcome) -> Option<String> {
+    let p = outcome.publication.as_ref()?;
+    if let Some(url) = p.review_url.as_deref().filter(|u| !u.is_empty()) {
+        return Some(url.to_owned());
+    }
+    let page = outcome.pull.html_url.clone().unwrap_or_else(|| {
+        let server = std::env::var("GITHUB_SERVER_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "https://github.com".to_owned());
+        let repo = outcome.review.pr.as_ref().map(|pr| pr.repo.as_str());
+        format!(
+            "{}/{}/pull/{}",
+            server.trim_end_matches('/'),
+            repo.unwrap_or_default(),
+            outcome.pull.number
+        )
+    });
+    Some(match p.review_id {
+        Some(id) => format!("{page}#pullrequestreview-{id}"),
+        None => page,
+    })
+}
+
+/// One line saying what was written to GitHub and where (`None` for a dry run).
+pub fn posted_line(outcome: &PrReviewOutcome) -> Option<String> {
+    let p = outcome.publication.as_ref()?;
+    let pr = format!(
+        "{}#{}",
+        outcome
+            .review
+            .pr
+            .as_ref()
+            .map(|pr| pr.repo.as_str())
+            .unwrap_or_default(),
+        outcome.pull.number
+    );
+    if p.silent {
+        return Some(format!(
+            "no findings on {pr}; nothing posted (`review.on_clean: silent`)"
+        ));
+    }
+    let comments = match p.inline_comments {
+        1 => "1 inline comment".to_owned(),
+        n => format!("{n} inline comments"),
+    };
+    let mut line = if p.updated_previous {
+        format!("updated Nectr's earlier review on {pr} ({comments})")
+    } else {
+        format!("posted a review on {pr} with {comments}")
+    };
+    if p.already_posted > 0 {
+        line.push_str(&format!(", {} already posted earlier", p.already_posted));
+    }
+    if p.moved_to_summary > 0 {
+        line.push_str(&format!(
+            ", {} moved into the summary (GitHub refused them inline)",
+            p.moved_to_summary
+        ));
+    }
+    if let Some(url) = review_url(outcome) {
+        line.push_str(&format!(": {url}"));
+    }
+    Some(line)
 }
 
 /// One line saying what a dry run would have posted.

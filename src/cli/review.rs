@@ -12,8 +12,38 @@ use crate::error::{EXIT_FINDINGS, InputError};
 use crate::review::finding::Severity;
 use crate::review::render::{self, Format, RenderOptions};
 
+/// `nectr review --help`: what a user needs to run it without the docs.
+const AFTER_HELP: &str = "\
+Examples:
+  git diff main... | nectr review --diff -          review local changes, one line per finding
+  nectr review --diff change.patch --verbose       ... with each rule's explanation
+  nectr review --diff - --format sarif > nectr.sarif
+  nectr review --repo octo/app --pr 42 --dry-run   print what would be posted, post nothing
+  nectr review --repo octo/app --pr 42             post the review and print its URL
+  nectr review --replay bundles/pr-42              a bundle from `nectr record`, offline
+
+Environment:
+  GITHUB_TOKEN, GITHUB_PAT    token for --repo/--event (else `gh auth token`)
+  GITHUB_API_URL              GitHub Enterprise API URL (default https://api.github.com)
+  NECTR_LLM_API_KEY           turn the AI review on (with NECTR_LLM_PROVIDER / llm.provider);
+  OPENAI_API_KEY              ... or these, when NECTR_LLM_* is unset: OpenAI's key selects
+  ANTHROPIC_API_KEY               openai, Anthropic's selects anthropic
+  NECTR_LLM_PROVIDER, NECTR_LLM_MODEL, NECTR_LLM_BASE_URL   override .nectr.yml's llm:
+  NO_COLOR                    no colours in text output
+
+Exit codes:
+  0  reviewed (findings below --fail-on, or none)
+  1  a finding at or above --fail-on
+  2  bad input or configuration: unreadable diff, invalid .nectr.yml, bad token or repository
+  3  GitHub or the model failed after retries
+
+Reference: docs/interface.md (every command, flag, format and exit code).";
+
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["diff", "event", "repo", "replay"])))]
+#[command(
+    group(clap::ArgGroup::new("input").required(true).args(["diff", "event", "repo", "replay"])),
+    after_help = AFTER_HELP
+)]
 pub struct ReviewArgs {
     /// The unified diff to review offline: a file, or `-` for standard input.
     #[arg(long, value_name = "PATH|-")]
@@ -54,6 +84,14 @@ pub struct ReviewArgs {
     /// Colour the text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// Text format: each finding's explanation, the files not reviewed and the notes too.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
+    /// No progress or status lines on stderr (warnings and errors still show).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -138,6 +176,8 @@ fn read_diff(path: &std::path::Path) -> Result<String> {
 }
 
 pub fn run(args: ReviewArgs) -> Result<u8> {
+    // Progress (AI calls) only for a person watching a terminal.
+    crate::error::enable_progress(!args.quiet && std::io::stderr().is_terminal());
     if args.diff.is_none() {
         return super::github_review::run(args);
     }
@@ -200,7 +240,14 @@ fn run_diff(args: ReviewArgs) -> Result<u8> {
     };
 
     let color = use_color(args.color);
-    let output = render::render(&review, args.format.into(), RenderOptions { color });
+    let output = render::render(
+        &review,
+        args.format.into(),
+        RenderOptions {
+            color,
+            verbose: args.verbose,
+        },
+    );
     super::print_stdout(&output)?;
     Ok(exit_code_for(&review, args.fail_on))
 }

@@ -1,12 +1,13 @@
-//! `nectr webhook install | uninstall`: manage a repository's webhook by hand (the hosted
-//! server does this itself when a user connects a repository).
+//! `nectr webhook install | list | uninstall`: manage a repository's webhook by hand (the
+//! hosted server does this itself when a user connects a repository). Every command that
+//! writes says what it wrote and where to see it.
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::github_review::{api_url, connect, no_token_error, parse_repo};
 use crate::error::InputError;
-use crate::github::token;
+use crate::github::{GitHubError, token};
 
 // The same webhook the hosted server installs when a user connects a repository.
 pub use crate::server::DEFAULT_PUBLIC_URL;
@@ -25,11 +26,16 @@ pub enum WebhookCommand {
     Install {
         #[arg(long, value_name = "OWNER/NAME")]
         repo: String,
-        /// The server's public base URL [default: NECTR_PUBLIC_URL, or http://localhost:8000].
+        /// The server's public base URL, reachable by GitHub [default: NECTR_PUBLIC_URL].
         #[arg(long, value_name = "PUBLIC_URL")]
         url: Option<String>,
     },
-    /// Remove a webhook by id (as printed by `install`).
+    /// List the repository's webhooks: id, state, events, payload URL (for `uninstall`).
+    List {
+        #[arg(long, value_name = "OWNER/NAME")]
+        repo: String,
+    },
+    /// Remove a webhook by id (as printed by `install` and `list`).
     Uninstall {
         #[arg(long, value_name = "OWNER/NAME")]
         repo: String,
@@ -60,6 +66,35 @@ pub fn payload_url(public: &str) -> Result<String> {
     Ok(format!("{base}{WEBHOOK_PATH}"))
 }
 
+/// `--url`, else `NECTR_PUBLIC_URL`: there is no default, since the only one possible
+/// (localhost) is never reachable by GitHub.
+fn public_url(url: Option<String>) -> Result<String> {
+    url.filter(|v| !v.trim().is_empty())
+        .or_else(|| {
+            std::env::var("NECTR_PUBLIC_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
+        .ok_or_else(|| {
+            InputError(format!(
+                "no public URL for the webhook: pass --url https://your-nectr-server (the address GitHub can reach; the payload goes to its {WEBHOOK_PATH}) or set NECTR_PUBLIC_URL"
+            ))
+            .into()
+        })
+}
+
+/// The repository's webhook settings page, where GitHub shows a hook and its deliveries.
+fn settings_url(repo: &str, id: u64) -> String {
+    let server = std::env::var("GITHUB_SERVER_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "https://github.com".to_owned());
+    format!(
+        "{}/{repo}/settings/hooks/{id}",
+        server.trim_end_matches('/')
+    )
+}
+
 pub fn run(args: WebhookArgs) -> Result<u8> {
     super::runtime()?.block_on(async {
         let (token, _) = token::resolve(None).ok_or_else(no_token_error)?;
@@ -67,19 +102,35 @@ pub fn run(args: WebhookArgs) -> Result<u8> {
         match args.command {
             WebhookCommand::Install { repo, url } => {
                 let repo = parse_repo(&repo)?;
-                let public = url
-                    .or_else(|| std::env::var("NECTR_PUBLIC_URL").ok().filter(|v| !v.trim().is_empty()))
-                    .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
-                let target = payload_url(&public)?;
+                let target = payload_url(&public_url(url)?)?;
                 let (secret, generated) = match std::env::var("GITHUB_WEBHOOK_SECRET") {
                     Ok(s) if !s.trim().is_empty() => (s, false),
                     _ => (random_secret()?, true),
                 };
-                let hook = gh.create_hook(&repo, &target, &secret, &WEBHOOK_EVENTS).await?;
+                let hook = match gh.create_hook(&repo, &target, &secret, &WEBHOOK_EVENTS).await {
+                    Ok(hook) => hook,
+                    Err(e @ GitHubError::Unprocessable { .. }) => {
+                        // GitHub's 422 "Hook already exists on this repository": name it.
+                        let hooks = gh.list_hooks(&repo).await.unwrap_or_default();
+                        return match hooks
+                            .iter()
+                            .find(|h| h.config.url.as_deref() == Some(target.as_str()))
+                        {
+                            Some(existing) => Err(InputError(format!(
+                                "{repo} already has webhook {} sending to {target}; remove it first with `nectr webhook uninstall --repo {repo} --id {}` (or keep it: `nectr doctor --repo {repo}` checks it)",
+                                existing.id, existing.id
+                            ))
+                            .into()),
+                            None => Err(e.into()),
+                        };
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 eprintln!(
-                    "nectr: installed webhook {} on {repo}: {} → {target}",
+                    "nectr: installed webhook {} on {repo}: {} → {target}\nnectr: see it at {}",
                     hook.id,
-                    WEBHOOK_EVENTS.join(", ")
+                    WEBHOOK_EVENTS.join(", "),
+                    settings_url(&repo, hook.id)
                 );
                 if generated {
                     eprintln!(
@@ -91,10 +142,33 @@ pub fn run(args: WebhookArgs) -> Result<u8> {
                 }
                 Ok(0)
             }
+            WebhookCommand::List { repo } => {
+                let repo = parse_repo(&repo)?;
+                let hooks = gh.list_hooks(&repo).await?;
+                if hooks.is_empty() {
+                    eprintln!("nectr: {repo} has no webhooks");
+                    return Ok(0);
+                }
+                let mut out = String::new();
+                for h in &hooks {
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}\n",
+                        h.id,
+                        if h.active { "active" } else { "inactive" },
+                        h.events.join(","),
+                        h.config.url.as_deref().unwrap_or("-")
+                    ));
+                }
+                super::print_stdout(&out)?;
+                Ok(0)
+            }
             WebhookCommand::Uninstall { repo, id } => {
                 let repo = parse_repo(&repo)?;
                 if gh.delete_hook(&repo, id).await? {
-                    eprintln!("nectr: removed webhook {id} from {repo}");
+                    eprintln!(
+                        "nectr: removed webhook {id} from {repo} (was {})",
+                        settings_url(&repo, id)
+                    );
                 } else {
                     eprintln!("nectr: webhook {id} was already gone from {repo}");
                 }

@@ -1,8 +1,10 @@
 //! Which model to call, from `.nectr.yml` (`llm:`) and the environment, and building the
 //! provider.
 //!
-//! The environment wins over the file for every key. The API key comes only from
-//! `NECTR_LLM_API_KEY`; a key in the file is ignored with a warning. An empty variable counts
+//! The environment wins over the file for every key. The API key comes only from the
+//! environment (`NECTR_LLM_API_KEY`, else `OPENAI_API_KEY` / `ANTHROPIC_API_KEY`, which also
+//! turn the AI review on when no provider is named: see `api_key_from_env`); a key in the
+//! file is ignored with a warning. An empty variable counts
 //! as unset (the Action passes empty inputs as empty strings).
 //!
 //! | env | `.nectr.yml` | default |
@@ -182,6 +184,38 @@ fn repository_view(
     })
 }
 
+/// The API key, and the provider it selects, from the environment, in this order:
+/// `NECTR_LLM_API_KEY` (selects `openai` when no provider is named); then the named
+/// provider's conventional variable (`OPENAI_API_KEY` for `openai`, `ANTHROPIC_API_KEY` for
+/// `anthropic`); then, when no provider is named anywhere, `OPENAI_API_KEY` (selects
+/// `openai`) or else `ANTHROPIC_API_KEY` (selects `anthropic`). An explicit `none` stays off.
+fn api_key_from_env(
+    provider: ProviderKind,
+    provider_unset: bool,
+    env: impl Fn(&str) -> Option<String>,
+) -> (ProviderKind, Option<ApiKey>) {
+    if let Some(key) = env("NECTR_LLM_API_KEY") {
+        // A key alone means "review with the AI": OpenAI's API unless a provider is named.
+        let provider = match provider {
+            ProviderKind::None if provider_unset => ProviderKind::OpenAi,
+            named => named,
+        };
+        return (provider, Some(ApiKey::new(key)));
+    }
+    let openai = || env("OPENAI_API_KEY").map(ApiKey::new);
+    let anthropic = || env("ANTHROPIC_API_KEY").map(ApiKey::new);
+    match provider {
+        ProviderKind::OpenAi => (provider, openai()),
+        ProviderKind::Anthropic => (provider, anthropic()),
+        ProviderKind::None if provider_unset => match (openai(), anthropic()) {
+            (Some(key), _) => (ProviderKind::OpenAi, Some(key)),
+            (None, Some(key)) => (ProviderKind::Anthropic, Some(key)),
+            (None, None) => (provider, None),
+        },
+        ProviderKind::None => (provider, None),
+    }
+}
+
 impl LlmSettings {
     /// Merges `.nectr.yml`'s `llm:` with the environment (`env("NECTR_LLM_…")`) as `trust`
     /// allows (see the module docs); the environment wins. Fails on an unknown provider, a
@@ -247,7 +281,8 @@ impl LlmSettings {
                 )));
             }
         };
-        let api_key = env("NECTR_LLM_API_KEY").map(ApiKey::new);
+        let unset = raw_provider.as_deref().is_none_or(str::is_empty);
+        let (provider, api_key) = api_key_from_env(provider, unset, env);
         let model = repo_model
             .or_else(|| env("NECTR_LLM_MODEL"))
             .or_else(|| config.model.clone().filter(|m| !m.trim().is_empty()))
@@ -535,5 +570,60 @@ mod tests {
         assert_eq!(s.base_url, "http://127.0.0.1:18081/v1");
         assert_eq!(s.http.max_retries, 10);
         assert_eq!(s.http.timeout, Duration::from_secs(100_000));
+    }
+}
+
+#[cfg(test)]
+mod conventional_keys {
+    use super::*;
+
+    fn resolve(file_provider: Option<&str>, vars: &[(&str, &str)]) -> LlmSettings {
+        let config = LlmConfig {
+            provider: file_provider.map(str::to_owned),
+            ..LlmConfig::default()
+        };
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        LlmSettings::resolve(&config, Trust::Operator, |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn openai_and_anthropic_keys_turn_the_ai_review_on_in_the_documented_order() {
+        let s = resolve(None, &[("OPENAI_API_KEY", "sk-a")]);
+        assert_eq!(s.provider, ProviderKind::OpenAi);
+        assert!(s.api_key.is_some());
+        let s = resolve(None, &[("ANTHROPIC_API_KEY", "sk-ant")]);
+        assert_eq!(s.provider, ProviderKind::Anthropic);
+        assert_eq!(s.model, DEFAULT_ANTHROPIC_MODEL);
+        // Both set, no provider named: OpenAI's comes first.
+        let s = resolve(
+            None,
+            &[("ANTHROPIC_API_KEY", "sk-ant"), ("OPENAI_API_KEY", "sk-a")],
+        );
+        assert_eq!(s.provider, ProviderKind::OpenAi);
+        // A named provider takes its own conventional variable.
+        let s = resolve(
+            Some("anthropic"),
+            &[("ANTHROPIC_API_KEY", "sk-ant"), ("OPENAI_API_KEY", "sk-a")],
+        );
+        assert_eq!(s.provider, ProviderKind::Anthropic);
+        assert!(s.api_key.is_some());
+        // An explicit `none` stays off; nothing set stays off.
+        assert_eq!(
+            resolve(Some("none"), &[("OPENAI_API_KEY", "sk-a")]).provider,
+            ProviderKind::None
+        );
+        assert_eq!(resolve(None, &[]).provider, ProviderKind::None);
+        // NECTR_LLM_API_KEY comes first, and alone selects OpenAI.
+        let s = resolve(
+            None,
+            &[("NECTR_LLM_API_KEY", "k"), ("ANTHROPIC_API_KEY", "sk-ant")],
+        );
+        assert_eq!(s.provider, ProviderKind::OpenAi);
     }
 }

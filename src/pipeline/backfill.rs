@@ -28,6 +28,7 @@ pub async fn backfill(
     max_issues: usize,
 ) -> Result<BackfillReport> {
     let mut report = BackfillReport::default();
+    crate::error::progress(&format!("backfill {repo}: listing closed pull requests…"));
     let pulls = gh
         .list_pulls(repo, "closed", max_prs)
         .await
@@ -42,7 +43,13 @@ pub async fn backfill(
             .and_then(parse_timestamp)
             .unwrap_or(0)
     });
-    for pull in &merged {
+    for (i, pull) in merged.iter().enumerate() {
+        crate::error::progress(&format!(
+            "backfill {repo}: pull request {}/{} (#{})…",
+            i + 1,
+            merged.len(),
+            pull.number
+        ));
         let files = gh
             .pull_files(repo, pull.number)
             .await
@@ -51,6 +58,7 @@ pub async fn backfill(
         graph.index_pr(&pr_record(repo, pull, paths)).await?;
         report.prs += 1;
     }
+    crate::error::progress(&format!("backfill {repo}: listing open issues…"));
     let issues = gh
         .list_issues(repo, "open", max_issues)
         .await
@@ -59,6 +67,7 @@ pub async fn backfill(
         graph.index_issue(&issue_record(repo, issue)).await?;
         report.issues += 1;
     }
+    crate::error::progress_done();
     Ok(report)
 }
 

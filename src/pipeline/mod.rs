@@ -24,7 +24,7 @@ use crate::review::ai::files::FileSource;
 use crate::review::ai::{self, AiInput, AiLimits, AiOutcome, ContextSection};
 use crate::review::anchor::{anchor_all, anchor_in_file, apply_inline_cap, sort_and_dedup};
 use crate::review::filter::skip_reason;
-use crate::review::finding::{Finding, Side, Source};
+use crate::review::finding::Finding;
 use crate::review::rules::RuleSet;
 use crate::review::{PrRef, Review, SkippedFile, Stats};
 
@@ -198,8 +198,7 @@ pub fn add_findings(review: &mut Review, mut new: Vec<Finding>, diff: &Diff<'_>,
 }
 
 /// Merge an AI outcome into a rules review: stats, notes, skipped files, the summary, and
-/// the findings (anchored, ordered and capped again; suggestions rendered as
-/// ```` ```suggestion ```` only for findings that stay inline on the RIGHT side).
+/// the findings (anchored, ordered and capped again).
 pub fn merge_ai(review: &mut Review, outcome: AiOutcome, diff: &Diff<'_>, cap: usize) {
     review.stats.llm_calls += outcome.calls;
     review.stats.llm_input_tokens += outcome.usage.input_tokens;
@@ -225,31 +224,11 @@ pub fn merge_ai(review: &mut Review, outcome: AiOutcome, diff: &Diff<'_>, cap: u
     for &i in &review.over_cap {
         review.findings[i].anchored = true;
     }
-    let key = |f: &crate::review::finding::Finding| {
-        (f.path.clone(), f.line, f.end_line, f.side, f.title.clone())
-    };
-    let mut suggestions = std::collections::HashMap::new();
-    let mut new: Vec<_> = Vec::with_capacity(outcome.findings.len());
-    for af in outcome.findings {
-        if let Some(code) = af.suggestion {
-            suggestions.insert(key(&af.finding), code);
-        }
-        new.push(af.finding);
-    }
+    // Each finding carries its suggestion; the renderer fences it as an applicable
+    // ```` ```suggestion ```` only where the comment sits on exactly those RIGHT lines.
+    let mut new: Vec<_> = outcome.findings.into_iter().map(|af| af.finding).collect();
     anchor_all(&mut new, diff);
     review.findings.append(&mut new);
     sort_and_dedup(&mut review.findings, diff);
     review.over_cap = apply_inline_cap(&mut review.findings, cap);
-    for f in &mut review.findings {
-        if f.source != Source::Llm {
-            continue;
-        }
-        if let Some(code) = suggestions.get(&key(f)) {
-            let applicable = f.anchored && f.side == Side::Right;
-            if let Some(block) = ai::neutralise::suggestion_block(code, applicable) {
-                f.body.push_str("\n\n");
-                f.body.push_str(&block);
-            }
-        }
-    }
 }

@@ -383,6 +383,7 @@ async fn review_within(
     let record = publish::RunRecord {
         base_ref: Some(pull.base.name.clone()),
         ai_complete,
+        on_clean: config.config.review.on_clean,
     };
     let publication =
         publish::publish_with(gh, &pr, &review, &diff, earlier, &record, req.dry_run).await?;

@@ -74,6 +74,9 @@ pub struct Publication {
     pub updated_previous: bool,
     /// Inline comments GitHub refused (422) and that were moved into the summary.
     pub moved_to_summary: usize,
+    /// Nothing was posted: the review had no findings and `review.on_clean` is `silent`
+    /// (with no earlier summary to edit).
+    pub silent: bool,
     /// The summary as posted (or as it would be, in a dry run).
     pub body: String,
 }
@@ -102,6 +105,8 @@ pub struct RunRecord {
     pub base_ref: Option<String>,
     /// The AI reviewer has now seen the whole pull request at this head.
     pub ai_complete: bool,
+    /// `review.on_clean`: whether a review without findings posts a summary.
+    pub on_clean: crate::config::OnClean,
 }
 
 /// Read Nectr's latest earlier review of the PR. `identity` is resolved (`GET /user`) only
@@ -172,10 +177,10 @@ pub fn truncate_body(text: &str, max: usize, note: &str) -> String {
     format!("{cut}\n\n{note}")
 }
 
-fn inline_body(finding: &Finding, fp: &str) -> String {
+fn inline_body(finding: &Finding, help: Option<&str>, fp: &str) -> String {
     // Finding text can quote the PR (or come from a model): only Nectr writes markers.
     let body = truncate_body(
-        &strip_markers(&markdown::inline_comment(finding)),
+        &strip_markers(&markdown::inline_comment(finding, help)),
         MAX_INLINE_CHARS,
         "*(comment truncated)*",
     );
@@ -191,7 +196,7 @@ fn side_str(side: Side) -> &'static str {
 
 /// The inline comment for an anchored finding: GitHub wants the last line in `line` and
 /// the first in `start_line`.
-fn new_comment(finding: &Finding, fp: &str) -> NewReviewComment {
+fn new_comment(finding: &Finding, help: Option<&str>, fp: &str) -> NewReviewComment {
     let end = finding.end_line.filter(|&e| e > finding.line);
     NewReviewComment {
         path: finding.path.clone(),
@@ -199,7 +204,7 @@ fn new_comment(finding: &Finding, fp: &str) -> NewReviewComment {
         side: side_str(finding.side),
         start_line: end.map(|_| finding.line),
         start_side: end.map(|_| side_str(finding.side)),
-        body: inline_body(finding, fp),
+        body: inline_body(finding, help, fp),
     }
 }
 
@@ -247,7 +252,11 @@ pub fn plan(
         if posted_inline.contains(&fp) {
             already_posted += 1;
         } else {
-            comments.push(new_comment(finding, &fp));
+            comments.push(new_comment(
+                finding,
+                markdown::rule_help(review, finding),
+                &fp,
+            ));
         }
     }
     let current: HashSet<&String> = marker.all.iter().collect();
@@ -256,15 +265,22 @@ pub fn plan(
         .filter(|fp| !current.contains(fp))
         .count();
 
-    let mut body = with_scope_line(strip_markers(&markdown::summary(review)), review);
-    if let Some(previous) = previous {
-        body.push_str(&since_previous(previous, &marker));
-    }
+    let mut relation = previous
+        .map(|p| since_previous(p, &marker))
+        .unwrap_or_default();
     if already_posted > 0 {
-        body.push_str(&format!(
-            "\n> {already_posted} of these already have inline comments from an earlier Nectr review; they are not repeated.\n"
+        relation.push_str(&format!(
+            "\n{} already commented on in an earlier review; not repeated.\n",
+            match already_posted {
+                1 => "1 finding was".to_owned(),
+                n => format!("{n} findings were"),
+            }
         ));
     }
+    let body = with_scope_line(
+        strip_markers(&markdown::summary_with(review, &relation)),
+        review,
+    );
     Plan {
         body,
         comments,
@@ -274,25 +290,23 @@ pub fn plan(
     }
 }
 
-/// The summary with a line under its heading saying what this run looked at: an
-/// incremental review of the commits since the last one, or a full review and why (when an
-/// earlier review existed).
+/// The summary with a line under its heading saying, in plain words, what a re-review
+/// looked at: the changes since the last review. Why a re-review covered the whole pull
+/// request again is in the summary's collapsed footer (see `markdown::summary`).
 fn with_scope_line(summary: String, review: &Review) -> String {
-    let line = if let Some(inc) = &review.stats.incremental {
-        format!(
-            "> **Incremental review** of the commits {}: the AI reviewer read only what changed since Nectr's last review ({}); the rules checked the whole pull request.\n",
-            markdown::code_span(&format!("{}..{}", short_sha(&inc.from), short_sha(&inc.to))),
-            match inc.files {
-                1 => "1 file".to_owned(),
-                n => format!("{n} files"),
-            }
-        )
-    } else if let Some(reason) = &review.stats.full_review_reason {
-        // Nectr's own words, with anything from the pull request already in code spans.
-        format!("> **Full review**: {}.\n", reason.trim_end_matches('.'))
-    } else {
+    let Some(inc) = review.stats.incremental.as_ref().filter(|i| i.from != i.to) else {
         return summary;
     };
+    let line = format!(
+        "Reviewed what changed since the last review ({} → {}): the AI reviewer read {}, the rule checks the whole pull request.\n",
+        markdown::code_span(&short_sha(&inc.from)),
+        markdown::code_span(&short_sha(&inc.to)),
+        match inc.files {
+            0 => "no changed file".to_owned(),
+            1 => "the 1 changed file".to_owned(),
+            n => format!("the {n} changed files"),
+        }
+    );
     match summary.split_once("\n\n") {
         Some((heading, rest)) => format!("{heading}\n\n{line}\n{rest}"),
         None => format!("{line}\n{summary}"),
@@ -324,50 +338,51 @@ fn since_previous(previous: &ReviewMarker, current: &ReviewMarker) -> String {
     {
         return String::new();
     }
+    let mut parts = Vec::new();
+    if !fixed.is_empty() {
+        parts.push(format!("{} fixed", fixed.len()));
+    }
+    if new > 0 {
+        parts.push(format!("{new} new"));
+    }
+    if open > 0 {
+        parts.push(format!("{open} still open"));
+    }
+    // On the same commit the short SHA says nothing the reader does not know.
+    let against = if previous.head == current.head {
+        "the last review".to_owned()
+    } else {
+        format!(
+            "the last review ({})",
+            markdown::code_span(&short_sha(&previous.head))
+        )
+    };
     let mut out = format!(
-        "\n#### Since the last review ({})\n\n{}, {}.",
-        markdown::code_span(&short_sha(&previous.head)),
-        match open {
-            1 => "1 earlier finding is still open".to_owned(),
-            n => format!("{n} earlier findings are still open"),
-        },
-        match new {
-            1 => "1 is new".to_owned(),
-            n => format!("{n} are new"),
+        "\nCompared with {against}: {}.\n",
+        if parts.is_empty() {
+            "no findings then or now".to_owned()
+        } else {
+            parts.join(", ")
         }
     );
-    if fixed.is_empty() {
-        out.push('\n');
-        return out;
-    }
-    out.push_str(&format!(
-        " ✅ {} from the previous review {} no longer present",
-        match fixed.len() {
-            1 => "1 finding".to_owned(),
-            n => format!("{n} findings"),
-        },
-        if fixed.len() == 1 { "is" } else { "are" }
-    ));
     let named: Vec<&MarkedFinding> = fixed
         .iter()
         .filter_map(|fp| previous.findings.iter().find(|f| f.fp == *fp))
         .collect();
     if named.is_empty() {
-        out.push_str(".\n");
         return out;
     }
-    out.push_str(" — fixed since the last review:\n\n");
+    out.push_str("\n#### Fixed since the last review\n\n");
     for f in named {
         let location = match f.end {
             Some(end) => format!("{}:{}-{end}", f.path, f.line),
             None => format!("{}:{}", f.path, f.line),
         };
         out.push_str(&format!(
-            "- ~~{} {} {} — {}~~ ({})\n",
-            markdown::severity_icon(f.sev),
-            f.sev,
+            "- ✅ ~~{} {}~~ {} ({})\n",
             markdown::code_span(&location),
-            markdown::escape_inline(&f.title),
+            markdown::inline_text(&f.title),
+            f.sev,
             markdown::code_span(&f.rule)
         ));
     }
@@ -514,11 +529,25 @@ pub async fn publish_with(
         publication.moved_to_summary = plan.comments.len();
         publication.inline_comments = 0;
     }
+    // A clean pull request under `review.on_clean: silent`: no new review (no notification
+    // for nothing); an earlier summary is edited so it does not go on listing old findings.
+    let silent_previous =
+        if review.findings.is_empty() && record.on_clean == crate::config::OnClean::Silent {
+            match previous.as_ref() {
+                Some(p) => Some(p),
+                None => {
+                    publication.silent = true;
+                    return Ok(publication);
+                }
+            }
+        } else {
+            None
+        };
     if dry_run {
         return Ok(publication);
     }
 
-    if let Some(p) = edit_previous {
+    if let Some(p) = edit_previous.or(silent_previous) {
         let updated = gh
             .update_review(repo, number, p.review.id, &publication.body)
             .await?;
@@ -708,6 +737,58 @@ mod tests {
         let body = finish_body(&plan.body, &plan.marker);
         assert_eq!(body.matches("<!-- nectr:").count(), 1, "{body}");
         assert_eq!(ReviewMarker::find(&body), Some(plan.marker));
+    }
+
+    #[test]
+    fn a_clean_review_posts_nothing_under_on_clean_silent() {
+        let transport = std::sync::Arc::new(LostAnswer::default());
+        let gh = GitHub::with_transport("http://gh.test", transport.clone())
+            .with_write_gap(std::time::Duration::ZERO);
+        let text = "diff --git a/a.md b/a.md\n--- a/a.md\n+++ b/a.md\n@@ -1 +1,2 @@\n x\n+y\n";
+        let diff = crate::diff::parse(text).unwrap();
+        let pr = PrRef {
+            repo: "o/r".into(),
+            number: 1,
+            head_sha: "abc123".into(),
+        };
+        let review = Review::default();
+        let silent = RunRecord {
+            on_clean: crate::config::OnClean::Silent,
+            ..RunRecord::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let p = rt
+            .block_on(publish_with(
+                &gh,
+                &pr,
+                &review,
+                &diff,
+                Earlier::default(),
+                &silent,
+                false,
+            ))
+            .unwrap();
+        assert!(p.silent);
+        assert_eq!(p.review_id, None);
+        assert_eq!(transport.posts.load(Ordering::SeqCst), 0, "nothing posted");
+        // The default posts the short summary.
+        let p = rt
+            .block_on(publish_with(
+                &gh,
+                &pr,
+                &review,
+                &diff,
+                Earlier::default(),
+                &RunRecord::default(),
+                false,
+            ))
+            .unwrap();
+        assert!(!p.silent);
+        assert!(p.review_id.is_some());
+        assert!(p.body.contains("no findings"), "{}", p.body);
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl From<crate::store::StoreError> for ApiError {
 pub async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such route; see INTERFACE.md for the server's routes",
+        "no such route; the server's routes are listed in docs/interface.md",
     )
 }
 

@@ -253,7 +253,7 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The whole HTTP app: every route of `INTERFACE.md`'s hosted-server table.
+/// The whole HTTP app: every route of `docs/interface.md`'s hosted-server table.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))

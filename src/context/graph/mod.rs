@@ -397,9 +397,16 @@ impl GraphAnswers {
             } else {
                 String::new()
             };
+            // Titles next to the numbers: a bare `#7562` tells the reader nothing.
+            let shown: Vec<String> = self
+                .past_prs
+                .iter()
+                .take(SHOWN)
+                .map(|p| format!("#{} {}", p.number, escape_inline(&clip(&p.title, 60))))
+                .collect();
             lines.push(format!(
                 "Earlier PRs on these files: {}{}{note}",
-                numbers(&mut self.past_prs.iter().map(|p| p.number)),
+                shown.join("; "),
                 more(self.past_prs.len())
             ));
         }

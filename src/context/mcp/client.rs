@@ -1,7 +1,7 @@
 //! The MCP transport, behind [`ToolSession`]: connect to one server (a stdio child process or
 //! a streamable-HTTP endpoint), call tools, and turn what comes back into capped text.
 //!
-//! Only this file knows rmcp. It changed its API three times in a year (STACK.md), so the
+//! Only this file knows rmcp. It changed its API three times in a year, so the
 //! rest of `context::mcp` sees a two-method trait and plain strings.
 //!
 //! Errors are one line, never contain a header value (every expanded secret is scrubbed

@@ -516,6 +516,10 @@ pub async fn ai_review(
         reply_tokens: reply_tokens as u32,
     };
     let by_index: BTreeMap<usize, &Prepared> = prepared.iter().map(|p| (p.index, p)).collect();
+    // A terminal user sees the calls advance (`error::progress` is silent otherwise).
+    let (total, done) = (accepted.len(), &AtomicU32::new(0));
+    let (model_name, shared_ref) = (model.info().model.as_str(), &shared);
+    crate::error::progress(&format!("AI review ({model_name}): 0/{total} calls done…"));
     let futures: Vec<BoxFut<'_, ChunkResult>> = accepted
         .iter()
         .zip(&files_blocks)
@@ -532,10 +536,18 @@ pub async fn ai_review(
             }
             let system = prompt::system_prompt(input.config, &paths);
             let user = prompt::user_prompt(&pr, &ctx, files_block, &sections);
-            Box::pin(run_chunk(&shared, system, user)) as BoxFut<'_, ChunkResult>
+            Box::pin(async move {
+                let result = run_chunk(shared_ref, system, user).await;
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                crate::error::progress(&format!(
+                    "AI review ({model_name}): {n}/{total} calls done…"
+                ));
+                result
+            }) as BoxFut<'_, ChunkResult>
         })
         .collect();
     let results = join_all(futures).await;
+    crate::error::progress_done();
 
     // The replies.
     let sent: HashSet<&str> = prepared
@@ -586,7 +598,8 @@ pub async fn ai_review(
                     title: neutralise::title(&raw.title),
                     body: neutralise::markdown(&raw.body, neutralise::MAX_FINDING_BODY_CHARS),
                     anchored: false,
-                    suggestion: None,
+                    // Rendered (fenced, applicable or not) once anchoring is final.
+                    suggestion: raw.suggestion.clone(),
                 },
                 suggestion: raw.suggestion,
             });

@@ -1,4 +1,4 @@
-//! `--format json`: the `nectr.review/v1` document of `INTERFACE.md`. Field names and
+//! `--format json`: the `nectr.review/v1` document of `docs/interface.md`. Field names and
 //! shapes here are a public contract: add fields, never rename or remove them.
 
 use serde::Serialize;

@@ -24,12 +24,14 @@ pub enum Format {
 pub struct RenderOptions {
     /// ANSI colours in `text` (only when writing to a terminal).
     pub color: bool,
+    /// `text` only: each finding's explanation, skipped files and notes too.
+    pub verbose: bool,
 }
 
 /// Render `review` in `format`; the result ends with a newline.
 pub fn render(review: &Review, format: Format, options: RenderOptions) -> String {
     match format {
-        Format::Text => text::render(review, options.color),
+        Format::Text => text::render(review, options.color, options.verbose),
         Format::Markdown => markdown::document(review),
         Format::Json => json::render(review),
         Format::Sarif => sarif::render(review),

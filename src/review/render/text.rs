@@ -1,6 +1,7 @@
-//! Terminal output: the AI reviewer's overview when there is one, then one
-//! `path:line: severity: title [rule]` line per finding (the shape editors and `grep`
-//! understand), its explanation indented below, and a closing tally.
+//! Terminal output, compact like a compiler's: the AI reviewer's overview when there is
+//! one, then one `path:line: severity rule: message` line per finding (the shape editors,
+//! `grep` and reviewdog's `errorformat` understand) and one closing tally. `--verbose`
+//! adds each finding's explanation, the files not reviewed and the notes.
 
 use std::fmt::Write;
 
@@ -33,7 +34,7 @@ fn clean(text: &str) -> String {
         .collect()
 }
 
-pub fn render(review: &Review, color: bool) -> String {
+pub fn render(review: &Review, color: bool, verbose: bool) -> String {
     let paint = |code: &str, text: &str| {
         if color {
             format!("{code}{text}{RESET}")
@@ -45,6 +46,7 @@ pub fn render(review: &Review, color: bool) -> String {
     if let Some(summary) = review
         .ai_summary
         .as_deref()
+        .map(crate::review::render::markdown::merge_overview)
         .filter(|s| !s.trim().is_empty())
     {
         let model = review.llm_model.as_deref().unwrap_or("the model");
@@ -54,7 +56,7 @@ pub fn render(review: &Review, color: bool) -> String {
             paint(BOLD, &format!("AI overview ({}):", clean(model)))
         );
         // The model's text is untrusted: control characters are stripped like any other.
-        for line in clean(summary).trim().lines() {
+        for line in clean(&summary).trim().lines() {
             let _ = writeln!(out, "    {}", line.trim_end());
         }
         let _ = writeln!(out);
@@ -78,26 +80,33 @@ pub fn render(review: &Review, color: bool) -> String {
         };
         let _ = writeln!(
             out,
-            "{}: {}: {} {}{}",
+            "{}: {} {}: {}{}",
             paint(BOLD, &format!("{}:{range}", clean(&f.path))),
             paint(severity_color(f.severity), f.severity.as_str()),
-            clean(&f.title),
-            paint(DIM, &format!("[{}]", clean(&f.rule))),
+            paint(DIM, &clean(&f.rule)),
+            one_line(&clean(&f.title)),
             place
         );
-        for line in clean(&f.body).trim_end().lines() {
-            let _ = writeln!(out, "    {line}");
+        if verbose {
+            for line in clean(&f.body).trim_end().lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+            if let Some(code) = &f.suggestion {
+                let _ = writeln!(out, "    suggested replacement:");
+                for line in clean(code).lines() {
+                    let _ = writeln!(out, "    | {line}");
+                }
+            }
+            let _ = writeln!(out);
         }
-        let _ = writeln!(out);
     }
     let files = review.stats.files;
     let files = format!("{files} file{}", if files == 1 { "" } else { "s" });
-    if review.findings.is_empty() {
-        let _ = writeln!(
-            out,
+    let mut tally = if review.findings.is_empty() {
+        format!(
             "No findings in {files} (+{} -{}).",
             review.additions, review.deletions
-        );
+        )
     } else {
         let counts: Vec<String> = review
             .counts()
@@ -106,27 +115,57 @@ pub fn render(review: &Review, color: bool) -> String {
             .map(|(s, n)| paint(severity_color(*s), &format!("{n} {s}")))
             .collect();
         let n = review.findings.len();
-        let _ = writeln!(
-            out,
+        format!(
             "{n} finding{} ({}) in {files} (+{} -{}).",
             if n == 1 { "" } else { "s" },
             counts.join(", "),
             review.additions,
             review.deletions
-        );
+        )
+    };
+    let skipped = review.stats.skipped_files.len();
+    let notes = review.notes.len();
+    if !verbose && (skipped > 0 || notes > 0) {
+        let mut more = Vec::new();
+        if skipped > 0 {
+            more.push(format!(
+                "{skipped} file{} not reviewed",
+                if skipped == 1 { "" } else { "s" }
+            ));
+        }
+        if notes > 0 {
+            more.push(format!("{notes} note{}", if notes == 1 { "" } else { "s" }));
+        }
+        tally.push_str(&paint(
+            DIM,
+            &format!(" {} (--verbose shows them).", more.join(", ")),
+        ));
     }
-    for skipped in &review.stats.skipped_files {
-        let _ = writeln!(
-            out,
-            "{}",
-            paint(
-                DIM,
-                &format!("skipped {}: {}", clean(&skipped.path), skipped.reason)
-            )
-        );
+    if review.llm_model.is_none() {
+        tally.push_str(&paint(
+            DIM,
+            " Rules only: set OPENAI_API_KEY or ANTHROPIC_API_KEY to add the AI review.",
+        ));
     }
-    for note in &review.notes {
-        let _ = writeln!(out, "note: {}", clean(note));
+    let _ = writeln!(out, "{tally}");
+    if verbose {
+        for skipped in &review.stats.skipped_files {
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(
+                    DIM,
+                    &format!("skipped {}: {}", clean(&skipped.path), skipped.reason)
+                )
+            );
+        }
+        for note in &review.notes {
+            let _ = writeln!(out, "note: {}", clean(note));
+        }
     }
     out
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
