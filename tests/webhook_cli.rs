@@ -97,7 +97,7 @@ fn install_generates_a_secret_and_uninstall_removes_the_hook() {
     assert_eq!(
         text(&listed.stdout),
         format!(
-            "{}\tactive\tpull_request,issues\thttps://nectr.example.com/api/v1/webhooks/github\n",
+            "{}\tactive\tpull_request,issues,issue_comment,pull_request_review_comment\thttps://nectr.example.com/api/v1/webhooks/github\n",
             hook.id
         )
     );
