@@ -20,6 +20,11 @@
 //! Azure OpenAI is the `openai` provider with the Azure URL shape, chosen when the base
 //! URL's host ends with `.openai.azure.com` or `.cognitiveservices.azure.com`, or when a
 //! deployment is set, or with `provider: azure`.
+//!
+//! GitHub Models is `provider: github`: the token is `NECTR_LLM_API_KEY` or else
+//! `GITHUB_TOKEN`, the URL `https://models.github.ai` unless the operator sets
+//! `NECTR_GITHUB_MODELS_URL` (`llm.base_url` is ignored for it), the model
+//! `openai/gpt-4.1-mini` by default; see `llm::github_models`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +53,9 @@ pub enum ProviderKind {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// GitHub Models (`models.github.ai`, OpenAI-compatible) with a GitHub token; see
+    /// `llm::github_models`.
+    GitHubModels,
 }
 
 /// Azure OpenAI's URL shape: `{base}/openai/deployments/{deployment}/chat/completions?api-version=…`
@@ -72,6 +80,9 @@ pub struct LlmSettings {
     pub azure: Option<AzureSettings>,
     /// Things the user should hear about (a key in the file); print them.
     pub warnings: Vec<String>,
+    /// GitHub Models only: the organisation usage is attributed to
+    /// (`NECTR_GITHUB_MODELS_ORG`; never from the file).
+    pub github_org: Option<String>,
 }
 
 fn parse_num<T: std::str::FromStr>(
@@ -124,6 +135,7 @@ impl LlmSettings {
                 ProviderKind::OpenAi
             }
             Some("anthropic") | Some("claude") => ProviderKind::Anthropic,
+            Some("github") | Some("github-models") => ProviderKind::GitHubModels,
             Some(other) => {
                 let source = if from_env {
                     "NECTR_LLM_PROVIDER"
@@ -131,22 +143,33 @@ impl LlmSettings {
                     ".nectr.yml llm.provider"
                 };
                 return Err(InputError(format!(
-                    "unknown LLM provider {other:?} ({source}): use none, openai (any OpenAI-compatible API: OpenAI, Azure, Ollama, vLLM, OpenRouter) or anthropic"
+                    "unknown LLM provider {other:?} ({source}): use none, openai (any OpenAI-compatible API: OpenAI, Azure, Ollama, vLLM, OpenRouter), anthropic or github (GitHub Models)"
                 )));
             }
         };
-        let api_key = env("NECTR_LLM_API_KEY").map(ApiKey::new);
+        let mut api_key = env("NECTR_LLM_API_KEY").map(ApiKey::new);
+        if provider == ProviderKind::GitHubModels && api_key.is_none() {
+            api_key = env("GITHUB_TOKEN").map(ApiKey::new);
+        }
         let model = env("NECTR_LLM_MODEL")
             .or_else(|| config.model.clone().filter(|m| !m.trim().is_empty()))
             .map(|m| m.trim().to_owned())
             .unwrap_or_else(|| match provider {
                 ProviderKind::Anthropic => DEFAULT_ANTHROPIC_MODEL.to_owned(),
+                ProviderKind::GitHubModels => super::github_models::DEFAULT_MODEL.to_owned(),
                 _ => DEFAULT_OPENAI_MODEL.to_owned(),
             });
         // A key from the environment goes only to a base URL from the environment or the
         // provider's own: `.nectr.yml` can come from the pull request under review, and a PR
         // must not be able to send the key to a server of its choosing.
         let mut file_base_url = config.base_url.clone().filter(|u| !u.trim().is_empty());
+        // GitHub Models' URL is GitHub's; only the operator moves it (tests, proxies).
+        if provider == ProviderKind::GitHubModels && file_base_url.take().is_some() {
+            warnings.push(format!(
+                "warning: llm.base_url in .nectr.yml is ignored for GitHub Models (the token is a GitHub token); set {} instead",
+                super::github_models::URL_ENV
+            ));
+        }
         if api_key.is_some() && file_base_url.is_some() && env("NECTR_LLM_BASE_URL").is_none() {
             warnings.push(
                 "warning: llm.base_url in .nectr.yml is ignored while NECTR_LLM_API_KEY is set (a pull request could otherwise send the key to another server); set NECTR_LLM_BASE_URL instead"
@@ -154,11 +177,16 @@ impl LlmSettings {
             );
             file_base_url = None;
         }
-        let base_url = env("NECTR_LLM_BASE_URL")
-            .or(file_base_url)
+        let base_url = if provider == ProviderKind::GitHubModels {
+            env(super::github_models::URL_ENV)
+        } else {
+            env("NECTR_LLM_BASE_URL")
+        }
+        .or(file_base_url)
             .map(|u| u.trim().trim_end_matches('/').to_owned())
             .unwrap_or_else(|| match provider {
                 ProviderKind::Anthropic => ANTHROPIC_BASE_URL.to_owned(),
+                ProviderKind::GitHubModels => super::github_models::BASE_URL.to_owned(),
                 _ => local_default.unwrap_or(OPENAI_BASE_URL).to_owned(),
             });
         let context_window = parse_num(
@@ -167,7 +195,10 @@ impl LlmSettings {
             config.context_window,
         )?
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| context_window_for(&model));
+        .unwrap_or_else(|| match provider {
+            ProviderKind::GitHubModels => super::github_models::DEFAULT_CONTEXT_WINDOW,
+            _ => context_window_for(&model),
+        });
         let timeout_secs = parse_num(
             "NECTR_LLM_TIMEOUT_SECS",
             env("NECTR_LLM_TIMEOUT_SECS"),
@@ -197,6 +228,7 @@ impl LlmSettings {
             http,
             azure: None,
             warnings,
+            github_org: None,
         };
         if provider == ProviderKind::None {
             return Ok(settings);
@@ -240,6 +272,14 @@ impl LlmSettings {
                 return Err(InputError(format!(
                     "{what} needs an API key: set NECTR_LLM_API_KEY (keys are read only from the environment), or set NECTR_LLM_PROVIDER=none to review without an LLM"
                 )));
+            }
+        }
+        if provider == ProviderKind::GitHubModels {
+            settings.github_org = env(super::github_models::ORG_ENV).map(|o| o.trim().to_owned());
+            if settings.api_key.is_none() {
+                return Err(InputError(
+                    "GitHub Models needs a GitHub token: set GITHUB_TOKEN (in a workflow, grant `permissions: models: read`), or set NECTR_LLM_PROVIDER=none to review without an LLM".to_owned(),
+                ));
             }
         }
         if provider == ProviderKind::Anthropic
@@ -299,6 +339,9 @@ pub fn from_settings(settings: &LlmSettings) -> Result<Option<Arc<dyn LanguageMo
         ProviderKind::None => Ok(None),
         ProviderKind::OpenAi => Ok(Some(Arc::new(OpenAiCompatible::new(settings)?))),
         ProviderKind::Anthropic => Ok(Some(Arc::new(Anthropic::new(settings)?))),
+        ProviderKind::GitHubModels => Ok(Some(Arc::new(
+            super::github_models::GitHubModels::new(settings, None)?,
+        ))),
     }
 }
 

@@ -44,6 +44,9 @@ pub struct PrReviewRequest<'a> {
     /// The knowledge graph, memories and operator MCP servers; `None`: no context (the
     /// repository's own MCP servers are not asked either).
     pub context: Option<Arc<ContextSources>>,
+    /// `nectr action`: when neither `.nectr.yml` nor `NECTR_LLM_*` names a provider, use
+    /// GitHub Models with the workflow token (see `llm::github_models::model_for`).
+    pub zero_config_llm: Option<crate::llm::github_models::ZeroConfig>,
 }
 
 pub struct PrReviewOutcome {
@@ -150,11 +153,20 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
             .with_context(|| format!("cannot fetch pull request {}#{}", req.repo, req.number))?,
     };
     let head_sha = pull.head.sha.clone();
-    let diff_text = fetch_diff(gh, req.repo, req.number).await?;
     let source = req.config.unwrap_or(ConfigSource::Repo {
         git_ref: head_sha.clone(),
     });
-    let config = load_config(gh, req.repo, &source).await?;
+    // The diff, the config and Nectr's earlier reviews do not depend on each other: one
+    // round trip's wait instead of three (BENCHMARKS.md, "Before the first model call").
+    let (diff_text, config, earlier) = tokio::try_join!(
+        fetch_diff(gh, req.repo, req.number),
+        load_config(gh, req.repo, &source),
+        async {
+            publish::earlier_reviews(gh, req.repo, req.number, req.identity)
+                .await
+                .map_err(anyhow::Error::from)
+        },
+    )?;
     let (rules, mut warnings) = super::cpu_bound(|| super::rule_set(&config))?;
     warnings.splice(0..0, config.warnings.iter().cloned());
     let diff = super::cpu_bound(|| parse_pr_diff(req.repo, req.number, &diff_text))?;
@@ -164,37 +176,47 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
         head_sha: head_sha.clone(),
     };
     // The model: the caller's, else the one `.nectr.yml` and the environment name (if any).
-    let model = match req.model {
-        Some(model) => Some(model),
-        None => crate::llm::from_config(&config.config.llm)?,
+    let (model, llm_note) = match req.model {
+        Some(model) => (Some(model), None),
+        None => {
+            crate::llm::github_models::model_for(
+                &config.config.llm,
+                req.zero_config_llm.as_ref(),
+                |k| std::env::var(k).ok(),
+            )
+            .await?
+        }
     };
     let head_files = super::head_files::HeadFiles::new(gh, req.repo, &head_sha);
     // Context before the review: every source at once, each time-boxed (never an error).
     let sources = req.context;
     let facts = super::context::pr_facts(req.repo, &pull, &diff);
-    let gathered = match &sources {
-        Some(sources) => context::gather(sources, &config.config, &facts).await,
-        None => context::Gathered::default(),
-    };
+    // Context and the incremental decision (a compare request) at once.
+    let previous = earlier.previous.as_ref();
+    let (gathered, scope) = tokio::join!(
+        async {
+            match &sources {
+                Some(sources) => context::gather(sources, &config.config, &facts).await,
+                None => context::Gathered::default(),
+            }
+        },
+        incremental::decide(
+            gh,
+            req.repo,
+            &pull,
+            &config.config,
+            model.is_some(),
+            previous.map(|p| &p.marker),
+        ),
+    );
     let pr_text = super::PrText {
         title: &pull.title,
         body: pull.body.as_deref().unwrap_or(""),
         context: gathered.prompt_sections(),
         files: Some(&head_files),
     };
-    // Nectr's own earlier review decides whether the AI reviewer sees all of the PR or
-    // only what changed since (see `incremental`).
-    let earlier = publish::earlier_reviews(gh, req.repo, req.number, req.identity).await?;
-    let previous = earlier.previous.as_ref();
-    let scope = incremental::decide(
-        gh,
-        req.repo,
-        &pull,
-        &config.config,
-        model.is_some(),
-        previous.map(|p| &p.marker),
-    )
-    .await;
+    // Nectr's own earlier review decided (above) whether the AI reviewer sees all of the
+    // PR or only what changed since (see `incremental`).
     let (ai_diff, carried) = match (&scope, previous) {
         (Scope::Incremental(increment), Some(previous)) => (
             Some(increment.ai_diff(&diff)),
@@ -213,6 +235,9 @@ pub async fn review_pull_request(req: PrReviewRequest<'_>) -> Result<PrReviewOut
     )
     .await;
     let ai_files = ai_diff.as_ref().map_or(diff.files.len(), |d| d.files.len());
+    if let Some(note) = llm_note {
+        review.notes.push(format!("No AI review: {note}."));
+    }
     let ai_complete = incremental::finish(
         &mut review,
         &scope,
