@@ -283,15 +283,16 @@ impl GitHubModels {
     }
 
     async fn call(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
-        if let Some(e) = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(e);
-        }
         let Ok(_permit) = self.in_flight.acquire().await else {
             return Err(LlmError::Transport {
                 model: self.info.model.clone(),
                 message: "internal: the request limiter closed".into(),
             });
         };
+        // Checked once a slot is free: a call that waited behind a refused one fails too.
+        if let Some(e) = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(e);
+        }
         loop {
             let wait = self
                 .rate
