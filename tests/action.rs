@@ -658,7 +658,10 @@ fn only_the_workflow_token_gives_an_ai_review_through_github_models() {
     assert!(!completions.is_empty(), "{}", run.show());
     for c in &completions {
         assert_eq!(c.path, "/inference/chat/completions");
-        assert_eq!(c.authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_eq!(
+            c.authorization.as_deref(),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
         assert_eq!(c.body["model"], "openai/gpt-4.1-mini");
         assert_eq!(c.status, 200, "within the free tier's limits");
         assert!(c.body["max_tokens"].as_u64().unwrap() <= 4_000);
@@ -673,8 +676,16 @@ fn only_the_workflow_token_gives_an_ai_review_through_github_models() {
         "the AI findings are posted: {:#?}",
         reviews[0].comments
     );
-    assert!(reviews[0].body.contains("openai/gpt-4.1-mini"), "{}", reviews[0].body);
-    assert!(!run.stdout.contains("AI review unavailable"), "{}", run.show());
+    assert!(
+        reviews[0].body.contains("openai/gpt-4.1-mini"),
+        "{}",
+        reviews[0].body
+    );
+    assert!(
+        !run.stdout.contains("AI review unavailable"),
+        "{}",
+        run.show()
+    );
     assert_eq!(run.stdout.matches(TOKEN).count(), 1, "{}", run.show());
     assert!(!run.stderr.contains(TOKEN));
 
@@ -740,5 +751,8 @@ fn refused_models_or_a_spent_quota_still_post_the_rules_review_with_one_line() {
     assert_eq!(run.code, Some(0), "{}", run.show());
     assert!(models.requests().is_empty());
     let body = &fake.reviews(REPO, 7)[0].body;
-    assert!(body.contains("GitHub Models is not available on ghe.example.com"), "{body}");
+    assert!(
+        body.contains("GitHub Models is not available on ghe.example.com"),
+        "{body}"
+    );
 }

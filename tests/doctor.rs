@@ -590,7 +590,9 @@ fn doctor_reports_whether_the_token_reaches_github_models_and_its_limits() {
     assert!(line.contains("model `openai/gpt-4.1-mini`"), "{line}");
     assert!(line.contains("tier `low`"), "{line}");
     assert!(
-        line.contains("8000 input / 4000 output tokens per request, 15 requests a minute, 150 a day"),
+        line.contains(
+            "8000 input / 4000 output tokens per request, 15 requests a minute, 150 a day"
+        ),
         "{line}"
     );
     assert_eq!(models.completions().len(), 1, "one one-token call");

@@ -931,7 +931,10 @@ async fn check_models(report: &mut Report) {
     let wanted = match provider.as_deref() {
         Some("github") | Some("github-models") => true,
         Some(_) => false,
-        None => env("GITHUB_ACTIONS").as_deref() == Some("true") || env(github_models::URL_ENV).is_some(),
+        None => {
+            env("GITHUB_ACTIONS").as_deref() == Some("true")
+                || env(github_models::URL_ENV).is_some()
+        }
     };
     if !wanted {
         return;
@@ -952,7 +955,11 @@ async fn check_models(report: &mut Report) {
     }) {
         Ok(s) => s,
         Err(e) => {
-            report.warn("models", e.to_string(), "set GITHUB_TOKEN (with `models: read`)");
+            report.warn(
+                "models",
+                e.to_string(),
+                "set GITHUB_TOKEN (with `models: read`)",
+            );
             return;
         }
     };
@@ -967,7 +974,9 @@ async fn check_models(report: &mut Report) {
     let num = |n: Option<u32>| n.map_or("?".to_owned(), |n| n.to_string());
     let detail_limits = format!(
         "{} input / {} output tokens per request, {} requests a minute, {} a day",
-        limits.max_input_tokens.map_or("?".to_owned(), |n| n.to_string()),
+        limits
+            .max_input_tokens
+            .map_or("?".to_owned(), |n| n.to_string()),
         num(limits.max_output_tokens),
         num(limits.requests_per_minute),
         num(limits.requests_per_day)
@@ -979,8 +988,12 @@ async fn check_models(report: &mut Report) {
             .map(|t| format!(", tier `{t}` in the catalog"))
             .unwrap_or_default(),
         CatalogAnswer::Unknown => ", not in the catalog".to_owned(),
-        CatalogAnswer::Unavailable(why) => format!(", catalog unavailable ({why}): documented defaults"),
-        CatalogAnswer::Refused(status) => format!(", catalog refused the token ({status}): documented defaults"),
+        CatalogAnswer::Unavailable(why) => {
+            format!(", catalog unavailable ({why}): documented defaults")
+        }
+        CatalogAnswer::Refused(status) => {
+            format!(", catalog refused the token ({status}): documented defaults")
+        }
     };
     match &probe.call {
         Ok(()) => report.ok(

@@ -110,7 +110,8 @@ pub fn parse_catalog(body: &str) -> Result<Vec<CatalogEntry>, String> {
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 max_input_tokens: limit("max_input_tokens").map(|n| n as usize),
-                max_output_tokens: limit("max_output_tokens").map(|n| n.min(u32::MAX as u64) as u32),
+                max_output_tokens: limit("max_output_tokens")
+                    .map(|n| n.min(u32::MAX as u64) as u32),
             })
         })
         .collect())
@@ -169,7 +170,9 @@ impl RateWindow {
             return Duration::ZERO;
         }
         let oldest = self.starts[0];
-        (oldest + self.per).saturating_duration_since(now).max(Duration::from_millis(1))
+        (oldest + self.per)
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1))
     }
 }
 
@@ -290,7 +293,12 @@ impl GitHubModels {
             });
         };
         // Checked once a slot is free: a call that waited behind a refused one fails too.
-        if let Some(e) = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(e) = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
             return Err(e);
         }
         loop {
@@ -436,7 +444,12 @@ pub async fn lookup(base: &str, token: Option<&super::ApiKey>, model: &str) -> C
 /// A GitHub Models client for `settings`, with the model's limits from the catalog when
 /// it answers (the free tier's otherwise).
 pub async fn connect(settings: &LlmSettings) -> Result<GitHubModels, InputError> {
-    let entry = match lookup(&settings.base_url, settings.api_key.as_ref(), &settings.model).await
+    let entry = match lookup(
+        &settings.base_url,
+        settings.api_key.as_ref(),
+        &settings.model,
+    )
+    .await
     {
         CatalogAnswer::Found(e) => Some(e),
         _ => None,
@@ -474,8 +487,11 @@ pub async fn model_for(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(Option<Arc<dyn LanguageModel>>, Option<String>), InputError> {
     let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-    let configured =
-        env("NECTR_LLM_PROVIDER").is_some() || config.provider.as_ref().is_some_and(|p| !p.trim().is_empty());
+    let configured = env("NECTR_LLM_PROVIDER").is_some()
+        || config
+            .provider
+            .as_ref()
+            .is_some_and(|p| !p.trim().is_empty());
     let settings = if !configured && let Some(zero) = zero {
         if let Some(reason) = unavailable_reason(zero) {
             return Ok((None, Some(reason)));
@@ -491,7 +507,7 @@ pub async fn model_for(
             }
         })?
     } else {
-        LlmSettings::resolve(config, &env)?
+        LlmSettings::resolve(config, env)?
     };
     for w in &settings.warnings {
         crate::error::notice(w);
@@ -519,7 +535,12 @@ pub async fn probe(settings: &LlmSettings) -> Result<Probe, InputError> {
     let mut settings = settings.clone();
     settings.http.max_retries = 0;
     settings.http.timeout = Duration::from_secs(30);
-    let catalog = lookup(&settings.base_url, settings.api_key.as_ref(), &settings.model).await;
+    let catalog = lookup(
+        &settings.base_url,
+        settings.api_key.as_ref(),
+        &settings.model,
+    )
+    .await;
     let entry = match &catalog {
         CatalogAnswer::Found(e) => Some(e.clone()),
         _ => None,
@@ -593,7 +614,11 @@ mod tests {
         let ghes = ZeroConfig {
             server_url: Some("https://github.example.com".into()),
         };
-        assert!(unavailable_reason(&ghes).unwrap().contains("Enterprise Server"));
+        assert!(
+            unavailable_reason(&ghes)
+                .unwrap()
+                .contains("Enterprise Server")
+        );
         let dotcom = ZeroConfig {
             server_url: Some("https://github.com".into()),
         };

@@ -183,12 +183,12 @@ impl LlmSettings {
             env("NECTR_LLM_BASE_URL")
         }
         .or(file_base_url)
-            .map(|u| u.trim().trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| match provider {
-                ProviderKind::Anthropic => ANTHROPIC_BASE_URL.to_owned(),
-                ProviderKind::GitHubModels => super::github_models::BASE_URL.to_owned(),
-                _ => local_default.unwrap_or(OPENAI_BASE_URL).to_owned(),
-            });
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| match provider {
+            ProviderKind::Anthropic => ANTHROPIC_BASE_URL.to_owned(),
+            ProviderKind::GitHubModels => super::github_models::BASE_URL.to_owned(),
+            _ => local_default.unwrap_or(OPENAI_BASE_URL).to_owned(),
+        });
         let context_window = parse_num(
             "NECTR_LLM_CONTEXT_WINDOW",
             env("NECTR_LLM_CONTEXT_WINDOW"),
@@ -339,9 +339,9 @@ pub fn from_settings(settings: &LlmSettings) -> Result<Option<Arc<dyn LanguageMo
         ProviderKind::None => Ok(None),
         ProviderKind::OpenAi => Ok(Some(Arc::new(OpenAiCompatible::new(settings)?))),
         ProviderKind::Anthropic => Ok(Some(Arc::new(Anthropic::new(settings)?))),
-        ProviderKind::GitHubModels => Ok(Some(Arc::new(
-            super::github_models::GitHubModels::new(settings, None)?,
-        ))),
+        ProviderKind::GitHubModels => Ok(Some(Arc::new(super::github_models::GitHubModels::new(
+            settings, None,
+        )?))),
     }
 }
 

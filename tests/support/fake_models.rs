@@ -316,7 +316,10 @@ async fn handle(state: Arc<Mutex<State>>, req: Request) -> Response {
                 "RateLimitReached",
                 "Rate limit of requests per minute exceeded",
                 &[
-                    ("retry-after", wait.as_secs_f64().ceil().max(1.0).to_string()),
+                    (
+                        "retry-after",
+                        wait.as_secs_f64().ceil().max(1.0).to_string(),
+                    ),
                     ("x-ratelimit-type", "UserByModelByMinute".into()),
                 ],
             );
