@@ -214,6 +214,9 @@ pub struct LlmConfig {
     /// At most this many changed files also go to the model in whole, when the budget
     /// has room (default 5; 0 turns it off).
     pub full_files: Option<usize>,
+    /// Send lock files and generated, vendored or minified files to the model too
+    /// (default `false`: they are listed as skipped; the rules still check them).
+    pub include_generated: Option<bool>,
 }
 
 /// `llm.path_instructions` entry: instructions for the files matching `paths`.

@@ -123,7 +123,12 @@ impl<'a> Step<'a> {
             event_name,
             event_path: Some(event_path),
             token: Some(TOKEN),
-            env: vec![("NECTR_FAIL_ON", "never".into())],
+            // Rules only unless a test says otherwise: the zero-config GitHub Models
+            // default would otherwise call the real models.github.ai.
+            env: vec![
+                ("NECTR_FAIL_ON", "never".into()),
+                ("NECTR_LLM_PROVIDER", "none".into()),
+            ],
         }
     }
 
@@ -627,4 +632,128 @@ fn missing_token_event_or_payload_is_exit_2() {
     assert!(line.contains("pull_request"), "{line}");
 
     assert!(fake.requests().is_empty(), "{}", lines(&fake.requests()));
+}
+
+// ---- Zero-config AI review through GitHub Models (issue 14) ----
+
+use support::fake_models::{FakeModels, ModelsLimits};
+
+/// A step with no provider configured, GitHub Models at `models`.
+fn models_step<'a>(fake: &'a FakeGitHub, models: &FakeModels) -> Step<'a> {
+    Step::new(fake, "pull_request", fixture("pull_request.opened.json"))
+        .env("NECTR_LLM_PROVIDER", "")
+        .env("NECTR_GITHUB_MODELS_URL", &models.url)
+        .env("GITHUB_SERVER_URL", "https://github.com")
+}
+
+#[test]
+fn only_the_workflow_token_gives_an_ai_review_through_github_models() {
+    let fake = fake();
+    let event = load("pull_request.opened.json");
+    seed(&fake, &event, &example_diff());
+    let models = FakeModels::start(ModelsLimits::default());
+    models.grant(TOKEN);
+    let run = models_step(&fake, &models).run();
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    let completions = models.completions();
+    assert!(!completions.is_empty(), "{}", run.show());
+    for c in &completions {
+        assert_eq!(c.path, "/inference/chat/completions");
+        assert_eq!(
+            c.authorization.as_deref(),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+        assert_eq!(c.body["model"], "openai/gpt-4.1-mini");
+        assert_eq!(c.status, 200, "within the free tier's limits");
+        assert!(c.body["max_tokens"].as_u64().unwrap() <= 4_000);
+    }
+    let reviews = fake.reviews(REPO, 7);
+    assert_eq!(reviews.len(), 1, "{}", run.show());
+    assert!(
+        reviews[0]
+            .comments
+            .iter()
+            .any(|c| c.body.contains("Fake Models finding")),
+        "the AI findings are posted: {:#?}",
+        reviews[0].comments
+    );
+    assert!(
+        reviews[0].body.contains("openai/gpt-4.1-mini"),
+        "{}",
+        reviews[0].body
+    );
+    assert!(
+        !run.stdout.contains("AI review unavailable"),
+        "{}",
+        run.show()
+    );
+    assert_eq!(run.stdout.matches(TOKEN).count(), 1, "{}", run.show());
+    assert!(!run.stderr.contains(TOKEN));
+
+    // A re-run on the same head with nothing new makes no model call.
+    let calls = models.completions().len();
+    let run = models_step(&fake, &models).run();
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert_eq!(models.completions().len(), calls, "{}", run.show());
+    assert_eq!(fake.reviews(REPO, 7).len(), 1);
+
+    // `llm-model` picks another model.
+    let fake = self::fake();
+    seed(&fake, &event, &example_diff());
+    let run = models_step(&fake, &models)
+        .env("NECTR_LLM_MODEL", "openai/gpt-4.1")
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert_eq!(
+        models.completions().last().unwrap().body["model"],
+        "openai/gpt-4.1"
+    );
+}
+
+#[test]
+fn refused_models_or_a_spent_quota_still_post_the_rules_review_with_one_line() {
+    let fake = fake();
+    let event = load("pull_request.opened.json");
+    seed(&fake, &event, &example_diff());
+
+    // No entitlement: 403 once, one plain line, the rules' findings posted, exit 0.
+    let models = FakeModels::start(ModelsLimits::default());
+    models.deny(TOKEN);
+    let run = models_step(&fake, &models).run();
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert_eq!(models.completions().len(), 1, "no retry after a 403");
+    let body = &fake.reviews(REPO, 7)[0].body;
+    let line = body
+        .lines()
+        .find(|l| l.contains("GitHub Models refused the token"))
+        .unwrap_or_else(|| panic!("no refusal line in {body}"));
+    assert!(line.contains("permissions: models: read"), "{line}");
+    assert_eq!(fake.review_comments(REPO, 7).len(), FINDINGS);
+
+    // The daily quota spent: 429 with hours to wait, not retried.
+    let models = FakeModels::start(ModelsLimits::default());
+    models.grant(TOKEN);
+    models.spend_daily_quota();
+    let run = models_step(&fake, &models).run();
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert_eq!(models.completions().len(), 1);
+    let body = &fake.reviews(REPO, 7)[0].body;
+    assert!(
+        body.contains("rate limit for openai/gpt-4.1-mini is used up (it resets in about 7 h)"),
+        "{body}"
+    );
+
+    // GitHub Enterprise Server: Models is not asked at all.
+    let models = FakeModels::start(ModelsLimits::default());
+    models.grant(TOKEN);
+    let run = models_step(&fake, &models)
+        .env("GITHUB_SERVER_URL", "https://ghe.example.com")
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert!(models.requests().is_empty());
+    let body = &fake.reviews(REPO, 7)[0].body;
+    assert!(
+        body.contains("GitHub Models is not available on ghe.example.com"),
+        "{body}"
+    );
 }

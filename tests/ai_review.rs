@@ -31,6 +31,7 @@ impl Scripted {
                 model: "scripted-1".into(),
                 endpoint: "http://model.test".into(),
                 context_window: window,
+                limits: Default::default(),
             },
             replies: Mutex::new(replies.into()),
             default_reply: None,

@@ -570,3 +570,65 @@ fn bad_arguments_are_exit_2() {
         "bad arguments are caught before any request"
     );
 }
+
+#[test]
+fn doctor_reports_whether_the_token_reaches_github_models_and_its_limits() {
+    use support::fake_models::{FakeModels, ModelsLimits};
+    let gh = fake();
+    let models = FakeModels::start(ModelsLimits::default());
+    models.grant(TOKEN);
+    let env = |extra: &[(&'static str, &str)]| {
+        let mut env = vec![
+            ("GITHUB_TOKEN", TOKEN.to_owned()),
+            ("GITHUB_ACTIONS", "true".to_owned()),
+            ("NECTR_GITHUB_MODELS_URL", models.url.clone()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        env
+    };
+    let run = |env: Vec<(&str, String)>| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        nectr(&gh, &["doctor"], &env)
+    };
+
+    // In Actions with no provider configured: the zero-config default is checked.
+    let out = run(env(&[]));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let (line, _) = assert_status(&stdout, "models", "ok");
+    assert!(line.contains("model `openai/gpt-4.1-mini`"), "{line}");
+    assert!(line.contains("tier `low`"), "{line}");
+    assert!(
+        line.contains(
+            "8000 input / 4000 output tokens per request, 15 requests a minute, 150 a day"
+        ),
+        "{line}"
+    );
+    assert_eq!(models.completions().len(), 1, "one one-token call");
+    assert_eq!(models.completions()[0].body["max_tokens"], 1);
+    assert_no_token(&out, TOKEN);
+
+    // No entitlement: a warning with the fix; the review would still run with the rules.
+    let denied = FakeModels::start(ModelsLimits::default());
+    denied.deny(TOKEN);
+    let out = run(env(&[("NECTR_GITHUB_MODELS_URL", &denied.url)]));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let (line, fix) = assert_status(&stdout, "models", "warn");
+    assert!(line.contains("403"), "{line}");
+    assert!(fix.unwrap().contains("models: read"));
+
+    // Another provider configured, or outside Actions: no Models check, no request.
+    let before = models.requests().len();
+    let out = run(env(&[("NECTR_LLM_PROVIDER", "openai")]));
+    assert!(check(&text(&out.stdout), "models").is_none());
+    let out = nectr(&gh, &["doctor"], &[("GITHUB_TOKEN", TOKEN)]);
+    assert!(check(&text(&out.stdout), "models").is_none());
+    assert_eq!(models.requests().len(), before);
+
+    // GitHub Enterprise Server: said plainly, nothing asked.
+    let out = run(env(&[("GITHUB_SERVER_URL", "https://ghe.example.com")]));
+    let (line, _) = assert_status(&text(&out.stdout), "models", "warn");
+    assert!(line.contains("Enterprise Server"), "{line}");
+    assert_eq!(models.requests().len(), before);
+}

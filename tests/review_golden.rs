@@ -456,6 +456,7 @@ async fn ai_review(diff: &Diff<'_>, window: usize) -> (Review, u32) {
             model: "mock-model".into(),
             endpoint: "http://model.test".into(),
             context_window: window,
+            limits: Default::default(),
         },
         calls: Mutex::new(0),
     };

@@ -6,6 +6,12 @@
 //! Under `pull_request_target` the config comes from the base ref, never the PR head.
 //! Fork PRs on `pull_request` get a read-only token: the review is not posted; findings
 //! become workflow annotations and the step summary instead.
+//!
+//! With no LLM provider configured (neither `.nectr.yml` nor `llm-provider`), the review
+//! asks GitHub Models with the workflow token (`permissions: models: read`), model
+//! `llm-model` or `openai/gpt-4.1-mini`. When GitHub refuses (no entitlement, GHES, a fork's
+//! token) or the quota is spent, the review posts with the rules and one line saying why
+//! the AI part is missing; the run still exits 0.
 
 mod comment;
 
@@ -215,6 +221,10 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
         context: Some(context.clone()),
         // The workflow's author controls both the config and the secrets.
         trust: crate::llm::Trust::Operator,
+        // No provider configured: GitHub Models with the workflow token (`models: read`).
+        zero_config_llm: Some(crate::llm::github_models::ZeroConfig {
+            server_url: env("GITHUB_SERVER_URL"),
+        }),
     };
     let outcome = match review_pull_request(request(args.dry_run || read_only)).await {
         Err(e)

@@ -274,6 +274,7 @@ pub async fn diagnose(options: &Options) -> Report {
         return report;
     };
     check_rate_limit(&mut report, &gh).await;
+    check_models(&mut report).await;
     if let Some(repo) = &options.repo {
         check_repository(&mut report, &gh, repo, login.as_deref(), options).await;
     }
@@ -916,6 +917,101 @@ async fn check_deliveries(
                 }
             }
         }
+    }
+}
+
+/// GitHub Models, when the review would use it: `NECTR_LLM_PROVIDER=github`, or inside
+/// Actions with no provider named (the Action's zero-config default), or with
+/// `NECTR_GITHUB_MODELS_URL` set. Problems are warnings: the review still runs with the
+/// rules.
+async fn check_models(report: &mut Report) {
+    use crate::llm::github_models::{self, CatalogAnswer};
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let provider = env("NECTR_LLM_PROVIDER").map(|p| p.trim().to_ascii_lowercase());
+    let wanted = match provider.as_deref() {
+        Some("github") | Some("github-models") => true,
+        Some(_) => false,
+        None => {
+            env("GITHUB_ACTIONS").as_deref() == Some("true")
+                || env(github_models::URL_ENV).is_some()
+        }
+    };
+    if !wanted {
+        return;
+    }
+    let zero = github_models::ZeroConfig {
+        server_url: env("GITHUB_SERVER_URL"),
+    };
+    if let Some(reason) = github_models::unavailable_reason(&zero) {
+        report.warn("models", reason, "set NECTR_LLM_PROVIDER and NECTR_LLM_API_KEY for another provider, or review with the rules only");
+        return;
+    }
+    let settings = match crate::llm::LlmSettings::resolve(
+        &Default::default(),
+        crate::llm::Trust::Operator,
+        |k| {
+            if k == "NECTR_LLM_PROVIDER" {
+                Some("github".to_owned())
+            } else {
+                env(k)
+            }
+        },
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            report.warn(
+                "models",
+                e.to_string(),
+                "set GITHUB_TOKEN (with `models: read`)",
+            );
+            return;
+        }
+    };
+    let probe = match github_models::probe(&settings).await {
+        Ok(p) => p,
+        Err(e) => {
+            report.warn("models", e.to_string(), "see the message");
+            return;
+        }
+    };
+    let limits = &probe.limits;
+    let num = |n: Option<u32>| n.map_or("?".to_owned(), |n| n.to_string());
+    let detail_limits = format!(
+        "{} input / {} output tokens per request, {} requests a minute, {} a day",
+        limits
+            .max_input_tokens
+            .map_or("?".to_owned(), |n| n.to_string()),
+        num(limits.max_output_tokens),
+        num(limits.requests_per_minute),
+        num(limits.requests_per_day)
+    );
+    let tier = match &probe.catalog {
+        CatalogAnswer::Found(e) => e
+            .rate_limit_tier
+            .as_deref()
+            .map(|t| format!(", tier `{t}` in the catalog"))
+            .unwrap_or_default(),
+        CatalogAnswer::Unknown => ", not in the catalog".to_owned(),
+        CatalogAnswer::Unavailable(why) => {
+            format!(", catalog unavailable ({why}): documented defaults")
+        }
+        CatalogAnswer::Refused(status) => {
+            format!(", catalog refused the token ({status}): documented defaults")
+        }
+    };
+    match &probe.call {
+        Ok(()) => report.ok(
+            "models",
+            format!(
+                "the token reaches GitHub Models at {}: model `{}`{tier}; {detail_limits}",
+                probe.endpoint, probe.model
+            ),
+        ),
+        Err(e) => report.warn(
+            "models",
+            format!("GitHub Models at {} did not answer model `{}`: {e}", probe.endpoint, probe.model),
+            "in a workflow add `permissions: models: read`; the account or organisation must have GitHub Models enabled; reviews run with the rules only until then",
+        ),
     }
 }
 

@@ -119,6 +119,7 @@ async fn run_async(args: ReviewArgs) -> Result<u8> {
             dry_run: args.dry_run,
             identity: None,
             model: None,
+            zero_config_llm: None,
             context: Some(Arc::new(
                 ContextSources::open(crate::context::mcp::McpMode::Local).await,
             )),
@@ -265,6 +266,7 @@ pub async fn replay(dir: &Path, config: Option<ConfigSource>) -> Result<PrReview
         dry_run: true,
         identity: None,
         model: None,
+        zero_config_llm: None,
         // Offline and repeatable: a replay asks no context source and records nothing.
         context: None,
         trust: crate::llm::Trust::Operator,

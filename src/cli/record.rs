@@ -49,6 +49,7 @@ async fn record(args: RecordArgs) -> Result<u8> {
         dry_run: true,
         identity: None,
         model: None,
+        zero_config_llm: None,
         // A bundle records GitHub only; the context stores are not touched.
         context: None,
         trust: crate::llm::Trust::Operator,

@@ -84,6 +84,7 @@ impl Anthropic {
                 model: settings.model.clone(),
                 endpoint: display_url(&base),
                 context_window: settings.context_window,
+                limits: Default::default(),
             },
             endpoint,
             tools: AtomicBool::new(true),

@@ -17,11 +17,13 @@
 //! - Usage (input/output tokens) is taken from the provider's reply when it reports it.
 
 pub mod anthropic;
+pub mod github_models;
 pub mod http;
 pub mod openai;
 pub mod settings;
 
 pub use anthropic::Anthropic;
+pub use github_models::GitHubModels;
 pub use http::{ApiKey, HttpOptions};
 pub use openai::OpenAiCompatible;
 pub use settings::{LlmSettings, ProviderKind, Trust, from_config, from_settings};
@@ -74,13 +76,30 @@ pub struct Completion {
 /// What a model is, for messages, stats and budgeting. Never holds the key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelInfo {
-    /// `openai` or `anthropic`.
+    /// `openai`, `anthropic` or `github`.
     pub provider: &'static str,
     pub model: String,
     /// The base URL, for error messages.
     pub endpoint: String,
     /// Tokens the model accepts per call, prompt plus reply.
     pub context_window: usize,
+    /// Per-request caps a service imposes beyond the window (GitHub Models' free tiers);
+    /// the AI review's budget sizes calls to them.
+    pub limits: RequestLimits,
+}
+
+/// Per-request limits of a service, when it has them. `None`: only the context window
+/// applies.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Prompt tokens one request may carry.
+    pub max_input_tokens: Option<usize>,
+    /// Reply tokens one request may ask for.
+    pub max_output_tokens: Option<u32>,
+    /// Requests the service accepts per minute (the provider paces itself to it).
+    pub requests_per_minute: Option<u32>,
+    /// Requests per day, for reports (`nectr doctor`).
+    pub requests_per_day: Option<u32>,
 }
 
 impl fmt::Display for ModelInfo {

@@ -152,6 +152,7 @@ impl OpenAiCompatible {
                 model: settings.model.clone(),
                 endpoint: display_url(&base),
                 context_window: settings.context_window,
+                limits: Default::default(),
             },
             endpoint,
             compat: Mutex::new(Compat {

@@ -31,6 +31,11 @@
 //! retries, context window and Azure settings come from `NECTR_LLM_*` only, so a repository
 //! can neither send the prompt (or the operator's key) to a server of its choosing nor hold
 //! a worker with long timeouts.
+//!
+//! GitHub Models is `provider: github`: the token is `NECTR_LLM_API_KEY` or else
+//! `GITHUB_TOKEN`, the URL `https://models.github.ai` unless the operator sets
+//! `NECTR_GITHUB_MODELS_URL` (`llm.base_url` is ignored for it), the model
+//! `openai/gpt-4.1-mini` by default; see `llm::github_models`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +79,9 @@ pub enum ProviderKind {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// GitHub Models (`models.github.ai`, OpenAI-compatible) with a GitHub token; see
+    /// `llm::github_models`.
+    GitHubModels,
 }
 
 /// Azure OpenAI's URL shape: `{base}/openai/deployments/{deployment}/chat/completions?api-version=…`
@@ -98,6 +106,9 @@ pub struct LlmSettings {
     pub azure: Option<AzureSettings>,
     /// Things the user should hear about (a key in the file); print them.
     pub warnings: Vec<String>,
+    /// GitHub Models only: the organisation usage is attributed to
+    /// (`NECTR_GITHUB_MODELS_ORG`; never from the file).
+    pub github_org: Option<String>,
 }
 
 fn parse_num<T: std::str::FromStr>(
@@ -207,6 +218,8 @@ fn api_key_from_env(
     match provider {
         ProviderKind::OpenAi => (provider, openai()),
         ProviderKind::Anthropic => (provider, anthropic()),
+        // Its token (`GITHUB_TOKEN`) is looked up by the caller.
+        ProviderKind::GitHubModels => (provider, None),
         ProviderKind::None if provider_unset => match (openai(), anthropic()) {
             (Some(key), _) => (ProviderKind::OpenAi, Some(key)),
             (None, Some(key)) => (ProviderKind::Anthropic, Some(key)),
@@ -270,6 +283,7 @@ impl LlmSettings {
                 ProviderKind::OpenAi
             }
             Some("anthropic") | Some("claude") => ProviderKind::Anthropic,
+            Some("github") | Some("github-models") => ProviderKind::GitHubModels,
             Some(other) => {
                 let source = if from_env {
                     "NECTR_LLM_PROVIDER"
@@ -277,24 +291,35 @@ impl LlmSettings {
                     ".nectr.yml llm.provider"
                 };
                 return Err(InputError(format!(
-                    "unknown LLM provider {other:?} ({source}): use none, openai (any OpenAI-compatible API: OpenAI, Azure, Ollama, vLLM, OpenRouter) or anthropic"
+                    "unknown LLM provider {other:?} ({source}): use none, openai (any OpenAI-compatible API: OpenAI, Azure, Ollama, vLLM, OpenRouter), anthropic or github (GitHub Models)"
                 )));
             }
         };
         let unset = raw_provider.as_deref().is_none_or(str::is_empty);
-        let (provider, api_key) = api_key_from_env(provider, unset, env);
+        let (provider, mut api_key) = api_key_from_env(provider, unset, env);
+        if provider == ProviderKind::GitHubModels && api_key.is_none() {
+            api_key = env("GITHUB_TOKEN").map(ApiKey::new);
+        }
         let model = repo_model
             .or_else(|| env("NECTR_LLM_MODEL"))
             .or_else(|| config.model.clone().filter(|m| !m.trim().is_empty()))
             .map(|m| m.trim().to_owned())
             .unwrap_or_else(|| match provider {
                 ProviderKind::Anthropic => DEFAULT_ANTHROPIC_MODEL.to_owned(),
+                ProviderKind::GitHubModels => super::github_models::DEFAULT_MODEL.to_owned(),
                 _ => DEFAULT_OPENAI_MODEL.to_owned(),
             });
         // A key from the environment goes only to a base URL from the environment or the
         // provider's own: `.nectr.yml` can come from the pull request under review, and a PR
         // must not be able to send the key to a server of its choosing.
         let mut file_base_url = config.base_url.clone().filter(|u| !u.trim().is_empty());
+        // GitHub Models' URL is GitHub's; only the operator moves it (tests, proxies).
+        if provider == ProviderKind::GitHubModels && file_base_url.take().is_some() {
+            warnings.push(format!(
+                "warning: llm.base_url in .nectr.yml is ignored for GitHub Models (the token is a GitHub token); set {} instead",
+                super::github_models::URL_ENV
+            ));
+        }
         if api_key.is_some() && file_base_url.is_some() && env("NECTR_LLM_BASE_URL").is_none() {
             warnings.push(
                 "warning: llm.base_url in .nectr.yml is ignored while NECTR_LLM_API_KEY is set (a pull request could otherwise send the key to another server); set NECTR_LLM_BASE_URL instead"
@@ -302,20 +327,28 @@ impl LlmSettings {
             );
             file_base_url = None;
         }
-        let base_url = env("NECTR_LLM_BASE_URL")
-            .or(file_base_url)
-            .map(|u| u.trim().trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| match provider {
-                ProviderKind::Anthropic => ANTHROPIC_BASE_URL.to_owned(),
-                _ => local_default.unwrap_or(OPENAI_BASE_URL).to_owned(),
-            });
+        let base_url = if provider == ProviderKind::GitHubModels {
+            env(super::github_models::URL_ENV)
+        } else {
+            env("NECTR_LLM_BASE_URL")
+        }
+        .or(file_base_url)
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| match provider {
+            ProviderKind::Anthropic => ANTHROPIC_BASE_URL.to_owned(),
+            ProviderKind::GitHubModels => super::github_models::BASE_URL.to_owned(),
+            _ => local_default.unwrap_or(OPENAI_BASE_URL).to_owned(),
+        });
         let context_window = parse_num(
             "NECTR_LLM_CONTEXT_WINDOW",
             env("NECTR_LLM_CONTEXT_WINDOW"),
             config.context_window,
         )?
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| context_window_for(&model));
+        .unwrap_or_else(|| match provider {
+            ProviderKind::GitHubModels => super::github_models::DEFAULT_CONTEXT_WINDOW,
+            _ => context_window_for(&model),
+        });
         let timeout_secs = parse_num(
             "NECTR_LLM_TIMEOUT_SECS",
             env("NECTR_LLM_TIMEOUT_SECS"),
@@ -345,6 +378,7 @@ impl LlmSettings {
             http,
             azure: None,
             warnings,
+            github_org: None,
         };
         if provider == ProviderKind::None {
             return Ok(settings);
@@ -390,6 +424,14 @@ impl LlmSettings {
                 )));
             }
         }
+        if provider == ProviderKind::GitHubModels {
+            settings.github_org = env(super::github_models::ORG_ENV).map(|o| o.trim().to_owned());
+            if settings.api_key.is_none() {
+                return Err(InputError(
+                    "GitHub Models needs a GitHub token: set GITHUB_TOKEN (in a workflow, grant `permissions: models: read`), or set NECTR_LLM_PROVIDER=none to review without an LLM".to_owned(),
+                ));
+            }
+        }
         if provider == ProviderKind::Anthropic
             && host == "api.anthropic.com"
             && settings.api_key.is_none()
@@ -411,6 +453,7 @@ impl LlmSettings {
             context_window: DEFAULT_CONTEXT_WINDOW,
             http: HttpOptions::default(),
             azure: None,
+            github_org: None,
             warnings,
         }
     }
@@ -461,6 +504,9 @@ pub fn from_settings(settings: &LlmSettings) -> Result<Option<Arc<dyn LanguageMo
         ProviderKind::None => Ok(None),
         ProviderKind::OpenAi => Ok(Some(Arc::new(OpenAiCompatible::new(settings)?))),
         ProviderKind::Anthropic => Ok(Some(Arc::new(Anthropic::new(settings)?))),
+        ProviderKind::GitHubModels => Ok(Some(Arc::new(super::github_models::GitHubModels::new(
+            settings, None,
+        )?))),
     }
 }
 

@@ -363,6 +363,9 @@ pub struct ConversationRequest<'a> {
     /// How far the repository's `.nectr.yml` is trusted to choose the model
     /// ([`crate::llm::Trust`]): `Repository` under `serve`.
     pub trust: crate::llm::Trust,
+    /// `nectr action`: GitHub Models with the workflow token when no provider is configured
+    /// (as for reviews: [`PrReviewRequest::zero_config_llm`]).
+    pub zero_config_llm: Option<crate::llm::github_models::ZeroConfig>,
 }
 
 /// What Nectr was asked, once the thread is known.
@@ -553,7 +556,18 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
     let config = load_config(gh, repo, &source).await?;
     let model = match &req.model {
         Some(m) => Some(m.clone()),
-        None => crate::llm::from_config(&config.config.llm, req.trust)?,
+        None => {
+            let mut warnings = Vec::new();
+            let (model, _unavailable) = crate::llm::github_models::model_for(
+                &config.config.llm,
+                req.zero_config_llm.as_ref(),
+                req.trust,
+                |k| std::env::var(k).ok(),
+                &mut warnings,
+            )
+            .await?;
+            model
+        }
     };
     if matches!(intent, Intent::ThreadReply(_)) && model.is_none() {
         return Ok(ConversationOutcome::ignored(
@@ -599,6 +613,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                     model: model.clone(),
                     context: req.context.clone(),
                     trust: req.trust,
+                    zero_config_llm: req.zero_config_llm.clone(),
                 },
                 Some("a full review was asked for with `/nectr review`".to_owned()),
             )

@@ -57,6 +57,9 @@ pub struct PrReviewRequest<'a> {
     /// Who wrote the config: [`Trust::Repository`] under `nectr serve`, where it is a
     /// tenant's; [`Trust::Operator`] for local runs and the Action.
     pub trust: Trust,
+    /// `nectr action`: when neither `.nectr.yml` nor `NECTR_LLM_*` names a provider, use
+    /// GitHub Models with the workflow token (see `llm::github_models::model_for`).
+    pub zero_config_llm: Option<crate::llm::github_models::ZeroConfig>,
 }
 
 /// The operator's per-review wall-clock limit, in seconds.
@@ -251,11 +254,20 @@ async fn review_within(
             .with_context(|| format!("cannot fetch pull request {}#{}", req.repo, req.number))?,
     };
     let head_sha = pull.head.sha.clone();
-    let diff_text = fetch_diff(gh, req.repo, req.number).await?;
     let source = req.config.unwrap_or(ConfigSource::Repo {
         git_ref: head_sha.clone(),
     });
-    let mut config = load_config(gh, req.repo, &source).await?;
+    // The diff, the config and Nectr's earlier reviews do not depend on each other: one
+    // round trip's wait instead of three (BENCHMARKS.md, "Before the first model call").
+    let (diff_text, mut config, earlier) = tokio::try_join!(
+        fetch_diff(gh, req.repo, req.number),
+        load_config(gh, req.repo, &source),
+        async {
+            publish::earlier_reviews(gh, req.repo, req.number, req.identity)
+                .await
+                .map_err(anyhow::Error::from)
+        },
+    )?;
     if req.trust == Trust::Repository {
         clamp_repository_budgets(&mut config.config);
     }
@@ -268,56 +280,59 @@ async fn review_within(
         head_sha: head_sha.clone(),
     };
     // The model: the caller's, else the one `.nectr.yml` and the environment name (if any).
-    let model = match req.model {
-        Some(model) => Some(model),
+    let (model, llm_note) = match req.model {
+        Some(model) => (Some(model), None),
         None => {
-            let settings = crate::llm::LlmSettings::resolve(&config.config.llm, req.trust, |k| {
-                std::env::var(k).ok()
-            })?;
-            // The repository's own config problems go with the review's warnings.
-            warnings.extend(
-                settings
-                    .warnings
-                    .iter()
-                    .map(|w| w.strip_prefix("warning: ").unwrap_or(w).to_owned()),
-            );
-            crate::llm::from_settings(&settings)?
+            crate::llm::github_models::model_for(
+                &config.config.llm,
+                req.zero_config_llm.as_ref(),
+                req.trust,
+                |k| std::env::var(k).ok(),
+                &mut warnings,
+            )
+            .await?
         }
     };
     let head_files = super::head_files::HeadFiles::new(gh, req.repo, &head_sha);
     // Context before the review: every source at once, each time-boxed (never an error).
     let sources = req.context;
     let facts = super::context::pr_facts(req.repo, &pull, &diff);
-    let gathered = match &sources {
-        Some(sources) => context::gather(sources, &config.config, &facts).await,
-        None => context::Gathered::default(),
-    };
+    // Context and the incremental decision (a compare request) at once.
+    let previous = earlier.previous.as_ref();
+    let (gathered, scope) = tokio::join!(
+        async {
+            match &sources {
+                Some(sources) => context::gather(sources, &config.config, &facts).await,
+                None => context::Gathered::default(),
+            }
+        },
+        async {
+            match full_because {
+                Some(reason) if previous.is_some() && model.is_some() => Scope::Full {
+                    reason: Some(reason),
+                },
+                _ => {
+                    incremental::decide(
+                        gh,
+                        req.repo,
+                        &pull,
+                        &config.config,
+                        model.is_some(),
+                        previous.map(|p| &p.marker),
+                    )
+                    .await
+                }
+            }
+        },
+    );
     let pr_text = super::PrText {
         title: &pull.title,
         body: pull.body.as_deref().unwrap_or(""),
         context: gathered.prompt_sections(),
         files: Some(&head_files),
     };
-    // Nectr's own earlier review decides whether the AI reviewer sees all of the PR or
-    // only what changed since (see `incremental`).
-    let earlier = publish::earlier_reviews(gh, req.repo, req.number, req.identity).await?;
-    let previous = earlier.previous.as_ref();
-    let scope = match full_because {
-        Some(reason) if previous.is_some() && model.is_some() => Scope::Full {
-            reason: Some(reason),
-        },
-        _ => {
-            incremental::decide(
-                gh,
-                req.repo,
-                &pull,
-                &config.config,
-                model.is_some(),
-                previous.map(|p| &p.marker),
-            )
-            .await
-        }
-    };
+    // Nectr's own earlier review decided (above) whether the AI reviewer sees all of the
+    // PR or only what changed since (see `incremental`).
     let (ai_diff, carried) = match (&scope, previous) {
         (Scope::Incremental(increment), Some(previous)) => (
             Some(increment.ai_diff(&diff)),
@@ -337,6 +352,9 @@ async fn review_within(
     )
     .await;
     let ai_files = ai_diff.as_ref().map_or(diff.files.len(), |d| d.files.len());
+    if let Some(note) = llm_note {
+        review.notes.push(format!("No AI review: {note}."));
+    }
     let ai_complete = incremental::finish(
         &mut review,
         &scope,

@@ -535,6 +535,7 @@ impl Worker {
             dry_run: false,
             identity: Some(Identity::User(login.to_owned())),
             model: None,
+            zero_config_llm: None,
             context: Some(self.state.context.clone()),
             trust: crate::llm::Trust::Repository,
         })

@@ -7,12 +7,16 @@
 //!   on 127.0.0.1 that records requests and answers from a script or a responder closure.
 //! - [`mock_mcp`]: a mock MCP server (streamable HTTP) on 127.0.0.1 that checks the protocol,
 //!   records requests and answers tools from closures, with faults (statuses, hangs).
+//! - [`fake_models`]: a fake of GitHub Models (chat completions, catalog) enforcing the
+//!   free tiers' per-request token limits, a per-minute rate, a daily quota and 403 for
+//!   accounts without access.
 //! - [`raw_http`]: a minimal HTTP/1.1 client over a TCP socket, for tests that must speak
 //!   to the fake without going through Nectr's client.
 #![allow(dead_code)]
 
 pub mod db;
 pub mod fake_github;
+pub mod fake_models;
 pub mod mock_llm;
 pub mod mock_mcp;
 pub mod raw_http;

@@ -57,6 +57,9 @@ pub(super) async fn run(args: &ActionArgs, event_name: &str) -> Result<u8> {
         context: Some(context),
         dry_run: args.dry_run,
         trust: crate::llm::Trust::Operator,
+        zero_config_llm: Some(crate::llm::github_models::ZeroConfig {
+            server_url: std::env::var("GITHUB_SERVER_URL").ok(),
+        }),
     })
     .await?;
     let url = outcome.reply_url.clone().unwrap_or_default();

@@ -8,8 +8,70 @@
 //! prose, JSON, lock files, hashes and eight non-Latin scripts it never counts more than 5%
 //! below either tokenizer (numbers in BENCHMARKS.md). No file is dropped silently:
 //! everything not sent is returned with a reason.
+//!
+//! Services with per-request limits (GitHub Models' free tiers: 8,000 prompt / 4,000
+//! reply tokens) get calls sized to them: [`reply_budget`] and [`call_room`] take the
+//! model's [`RequestLimits`] into account, with the estimate's 5% margin.
+//!
+//! Lock files and generated files never go to the model unless `llm.include_generated`
+//! is `true` ([`not_for_model`]): they are listed as skipped with the reason. The rules
+//! still read them (a key in a lock file leaks too).
 
+use crate::llm::RequestLimits;
 use crate::review::rules::is_generated_path;
+
+/// The reply tokens of one call: the review's cap, a quarter of the window at most, and
+/// the service's per-request cap.
+pub fn reply_budget(review_cap: u32, window: usize, limits: &RequestLimits) -> usize {
+    let mut n = (review_cap as usize).min(window / 4);
+    if let Some(cap) = limits.max_output_tokens {
+        n = n.min(cap as usize);
+    }
+    n.max(1)
+}
+
+/// Tokens left for the diff (and whole files) in one call, after the reply and the fixed
+/// `overhead` (instructions, PR text, schema). A per-request input cap is applied at 95%:
+/// the estimate never counts more than 5% below the real tokenizers, so a call estimated
+/// at 95% of the cap stays under it.
+pub fn call_room(window: usize, reply: usize, overhead: usize, limits: &RequestLimits) -> usize {
+    let mut input = window.saturating_sub(reply);
+    if let Some(cap) = limits.max_input_tokens {
+        input = input.min(cap * 95 / 100);
+    }
+    input.saturating_sub(overhead)
+}
+
+/// Why a file is not sent to the model by default (lock files; files marked generated in
+/// their first lines: `@generated`, `DO NOT EDIT`), if so. `first_lines`: the file's first
+/// new lines when the diff shows them.
+pub fn not_for_model<'a>(
+    path: &str,
+    first_lines: impl Iterator<Item = &'a str>,
+) -> Option<&'static str> {
+    if classify(path) == FileClass::Lock || is_lock_name(path) {
+        return Some(
+            "lock file: not sent to the AI reviewer (set `llm.include_generated: true` to send it)",
+        );
+    }
+    if first_lines
+        .take(5)
+        .any(|l| l.contains("@generated") || l.contains("DO NOT EDIT") || l.contains("Do not edit"))
+    {
+        return Some(
+            "generated file (marked in its first lines): not sent to the AI reviewer (set `llm.include_generated: true` to send it)",
+        );
+    }
+    None
+}
+
+fn is_lock_name(path: &str) -> bool {
+    let (_, name) = lower_name(path);
+    matches!(
+        name.as_str(),
+        "package-lock.json" | "npm-shrinkwrap.json" | "pnpm-lock.yaml" | "go.sum" | "gemfile.lock"
+    )
+}
 
 /// Estimated tokens of `text`, on the high side: ASCII text at 3 bytes a token (real
 /// tokenizers average about 4 on code and English); long runs of letters mixed with digits
@@ -133,7 +195,7 @@ pub fn sensitive_reason(path: &str) -> Option<&'static str> {
 /// Why a file is not worth the model's time, if so.
 pub fn low_value_reason(path: &str) -> Option<&'static str> {
     (is_generated_path(path) && classify(path) != FileClass::Lock)
-        .then_some("generated, vendored or minified file: not sent to the AI reviewer")
+        .then_some("generated, vendored or minified file: not sent to the AI reviewer (set `llm.include_generated: true` to send it)")
 }
 
 /// A run of hunks of one file that fits a call.
@@ -276,6 +338,56 @@ mod tests {
         assert!(FileClass::Source < FileClass::Test && FileClass::Docs < FileClass::Lock);
         assert!(low_value_reason("dist/app.min.js").is_some());
         assert!(low_value_reason("Cargo.lock").is_none());
+    }
+
+    #[test]
+    fn per_request_limits_size_calls() {
+        let free = RequestLimits {
+            max_input_tokens: Some(8_000),
+            max_output_tokens: Some(4_000),
+            ..RequestLimits::default()
+        };
+        // Reply: the review's 4,096 capped by the service's 4,000 (and a quarter window).
+        assert_eq!(reply_budget(4_096, 12_000, &free), 3_000);
+        assert_eq!(reply_budget(4_096, 1_000_000, &free), 4_000);
+        assert_eq!(
+            reply_budget(4_096, 128_000, &RequestLimits::default()),
+            4_096
+        );
+        // Prompt: 95% of 8,000 less the overhead, however large the window.
+        assert_eq!(call_room(1_000_000, 4_000, 1_000, &free), 6_600);
+        assert_eq!(call_room(12_000, 3_000, 1_000, &free), 6_600);
+        assert_eq!(
+            call_room(12_000, 3_000, 1_000, &RequestLimits::default()),
+            8_000
+        );
+        assert_eq!(call_room(1_000, 500, 900, &free), 0);
+    }
+
+    #[test]
+    fn lock_and_generated_files_are_not_for_the_model() {
+        for p in [
+            "Cargo.lock",
+            "web/package-lock.json",
+            "yarn.lock",
+            "pnpm-lock.yaml",
+            "poetry.lock",
+            "go.sum",
+        ] {
+            assert!(not_for_model(p, std::iter::empty()).is_some(), "{p}");
+        }
+        assert!(
+            not_for_model(
+                "api/types.go",
+                ["// Code generated by protoc. DO NOT EDIT."].into_iter()
+            )
+            .is_some()
+        );
+        assert!(not_for_model("src/x.rs", ["// @generated by build.rs"].into_iter()).is_some());
+        assert!(not_for_model("src/x.rs", ["fn main() {}"].into_iter()).is_none());
+        for p in ["dist/app.min.js", "vendor/lib/a.go", "third_party/x.c"] {
+            assert!(low_value_reason(p).is_some(), "{p}");
+        }
     }
 
     #[test]

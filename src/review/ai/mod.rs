@@ -360,8 +360,22 @@ pub async fn ai_review(
             continue;
         }
         let path = file.path();
+        let include_generated = input.config.llm.include_generated.unwrap_or(false);
         let reason = budget::sensitive_reason(path)
-            .or_else(|| budget::low_value_reason(path))
+            .or_else(|| {
+                if include_generated {
+                    return None;
+                }
+                let first_lines = file
+                    .hunks
+                    .first()
+                    .filter(|h| h.new_start <= 1)
+                    .into_iter()
+                    .flat_map(|h| h.lines.iter())
+                    .filter(|l| l.kind != crate::diff::LineKind::Removed)
+                    .map(|l| l.content);
+                budget::low_value_reason(path).or_else(|| budget::not_for_model(path, first_lines))
+            })
             .or_else(|| {
                 file.new_path
                     .is_none()
@@ -393,7 +407,7 @@ pub async fn ai_review(
 
     // The budget of one call.
     let window = info.context_window;
-    let reply_tokens = (limits.max_output_tokens as usize).min(window / 4).max(1);
+    let reply_tokens = budget::reply_budget(limits.max_output_tokens, window, &info.limits);
     let all_paths: Vec<&str> = prepared
         .iter()
         .map(|p| diff.files[p.index].path())
@@ -402,7 +416,7 @@ pub async fn ai_review(
         + budget::estimate_tokens(&prompt::user_prompt(&pr, &ctx, "", ""))
         + budget::estimate_tokens(&reply::response_schema().to_string())
         + 64;
-    let room = window.saturating_sub(reply_tokens + overhead);
+    let room = budget::call_room(window, reply_tokens, overhead, &info.limits);
     let chunk_budget = room.min(limits.max_chunk_tokens);
     if !prepared.is_empty() && chunk_budget < 256 {
         out.failure = Some(format!(

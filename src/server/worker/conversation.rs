@@ -35,6 +35,7 @@ impl Worker {
             context: Some(self.state.context.clone()),
             dry_run: false,
             trust: crate::llm::Trust::Repository,
+            zero_config_llm: None,
         })
         .await;
         self.state
