@@ -259,7 +259,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(api::routes())
         .merge(dashboard::routes())
-        .fallback(http::not_found)
+        .fallback(dashboard::not_found)
         .with_state(state)
 }
 

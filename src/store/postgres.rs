@@ -639,4 +639,6 @@ impl Store for PgStore {
             Ok(row)
         })
     }
+
+    super::reads::dashboard_methods!(pool: pool);
 }
