@@ -232,7 +232,14 @@ impl App {
 
     /// Records a `pull_request` delivery for PR `pr` of `repo` with a payload a worker can
     /// review (title `Change {pr}` by @mona, head `head_of(pr)`), as the webhook would.
-    async fn record_pr(&self, installation: i64, repo: &str, pr: u64, delivery: &str, at: i64) -> i64 {
+    async fn record_pr(
+        &self,
+        installation: i64,
+        repo: &str,
+        pr: u64,
+        delivery: &str,
+        at: i64,
+    ) -> i64 {
         let head = head_of(pr);
         let payload = serde_json::to_vec(&json!({
             "action": "synchronize",
@@ -260,7 +267,13 @@ impl App {
             ignore_reason: None,
             payload,
         };
-        match self.state.store.record_delivery(&event, at).await.expect("record") {
+        match self
+            .state
+            .store
+            .record_delivery(&event, at)
+            .await
+            .expect("record")
+        {
             Recorded::Inserted(id) | Recorded::Duplicate(id) => id,
             other => panic!("delivery not inserted: {other:?}"),
         }
@@ -290,14 +303,21 @@ impl App {
                     pr_number: pr as i64,
                     head_sha: head_of(pr),
                     review_id,
-                    review_url: format!("{SERVER_URL}/{repo}/pull/{pr}#pullrequestreview-{review_id}"),
+                    review_url: format!(
+                        "{SERVER_URL}/{repo}/pull/{pr}#pullrequestreview-{review_id}"
+                    ),
                     findings,
                 },
                 at,
             )
             .await
             .expect("record review");
-        assert!(store.complete(id, "dashboard-test", at).await.expect("complete"));
+        assert!(
+            store
+                .complete(id, "dashboard-test", at)
+                .await
+                .expect("complete")
+        );
     }
 
     /// Event `id` failed for good at `at` with `reason`.
@@ -437,7 +457,10 @@ fn attr_of(html: &str, id: &str, attr: &str) -> String {
     let end = at + html[at..].find('>').expect("tag end");
     let tag = &html[start..end];
     let marker = format!("{attr}=\"");
-    let v = tag.find(&marker).unwrap_or_else(|| panic!("no {attr} on #{id}: {tag}")) + marker.len();
+    let v = tag
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {attr} on #{id}: {tag}"))
+        + marker.len();
     tag[v..v + tag[v..].find('"').expect("end of value")].to_owned()
 }
 
@@ -450,7 +473,9 @@ fn count_of(html: &str, id: &str) -> i64 {
 async fn db_count(db_url: &str, sql: &'static str, repo: &str, since: i64) -> i64 {
     use sqlx::Connection;
     if db_url.starts_with("sqlite") {
-        let mut c = sqlx::SqliteConnection::connect(db_url).await.expect("connect");
+        let mut c = sqlx::SqliteConnection::connect(db_url)
+            .await
+            .expect("connect");
         let (n,): (i64,) = sqlx::query_as(sql)
             .bind(repo)
             .bind(since)
@@ -599,7 +624,12 @@ async fn untrusted_text_is_escaped() {
     .await;
     let cookie = app.session_cookie(&me).await;
 
-    for path in ["/", "/events?noise=1", "/repos/octo/alpha", "/repos/octo/alpha/pull/8"] {
+    for path in [
+        "/",
+        "/events?noise=1",
+        "/repos/octo/alpha",
+        "/repos/octo/alpha/pull/8",
+    ] {
         let html = page(&app.get(path, Some(&cookie)).await);
         assert!(!html.contains("<script"), "{path}: {html}");
         assert!(!html.contains("<img"), "{path}: {html}");
@@ -922,9 +952,17 @@ async fn seed(app: &App, me: &User, repo: &str) -> (i64, i64) {
     app.review(first, repo, 7, 99, 3, t + 30).await;
     let failed = app.record_pr(inst, repo, 8, "d-8", t + 100).await;
     app.fail(failed, REVOKED, t + 101).await;
-    app.record(inst, repo, 9, Some(IGNORED_REASON), t + 200).await;
+    app.record(inst, repo, 9, Some(IGNORED_REASON), t + 200)
+        .await;
     let dup = app.record_pr(inst, repo, 7, "d-7b", t + 300).await;
-    let status = app.state.store.get_event(dup).await.unwrap().unwrap().status;
+    let status = app
+        .state
+        .store
+        .get_event(dup)
+        .await
+        .unwrap()
+        .unwrap()
+        .status;
     assert_eq!(status, EventStatus::Duplicate);
     let again = app.record_pr(inst, repo, 7, "d-7c", t + 4000).await;
     app.review(again, repo, 7, 99, 0, t + 4010).await;
@@ -949,8 +987,7 @@ async fn counts_agree_with_the_database(url: String) {
     const FINDINGS: &str = "SELECT CAST(COALESCE(SUM(r.findings), 0) AS BIGINT) FROM reviews r \
         WHERE LOWER(r.repo) = $1 AND r.created_at >= $2 AND r.id = (SELECT MIN(r0.id) \
         FROM reviews r0 WHERE r0.repo = r.repo AND r0.review_id = r.review_id)";
-    const EVENTS: &str =
-        "SELECT COUNT(*) FROM events WHERE LOWER(repo) = $1 AND created_at >= $2";
+    const EVENTS: &str = "SELECT COUNT(*) FROM events WHERE LOWER(repo) = $1 AND created_at >= $2";
     const NOISE: &str = "SELECT COUNT(*) FROM events WHERE LOWER(repo) = $1 AND created_at >= $2 \
         AND (status IN ('ignored', 'duplicate') OR (status = 'done' AND event = 'issues'))";
     const PRS: &str = "SELECT COUNT(DISTINCT pr_number) FROM events WHERE LOWER(repo) = $1 \
@@ -971,38 +1008,71 @@ async fn counts_agree_with_the_database(url: String) {
     );
     // The found-again review shows the findings it was posted with, not 0.
     let reused = row(&html, "This head was already reviewed");
-    assert!(reused.contains("Already reviewed") && reused.contains("3 findings"), "{reused}");
+    assert!(
+        reused.contains("Already reviewed") && reused.contains("3 findings"),
+        "{reused}"
+    );
     assert!(!html.contains("0 findings"), "{html}");
 
     // The repository page.
     let html = page(&app.get("/repos/octo/alpha", Some(&cookie)).await);
-    assert_eq!(count_of(&html, "stat-prs"), db_count(db, PRS, repo, 0).await);
-    assert_eq!(count_of(&html, "stat-reviews"), db_count(db, REVIEWS, repo, 0).await);
+    assert_eq!(
+        count_of(&html, "stat-prs"),
+        db_count(db, PRS, repo, 0).await
+    );
+    assert_eq!(
+        count_of(&html, "stat-reviews"),
+        db_count(db, REVIEWS, repo, 0).await
+    );
     assert_eq!(count_of(&html, "stat-reviews"), 2);
-    assert_eq!(count_of(&html, "stat-findings"), db_count(db, FINDINGS, repo, 0).await);
+    assert_eq!(
+        count_of(&html, "stat-findings"),
+        db_count(db, FINDINGS, repo, 0).await
+    );
     assert_eq!(count_of(&html, "stat-findings"), 5);
-    assert_eq!(count_of(&html, "stat-events"), db_count(db, EVENTS, repo, 0).await);
+    assert_eq!(
+        count_of(&html, "stat-events"),
+        db_count(db, EVENTS, repo, 0).await
+    );
 
     // The pull request page.
     let html = page(&app.get("/repos/octo/alpha/pull/7", Some(&cookie)).await);
     assert_eq!(count_of(&html, "stat-reviews"), 1);
     assert_eq!(count_of(&html, "stat-findings"), 3);
-    assert_eq!(count_of(&html, "stat-events"), db_count(db, PR7_EVENTS, repo, 0).await);
+    assert_eq!(
+        count_of(&html, "stat-events"),
+        db_count(db, PR7_EVENTS, repo, 0).await
+    );
 
     // Events: all of them, and without the quiet ones.
     let html = page(&app.get("/events?noise=1", Some(&cookie)).await);
     let all = db_count(db, EVENTS, repo, 0).await;
-    assert_eq!(attr_of(&html, "events-total", "data-total"), all.to_string());
+    assert_eq!(
+        attr_of(&html, "events-total", "data-total"),
+        all.to_string()
+    );
     let html = page(&app.get("/events", Some(&cookie)).await);
     let quiet = all - db_count(db, NOISE, repo, 0).await;
-    assert_eq!(attr_of(&html, "events-total", "data-total"), quiet.to_string());
+    assert_eq!(
+        attr_of(&html, "events-total", "data-total"),
+        quiet.to_string()
+    );
 
     // The team view (12 weeks).
     let html = page(&app.get("/team", Some(&cookie)).await);
-    assert_eq!(count_of(&html, "stat-reviews"), db_count(db, REVIEWS, repo, 0).await);
-    assert_eq!(count_of(&html, "stat-findings"), db_count(db, FINDINGS, repo, 0).await);
+    assert_eq!(
+        count_of(&html, "stat-reviews"),
+        db_count(db, REVIEWS, repo, 0).await
+    );
+    assert_eq!(
+        count_of(&html, "stat-findings"),
+        db_count(db, FINDINGS, repo, 0).await
+    );
     // Delivery to review: 30 s and 40 s.
-    assert!(html.contains("<strong>30 s</strong>median delivery to review"), "{html}");
+    assert!(
+        html.contains("<strong>30 s</strong>median delivery to review"),
+        "{html}"
+    );
 }
 
 backend_tests!(counts_agree_with_the_database);
@@ -1016,25 +1086,41 @@ async fn repository_and_pull_request_pages() {
 
     let html = page(&app.get("/repos/octo/alpha", Some(&cookie)).await);
     // Newest activity first: 7 (redelivered), 9, 8, 10; title and author from the delivery.
-    let order: Vec<usize> = ["data-pr=\"7\"", "data-pr=\"9\"", "data-pr=\"8\"", "data-pr=\"10\""]
-        .iter()
-        .map(|m| html.find(m).unwrap_or_else(|| panic!("no {m} in {html}")))
-        .collect();
+    let order: Vec<usize> = [
+        "data-pr=\"7\"",
+        "data-pr=\"9\"",
+        "data-pr=\"8\"",
+        "data-pr=\"10\"",
+    ]
+    .iter()
+    .map(|m| html.find(m).unwrap_or_else(|| panic!("no {m} in {html}")))
+    .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
     let seven = row(&html, "data-pr=\"7\"");
-    assert!(seven.contains("Change 7") && seven.contains("@mona"), "{seven}");
+    assert!(
+        seven.contains("Change 7") && seven.contains("@mona"),
+        "{seven}"
+    );
     assert!(seven.contains("href=\"/repos/octo/alpha/pull/7\""));
     assert!(html.contains("checked on GitHub"), "{html}");
 
     let html = page(&app.get("/repos/octo/alpha/pull/8", Some(&cookie)).await);
-    assert!(html.contains("Change 8") && html.contains("By @mona"), "{html}");
+    assert!(
+        html.contains("Change 8") && html.contains("By @mona"),
+        "{html}"
+    );
     let failed_row = row(&html, &format!("data-event-id=\"{failed}\""));
     // In plain words, with what to do; the raw text behind a disclosure; a Retry button
     // whose accessible name says which event.
-    assert!(failed_row.contains("@octocat must sign in to Nectr again; then press Retry"), "{failed_row}");
+    assert!(
+        failed_row.contains("@octocat must sign in to Nectr again; then press Retry"),
+        "{failed_row}"
+    );
     assert!(failed_row.contains("<summary>Technical detail</summary>"));
     assert!(failed_row.contains(&format!("action=\"/events/{failed}/retry\"")));
-    assert!(failed_row.contains(&format!("aria-label=\"Retry event {failed} (octo/alpha #8)\"")));
+    assert!(failed_row.contains(&format!(
+        "aria-label=\"Retry event {failed} (octo/alpha #8)\""
+    )));
     assert!(html.contains("aria-label=\"Re-review octo/alpha #8\""));
     assert!(html.contains("id=\"no-reviews\""));
 
@@ -1045,17 +1131,26 @@ async fn repository_and_pull_request_pages() {
     assert!(html.contains("status-done") && html.contains("Already reviewed"));
 
     // Someone else's repository, a bad name, a bad number: a styled 404 that says what to do.
-    for path in ["/repos/octo/gamma", "/repos/octo/../pull/1", "/repos/octo/alpha/pull/x"] {
+    for path in [
+        "/repos/octo/gamma",
+        "/repos/octo/../pull/1",
+        "/repos/octo/alpha/pull/x",
+    ] {
         let r = app.get(path, Some(&cookie)).await;
         assert_eq!(r.status, 404, "{path}: {}", r.text());
         assert_security_headers(&r);
-        assert!(r.text().contains("The overview lists your repositories"), "{}", r.text());
+        assert!(
+            r.text().contains("The overview lists your repositories"),
+            "{}",
+            r.text()
+        );
     }
     // Signed out: asked to sign in, coming back here after.
     let r = app.get("/repos/octo/alpha/pull/7", None).await;
     assert_eq!(r.status, 401);
     assert!(
-        r.text().contains("href=\"/auth/github/login?next=%2Frepos%2Focto%2Falpha%2Fpull%2F7\""),
+        r.text()
+            .contains("href=\"/auth/github/login?next=%2Frepos%2Focto%2Falpha%2Fpull%2F7\""),
         "{}",
         r.text()
     );
@@ -1068,16 +1163,31 @@ async fn events_are_filtered_and_paged() {
     let (alpha, failed) = seed_alpha(&app, &me).await;
     let t = server::now() - 7200;
     for n in 0..55u64 {
-        app.record(alpha, "octo/alpha", 1000 + n as i64, Some("draft"), t + n as i64).await;
+        app.record(
+            alpha,
+            "octo/alpha",
+            1000 + n as i64,
+            Some("draft"),
+            t + n as i64,
+        )
+        .await;
     }
     let cookie = app.session_cookie(&me).await;
     let html = page(&app.get("/events?noise=1", Some(&cookie)).await);
-    let total: i64 = attr_of(&html, "events-total", "data-total").parse().unwrap();
+    let total: i64 = attr_of(&html, "events-total", "data-total")
+        .parse()
+        .unwrap();
     assert!(total > 55);
     assert_eq!(html.matches("<tr class=\"event ").count(), 50);
-    assert!(html.contains("href=\"/events?noise=1&amp;page=2\" rel=\"next\""), "{html}");
+    assert!(
+        html.contains("href=\"/events?noise=1&amp;page=2\" rel=\"next\""),
+        "{html}"
+    );
     let html = page(&app.get("/events?noise=1&page=2", Some(&cookie)).await);
-    assert_eq!(html.matches("<tr class=\"event ").count() as i64, total - 50);
+    assert_eq!(
+        html.matches("<tr class=\"event ").count() as i64,
+        total - 50
+    );
     assert!(html.contains("rel=\"prev\""));
     assert!(!html.contains("rel=\"next\""));
 
@@ -1085,12 +1195,21 @@ async fn events_are_filtered_and_paged() {
     assert_eq!(attr_of(&html, "events-total", "data-total"), "1");
     assert!(html.contains(&format!("data-event-id=\"{failed}\"")));
     assert!(html.contains("<option value=\"failed\" selected>"));
-    let html = page(&app.get("/events?status=ignored&repo=octo/alpha&kind=pull_request", Some(&cookie)).await);
+    let html = page(
+        &app.get(
+            "/events?status=ignored&repo=octo/alpha&kind=pull_request",
+            Some(&cookie),
+        )
+        .await,
+    );
     assert_eq!(attr_of(&html, "events-total", "data-total"), "56");
     let html = page(&app.get("/events?kind=issues", Some(&cookie)).await);
     assert_eq!(attr_of(&html, "events-total", "data-total"), "0");
     // Nonsense filters are ignored rather than refused.
-    let html = page(&app.get("/events?status=%3Cx%3E&page=-3&repo=..%2F..", Some(&cookie)).await);
+    let html = page(
+        &app.get("/events?status=%3Cx%3E&page=-3&repo=..%2F..", Some(&cookie))
+            .await,
+    );
     assert!(!html.contains("<x>"));
 }
 
@@ -1109,11 +1228,16 @@ async fn retry_rereview_and_reconnect_are_protected_and_recorded() {
         "/repos/octo/alpha/pull/7/rereview".to_owned(),
         "/repos/octo/alpha/reconnect".to_owned(),
     ] {
-        let r = app.post_form(&path, Some(&cookie), "csrf_token=nope", &[]).await;
+        let r = app
+            .post_form(&path, Some(&cookie), "csrf_token=nope", &[])
+            .await;
         assert_eq!(r.status, 403, "{path}: {}", r.text());
         assert!(r.text().contains("nothing was changed"));
     }
-    assert_eq!(store.get_event(failed).await.unwrap().unwrap().status, EventStatus::Failed);
+    assert_eq!(
+        store.get_event(failed).await.unwrap().unwrap().status,
+        EventStatus::Failed
+    );
 
     // Retry: back to the queue, attempts reset, the cleared error on record.
     let r = app
@@ -1127,36 +1251,82 @@ async fn retry_rereview_and_reconnect_are_protected_and_recorded() {
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(r.header("location"), Some("/repos/octo/alpha/pull/8"));
     let ev = store.get_event(failed).await.unwrap().unwrap();
-    assert_eq!((ev.status, ev.attempts, ev.error), (EventStatus::Pending, 0, None));
+    assert_eq!(
+        (ev.status, ev.attempts, ev.error),
+        (EventStatus::Pending, 0, None)
+    );
     let flash = flash_cookie(&r);
-    let html = page(&app.get("/repos/octo/alpha/pull/8", Some(&format!("{cookie}; {flash}"))).await);
+    let html = page(
+        &app.get(
+            "/repos/octo/alpha/pull/8",
+            Some(&format!("{cookie}; {flash}")),
+        )
+        .await,
+    );
     assert!(html.contains("is queued again"), "{html}");
     // Work is pending: the page refreshes itself (no script; the CSP is unchanged).
     assert!(html.contains("<meta http-equiv=\"refresh\" id=\"live-refresh\" content=\"5\">"));
     let actions = row(&html, "class=\"action\"");
-    assert!(actions.contains("@octocat") && actions.contains("Retry") && actions.contains("must sign in"), "{actions}");
+    assert!(
+        actions.contains("@octocat")
+            && actions.contains("Retry")
+            && actions.contains("must sign in"),
+        "{actions}"
+    );
     // Retrying what has not failed changes nothing.
     let r = app
-        .post_form(&format!("/events/{failed}/retry"), Some(&cookie), &format!("csrf_token={csrf}"), &[])
+        .post_form(
+            &format!("/events/{failed}/retry"),
+            Some(&cookie),
+            &format!("csrf_token={csrf}"),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 303);
-    assert!(store.dashboard_actions_for("octo/alpha", Some(8), 10).await.unwrap().len() == 1);
+    assert!(
+        store
+            .dashboard_actions_for("octo/alpha", Some(8), 10)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
     // Someone else's or no event: 404.
     let r = app
-        .post_form("/events/999999/retry", Some(&cookie), &format!("csrf_token={csrf}"), &[])
+        .post_form(
+            "/events/999999/retry",
+            Some(&cookie),
+            &format!("csrf_token={csrf}"),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 404);
 
     // Re-review: a new pending event for PR 7's head, marked for the worker.
     let r = app
-        .post_form("/repos/octo/alpha/pull/7/rereview", Some(&cookie), &format!("csrf_token={csrf}"), &[])
+        .post_form(
+            "/repos/octo/alpha/pull/7/rereview",
+            Some(&cookie),
+            &format!("csrf_token={csrf}"),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.text());
-    let actions = store.dashboard_actions_for("octo/alpha", Some(7), 10).await.unwrap();
+    let actions = store
+        .dashboard_actions_for("octo/alpha", Some(7), 10)
+        .await
+        .unwrap();
     assert_eq!(actions.len(), 1);
-    let queued = store.get_event(actions[0].new_event_id.expect("new event")).await.unwrap().unwrap();
+    let queued = store
+        .get_event(actions[0].new_event_id.expect("new event"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(queued.status, EventStatus::Pending);
-    assert_eq!(queued.action.as_deref(), Some(server::dashboard::REREVIEW_ACTION));
+    assert_eq!(
+        queued.action.as_deref(),
+        Some(server::dashboard::REREVIEW_ACTION)
+    );
     assert_eq!(queued.head_sha, Some(head_of(7)));
     assert_eq!(queued.pr_number, Some(7));
 
@@ -1165,27 +1335,42 @@ async fn retry_rereview_and_reconnect_are_protected_and_recorded() {
     let gone = raw_http::send(
         "DELETE",
         &format!("{}/repos/octo/alpha/hooks/{hook}", app.fake.url),
-        &[("Authorization", &format!("token {OCTOCAT_TOKEN}"))],
+        &[("Authorization", format!("token {OCTOCAT_TOKEN}").as_str())],
         None,
     )
     .await;
     assert_eq!(gone.status, 204, "{}", gone.text());
     // (The page's check is cached for a minute; Reconnect asks GitHub itself.)
     let r = app
-        .post_form("/repos/octo/alpha/reconnect", Some(&cookie), &format!("csrf_token={csrf}"), &[])
+        .post_form(
+            "/repos/octo/alpha/reconnect",
+            Some(&cookie),
+            &format!("csrf_token={csrf}"),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.text());
     let hooks = app.fake.hooks("octo/alpha");
     assert_eq!(hooks.len(), 1, "{hooks:?}");
     assert_ne!(hooks[0].id, hook);
-    let installed = store.active_installation_for_repo("octo/alpha").await.unwrap().unwrap();
+    let installed = store
+        .active_installation_for_repo("octo/alpha")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(installed.installation.webhook_id, hooks[0].id as i64);
     let flash = flash_cookie(&r);
     let after = page(&app.get("/", Some(&format!("{cookie}; {flash}"))).await);
     assert!(after.contains("Reconnected octo/alpha"), "{after}");
-    let actions = store.dashboard_actions_for("octo/alpha", None, 10).await.unwrap();
-    assert!(actions.iter().any(|a| a.action == "reconnect"
-        && a.detail.as_deref().is_some_and(|d| d.contains("was gone"))), "{actions:?}");
+    let actions = store
+        .dashboard_actions_for("octo/alpha", None, 10)
+        .await
+        .unwrap();
+    assert!(
+        actions.iter().any(|a| a.action == "reconnect"
+            && a.detail.as_deref().is_some_and(|d| d.contains("was gone"))),
+        "{actions:?}"
+    );
 }
 
 #[tokio::test]
@@ -1198,7 +1383,7 @@ async fn a_webhook_gone_on_github_is_shown_with_reconnect() {
     raw_http::send(
         "DELETE",
         &format!("{}/repos/octo/alpha/hooks/{hook}", app.fake.url),
-        &[("Authorization", &format!("token {OCTOCAT_TOKEN}"))],
+        &[("Authorization", format!("token {OCTOCAT_TOKEN}").as_str())],
         None,
     )
     .await;
@@ -1206,8 +1391,14 @@ async fn a_webhook_gone_on_github_is_shown_with_reconnect() {
     let html = page(&app.get("/", Some(&cookie)).await);
     let alpha = row(&html, "data-repo=\"octo/alpha\"");
     assert!(alpha.contains("Webhook gone on GitHub"), "{alpha}");
-    assert!(alpha.contains("aria-label=\"Reconnect octo/alpha\""), "{alpha}");
-    assert!(alpha.contains("aria-label=\"Disconnect octo/alpha\""), "{alpha}");
+    assert!(
+        alpha.contains("aria-label=\"Reconnect octo/alpha\""),
+        "{alpha}"
+    );
+    assert!(
+        alpha.contains("aria-label=\"Disconnect octo/alpha\""),
+        "{alpha}"
+    );
     let html = page(&app.get("/repos/octo/alpha", Some(&cookie)).await);
     assert!(html.contains("id=\"hook-missing\""), "{html}");
 }
@@ -1218,16 +1409,31 @@ async fn error_pages_are_styled_for_browsers_and_json_for_api_clients() {
     let r = app.get("/no/such/page", None).await;
     assert_eq!(r.status, 404);
     assert_security_headers(&r);
-    assert!(r.text().contains("<style>") && r.text().contains("id=\"back-home\""), "{}", r.text());
-    let r = raw_http::send("GET", &format!("{}/no/such/page", app.url), &[("Accept", "application/json")], None).await;
+    assert!(
+        r.text().contains("<style>") && r.text().contains("id=\"back-home\""),
+        "{}",
+        r.text()
+    );
+    let r = raw_http::send(
+        "GET",
+        &format!("{}/no/such/page", app.url),
+        &[("Accept", "application/json")],
+        None,
+    )
+    .await;
     assert_eq!(r.status, 404);
     assert!(r.json()["error"].is_string(), "{}", r.text());
 
     // The sign-in error: styled, code as code, and no suggestion of a page that does not exist.
-    let r = app.get("/auth/github/login?next=//evil.example", None).await;
+    let r = app
+        .get("/auth/github/login?next=//evil.example", None)
+        .await;
     assert_eq!(r.status, 400, "{}", r.text());
     let text = r.text();
-    assert!(text.contains("<style>") && text.contains("<code>next</code>"), "{text}");
+    assert!(
+        text.contains("<style>") && text.contains("<code>next</code>"),
+        "{text}"
+    );
     assert!(!text.contains('`') && !text.contains("/repos"), "{text}");
 }
 
@@ -1344,27 +1550,48 @@ mod browser {
             scroll <= inner,
             "{name} at {width} px overflows: scrollWidth {scroll} > innerWidth {inner}"
         );
-        ensure!(width >= 1280 || inner == width as i64, "{name}: innerWidth {inner}, wanted {width}");
+        ensure!(
+            width >= 1280 || inner == width as i64,
+            "{name}: innerWidth {inner}, wanted {width}"
+        );
         let mut row_names = HashSet::new();
         for b in c.find_all(Locator::Css("button")).await? {
             let label = match b.attr("aria-label").await? {
                 Some(l) => l,
                 None => b.text().await?,
             };
-            ensure!(!label.trim().is_empty(), "{name}: a button without an accessible name");
+            ensure!(
+                !label.trim().is_empty(),
+                "{name}: a button without an accessible name"
+            );
         }
         for b in c.find_all(Locator::Css("tr button")).await? {
             let label = b.attr("aria-label").await?.unwrap_or_default();
-            ensure!(!label.is_empty(), "{name}: a row's button has no aria-label");
-            ensure!(row_names.insert(label.clone()), "{name}: two row buttons are named {label:?}");
+            ensure!(
+                !label.is_empty(),
+                "{name}: a row's button has no aria-label"
+            );
+            ensure!(
+                row_names.insert(label.clone()),
+                "{name}: two row buttons are named {label:?}"
+            );
         }
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join(format!("{name}-{width}.png")), c.screenshot().await?)?;
+        std::fs::write(
+            dir.join(format!("{name}-{width}.png")),
+            c.screenshot().await?,
+        )?;
         Ok(())
     }
 
-    async fn flow(c: &Client, app: &App, session_value: &str, failed: i64, width: u32) -> anyhow::Result<()> {
+    async fn flow(
+        c: &Client,
+        app: &App,
+        session_value: &str,
+        failed: i64,
+        width: u32,
+    ) -> anyhow::Result<()> {
         let base = app.url.clone();
         // Signed out first; that also puts the browser on the server's origin for the cookie.
         c.goto(&format!("{base}/")).await?;
@@ -1403,7 +1630,10 @@ mod browser {
         // The failure in plain words, and Retry (the token works again now).
         let row = format!("tr[data-event-id=\"{failed}\"]");
         let reason = text(c, &format!("{row} .reason.plain")).await?;
-        ensure!(reason.contains("@octocat must sign in to Nectr again"), "{reason}");
+        ensure!(
+            reason.contains("@octocat must sign in to Nectr again"),
+            "{reason}"
+        );
         let retry = c.find(Locator::Css(&format!("{row} button.retry"))).await?;
         ensure_eq!(
             retry.attr("aria-label").await?.unwrap_or_default(),
@@ -1411,7 +1641,13 @@ mod browser {
         );
         retry.click().await?;
         ensure!(text(c, "#flash").await?.contains("is queued again"));
-        reload_until(c, &format!("{base}/repos/octo/beta/pull/8"), &format!("{row} .badge"), "Reviewed").await?;
+        reload_until(
+            c,
+            &format!("{base}/repos/octo/beta/pull/8"),
+            &format!("{row} .badge"),
+            "Reviewed",
+        )
+        .await?;
         ensure_eq!(app.fake.reviews("octo/beta", 8).len(), 1);
         ensure_eq!(text(c, "#stat-reviews strong").await?, "1");
         check_page(c, "pull-request", width).await?;
@@ -1420,26 +1656,50 @@ mod browser {
         c.goto(&format!("{base}/")).await?;
         click(c, "tr[data-repo=\"octo/beta\"] a.repo-page").await?;
         let seven = text(c, "tr[data-pr=\"7\"]").await?;
-        ensure!(seven.contains("Change 7") && seven.contains("@mona"), "{seven}");
+        ensure!(
+            seven.contains("Change 7") && seven.contains("@mona"),
+            "{seven}"
+        );
         check_page(c, "repository", width).await?;
         click(c, "tr[data-pr=\"7\"] a.pr-page").await?;
         ensure_eq!(text(c, "#stat-reviews strong").await?, "1");
         let rereview = c.find(Locator::Css("button.rereview")).await?;
-        ensure_eq!(rereview.attr("aria-label").await?.unwrap_or_default(), "Re-review octo/beta #7");
+        ensure_eq!(
+            rereview.attr("aria-label").await?.unwrap_or_default(),
+            "Re-review octo/beta #7"
+        );
         rereview.click().await?;
         ensure!(text(c, "#flash").await?.contains("queued for a new review"));
-        reload_until(c, &format!("{base}/repos/octo/beta/pull/7"), "#stat-reviews strong", "2").await?;
+        reload_until(
+            c,
+            &format!("{base}/repos/octo/beta/pull/7"),
+            "#stat-reviews strong",
+            "2",
+        )
+        .await?;
         ensure_eq!(app.fake.reviews("octo/beta", 7).len(), 1);
         let actions = text(c, "#actions").await?;
-        ensure!(actions.contains("Re-review") && actions.contains("@octocat"), "{actions}");
+        ensure!(
+            actions.contains("Re-review") && actions.contains("@octocat"),
+            "{actions}"
+        );
         check_page(c, "pull-request-rereviewed", width).await?;
 
         // Events: filter to failures (none left), then everything.
         click(c, "nav a[href=\"/events\"]").await?;
-        c.find(Locator::Css("select[name=\"status\"]")).await?.select_by_value("failed").await?;
+        c.find(Locator::Css("select[name=\"status\"]"))
+            .await?
+            .select_by_value("failed")
+            .await?;
         click(c, "#apply-filters").await?;
         ensure!(text(c, "#events-total").await?.contains("No events match"));
-        ensure!(c.current_url().await?.query().unwrap_or("").contains("status=failed"));
+        ensure!(
+            c.current_url()
+                .await?
+                .query()
+                .unwrap_or("")
+                .contains("status=failed")
+        );
         c.goto(&format!("{base}/events?noise=1")).await?;
         ensure!(text(c, "#events-total").await?.starts_with("Showing 1–"));
         check_page(c, "events", width).await?;
@@ -1499,7 +1759,7 @@ mod browser {
         let gone = raw_http::send(
             "DELETE",
             &format!("{}/repos/octo/beta/hooks/{hook}", app.fake.url),
-            &[("Authorization", &format!("token {OCTOCAT_TOKEN}"))],
+            &[("Authorization", format!("token {OCTOCAT_TOKEN}").as_str())],
             None,
         )
         .await;

@@ -473,8 +473,11 @@ pub trait Store: Send + Sync {
         limit: i64,
     ) -> StoreFuture<'a, Vec<ReviewRow>>;
     /// The raw delivery of one of the user's events.
-    fn event_payload_for_user(&self, user_id: i64, event_id: i64)
-    -> StoreFuture<'_, Option<Vec<u8>>>;
+    fn event_payload_for_user(
+        &self,
+        user_id: i64,
+        event_id: i64,
+    ) -> StoreFuture<'_, Option<Vec<u8>>>;
     /// A `failed` event back to `pending` with its attempts reset; `false` if it is not
     /// failed (any more).
     fn retry_failed_event(&self, id: i64, now: i64) -> StoreFuture<'_, bool>;

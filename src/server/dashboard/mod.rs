@@ -93,7 +93,10 @@ pub fn routes() -> Router<super::AppState> {
         .route("/repos/{owner}/{name}/connect", post(connect))
         .route("/repos/{owner}/{name}/disconnect", post(disconnect))
         .route("/repos/{owner}/{name}/reconnect", post(reconnect))
-        .route("/repos/{owner}/{name}/pull/{number}/rereview", post(rereview))
+        .route(
+            "/repos/{owner}/{name}/pull/{number}/rereview",
+            post(rereview),
+        )
         .route("/events/{id}/retry", post(retry))
 }
 
@@ -533,7 +536,11 @@ async fn reconnect_repo(state: &AppState, user: &User, repo: &str) -> Result<Str
             .keyring
             .encrypt(&super::owners::webhook_secret(&repo), secret.as_bytes()),
     };
-    if let Err(e) = state.store.upsert_installation(&new_installation, now()).await {
+    if let Err(e) = state
+        .store
+        .upsert_installation(&new_installation, now())
+        .await
+    {
         if let Err(cleanup) = gh.delete_hook(&repo, hook.id).await {
             tracing::warn!(%repo, webhook_id = hook.id, error = %cleanup, "could not remove the new webhook after a database error; delete it in the repository's settings");
         }
@@ -745,7 +752,10 @@ mod tests {
     #[test]
     fn back_links_stay_on_this_site() {
         assert_eq!(safe_back(Some("/repos/o/r")), "/repos/o/r");
-        assert_eq!(safe_back(Some("/events?status=failed&page=2")), "/events?status=failed&page=2");
+        assert_eq!(
+            safe_back(Some("/events?status=failed&page=2")),
+            "/events?status=failed&page=2"
+        );
         assert_eq!(safe_back(Some("//evil.example/")), "/");
         assert_eq!(safe_back(Some("/\\evil.example/")), "/");
         assert_eq!(safe_back(Some("https://evil.example/")), "/");

@@ -69,7 +69,10 @@ impl Ctx {
 }
 
 /// The flash of this request and the cookie that clears it (so a reload does not repeat it).
-fn take_flash(state: &AppState, headers: &HeaderMap) -> (Option<(FlashKind, String)>, Vec<HeaderValue>) {
+fn take_flash(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> (Option<(FlashKind, String)>, Vec<HeaderValue>) {
     let flash = read_flash(headers);
     let clear = session::cookie(headers, FLASH_COOKIE)
         .map(|_| session::clear_cookie(FLASH_COOKIE, state.config.secure_cookies()))
@@ -95,7 +98,10 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, path: &str) -> Result<
                 body.raw("<p><a class=\"button login\" id=\"login\"")
                     .attr(
                         "href",
-                        &format!("{LOGIN_PATH}?next={}", crate::github::client::encode_component(path)),
+                        &format!(
+                            "{LOGIN_PATH}?next={}",
+                            crate::github::client::encode_component(path)
+                        ),
                     )
                     .raw(">Login with GitHub</a></p>");
             } else {
@@ -179,9 +185,7 @@ async fn my_installation(
     repo: &str,
 ) -> Result<Option<Installation>, ApiError> {
     let mine = state.store.installations_for_user(user.id).await?;
-    Ok(mine
-        .into_iter()
-        .find(|i| i.repo.eq_ignore_ascii_case(repo)))
+    Ok(mine.into_iter().find(|i| i.repo.eq_ignore_ascii_case(repo)))
 }
 
 /// Whether `event` came through one of the user's installations (the only events they see).
@@ -343,7 +347,10 @@ fn event_details(body: &mut Html, row: &EventRow, t: &Table<'_>) {
     let ev = &row.summary;
     match ev.status {
         EventStatus::Failed => {
-            failure_text(body, ev.error.as_deref().unwrap_or("no reason was recorded"));
+            failure_text(
+                body,
+                ev.error.as_deref().unwrap_or("no reason was recorded"),
+            );
             body.raw(" <span class=\"muted\">(after ")
                 .num(ev.attempts)
                 .raw(if ev.attempts == 1 {
@@ -506,10 +513,14 @@ fn actions_section(body: &mut Html, actions: &[DashboardAction], now: i64) {
             body.text(&format!(" #{n}"));
         }
         if let Some(id) = a.event_id {
-            body.raw(" <span class=\"muted\">event ").num(id).raw("</span>");
+            body.raw(" <span class=\"muted\">event ")
+                .num(id)
+                .raw("</span>");
         }
         if let Some(id) = a.new_event_id {
-            body.raw(" <span class=\"muted\">→ event ").num(id).raw("</span>");
+            body.raw(" <span class=\"muted\">→ event ")
+                .num(id)
+                .raw("</span>");
         }
         body.raw("</td><td data-label=\"Details\">");
         match (&a.action[..], &a.detail) {
@@ -608,7 +619,10 @@ fn reviews_by_repo(reviews: &[ReviewRow], since: i64) -> HashMap<String, RepoRev
     let mut out: HashMap<String, RepoReviews> = HashMap::new();
     for r in reviews.iter().filter(|r| !r.reused) {
         let e = out.entry(r.record.repo.to_ascii_lowercase()).or_default();
-        e.last = Some(e.last.map_or(r.record.created_at, |l| l.max(r.record.created_at)));
+        e.last = Some(
+            e.last
+                .map_or(r.record.created_at, |l| l.max(r.record.created_at)),
+        );
         if r.record.created_at >= since {
             e.reviews += 1;
             e.findings += r.record.findings;
@@ -625,7 +639,9 @@ async fn hook_health(
 ) -> HashMap<String, HookHealth> {
     let mut set = tokio::task::JoinSet::new();
     for repo in repos.iter().filter(|r| is_mine(r, user)) {
-        let Some(hook) = repo.webhook_id else { continue };
+        let Some(hook) = repo.webhook_id else {
+            continue;
+        };
         let (state, user, name) = (state.clone(), user.clone(), repo.full_name.clone());
         set.spawn(async move {
             let h = health::check(&state, &user, &name, hook).await;
@@ -656,7 +672,9 @@ async fn overview(state: &AppState, ctx: Ctx) -> Response {
             .events_page_for_user(user.id, &quiet, EVENTS_SHOWN, 0),
         state.store.count_events_for_user(user.id, &quiet),
         state.store.count_events_for_user(user.id, &everything),
-        state.store.reviews_for_user(user.id, None, None, 0, REVIEWS_READ),
+        state
+            .store
+            .reviews_for_user(user.id, None, None, 0, REVIEWS_READ),
     );
     let health = match &repo_list {
         RepoList::Loaded(list) => hook_health(state, &user, list).await,
@@ -710,7 +728,9 @@ async fn overview(state: &AppState, ctx: Ctx) -> Response {
     repos_section(&mut body, &repo_list, &user, &ctx, &health, &by_repo);
 
     let mut live = false;
-    body.raw("<section id=\"events\"><h2>Recent events <span class=\"sub\">that need a look</span></h2>");
+    body.raw(
+        "<section id=\"events\"><h2>Recent events <span class=\"sub\">that need a look</span></h2>",
+    );
     match (events, shown_total, all_total) {
         (Ok(events), Ok(shown_total), Ok(all_total)) => {
             live = events.iter().any(|e| is_live(e.summary.status));
@@ -790,7 +810,9 @@ fn health_text(body: &mut Html, health: Option<&HookHealth>, webhook_id: Option<
         }
         other => {
             if let Some(id) = webhook_id {
-                body.raw(" <span class=\"muted\">(webhook #").num(id).raw(")</span>");
+                body.raw(" <span class=\"muted\">(webhook #")
+                    .num(id)
+                    .raw(")</span>");
             }
             match other {
                 Some(HookHealth::Ok) => {
@@ -1011,7 +1033,9 @@ pub(super) async fn repository(
     let mut prs: Vec<PrLine> = Vec::new();
     let mut at: HashMap<i64, usize> = HashMap::new();
     for row in events {
-        let Some(n) = row.summary.pr_number else { continue };
+        let Some(n) = row.summary.pr_number else {
+            continue;
+        };
         match at.get(&n) {
             Some(&i) => prs[i].events.push(row),
             None => {
@@ -1269,7 +1293,9 @@ pub(super) async fn pull(
             body.raw("</td><td data-label=\"Review\">");
             body.link(&r.record.review_url, "review-link", "View on GitHub");
             if r.reused {
-                body.raw(" <span class=\"muted\">(found again by its marker; not posted twice)</span>");
+                body.raw(
+                    " <span class=\"muted\">(found again by its marker; not posted twice)</span>",
+                );
             }
             body.raw("</td><td data-label=\"Delivery to review\">");
             match r.delivered_at {
@@ -1420,7 +1446,9 @@ pub(super) async fn events(
         }
         body.raw(">").raw(label).raw("</option>");
     }
-    body.raw("</select></label><label>Repository<select name=\"repo\"><option value=\"\">Any</option>");
+    body.raw(
+        "</select></label><label>Repository<select name=\"repo\"><option value=\"\">Any</option>",
+    );
     for i in &mine {
         body.raw("<option").attr("value", &i.repo);
         if filter
@@ -1677,7 +1705,10 @@ mod tests {
             pr_number: None,
             hide_noise: false,
         };
-        assert_eq!(events_href(&f, 2), "/events?status=failed&repo=octo/beta&noise=1&page=2");
+        assert_eq!(
+            events_href(&f, 2),
+            "/events?status=failed&repo=octo/beta&noise=1&page=2"
+        );
         assert_eq!(
             events_href(
                 &EventFilter {
