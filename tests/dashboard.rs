@@ -1509,6 +1509,24 @@ mod browser {
         Ok(())
     }
 
+    /// Waits until `css` exists and its text contains `want` (a click's page may still be
+    /// the old one for a moment).
+    async fn wait_text(c: &Client, css: &str, want: &str) -> anyhow::Result<()> {
+        let mut last = String::new();
+        for _ in 0..80 {
+            if let Ok(e) = c.find(Locator::Css(css)).await
+                && let Ok(t) = e.text().await
+            {
+                if t.contains(want) {
+                    return Ok(());
+                }
+                last = t;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        anyhow::bail!("{css} never showed {want:?} (last: {last:?})")
+    }
+
     /// `assert_eq!` that returns an error instead of panicking, so the browser is closed.
     macro_rules! ensure_eq {
         ($left:expr, $right:expr) => {
@@ -1622,7 +1640,7 @@ mod browser {
         let old_hook = app.fake.hooks("octo/beta").len();
         ensure_eq!(old_hook, 0);
         click(c, "button[aria-label=\"Reconnect octo/beta\"]").await?;
-        ensure!(text(c, "#flash").await?.contains("Reconnected octo/beta"));
+        wait_text(c, "#flash", "Reconnected octo/beta").await?;
         ensure_eq!(app.fake.hooks("octo/beta").len(), 1);
         let state = text(c, "tr[data-repo=\"octo/beta\"] td.state").await?;
         ensure!(state.contains("checked on GitHub"), "{state}");
@@ -1640,7 +1658,7 @@ mod browser {
             format!("Retry event {failed} (octo/beta #8)")
         );
         retry.click().await?;
-        ensure!(text(c, "#flash").await?.contains("is queued again"));
+        wait_text(c, "#flash", "is queued again").await?;
         reload_until(
             c,
             &format!("{base}/repos/octo/beta/pull/8"),
@@ -1669,7 +1687,7 @@ mod browser {
             "Re-review octo/beta #7"
         );
         rereview.click().await?;
-        ensure!(text(c, "#flash").await?.contains("queued for a new review"));
+        wait_text(c, "#flash", "queued for a new review").await?;
         reload_until(
             c,
             &format!("{base}/repos/octo/beta/pull/7"),
@@ -1692,7 +1710,7 @@ mod browser {
             .select_by_value("failed")
             .await?;
         click(c, "#apply-filters").await?;
-        ensure!(text(c, "#events-total").await?.contains("No events match"));
+        wait_text(c, "#events-total", "No events match").await?;
         ensure!(
             c.current_url()
                 .await?
@@ -1712,10 +1730,10 @@ mod browser {
         // Connect and disconnect a free repository, by its accessible name.
         c.goto(&format!("{base}/")).await?;
         click(c, "button[aria-label=\"Connect octo/alpha\"]").await?;
-        ensure!(text(c, "#flash").await?.contains("Connected octo/alpha"));
+        wait_text(c, "#flash", "Connected octo/alpha").await?;
         ensure_eq!(app.fake.hooks("octo/alpha").len(), 1);
         click(c, "button[aria-label=\"Disconnect octo/alpha\"]").await?;
-        ensure!(text(c, "#flash").await?.contains("Disconnected octo/alpha"));
+        wait_text(c, "#flash", "Disconnected octo/alpha").await?;
         ensure!(app.fake.hooks("octo/alpha").is_empty());
 
         // A page that does not exist: a styled page, not JSON.
