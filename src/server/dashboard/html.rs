@@ -158,7 +158,7 @@ section{background:var(--card);border:1px solid var(--line);border-radius:6px;pa
 h2{font-size:17px;margin:0 0 12px}
 h2 .sub{font-weight:400;color:var(--muted);font-size:14px}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:7px 8px;border-top:1px solid var(--soft);vertical-align:top;overflow-wrap:anywhere}
+th,td{text-align:left;padding:7px 8px;border-top:1px solid var(--soft);vertical-align:top;overflow-wrap:break-word}
 th{font-size:13px;color:var(--muted);border-top:none}
 td.num,th.num{text-align:right;white-space:nowrap}
 td.when{white-space:nowrap}

@@ -896,8 +896,12 @@ fn repos_section(
         let mut reconnect = false;
         if repo.connected {
             if mine {
-                body.raw("<span class=\"connected\">Connected</span>");
-                reconnect = health_text(body, health.get(&repo.full_name), repo.webhook_id);
+                let h = health.get(&repo.full_name);
+                // A hook GitHub lost is not "Connected": the health text says what it is.
+                if !matches!(h, Some(HookHealth::Missing | HookHealth::Inactive)) {
+                    body.raw("<span class=\"connected\">Connected</span>");
+                }
+                reconnect = health_text(body, h, repo.webhook_id);
             } else {
                 body.raw("<span class=\"connected-by\">Connected by @")
                     .text(repo.connected_by.as_deref().unwrap_or("another user"))
@@ -1062,6 +1066,7 @@ pub(super) async fn repository(
         .attr("href", &format!("{}/{repo}", state.config.server_url))
         .raw(" rel=\"noreferrer\" class=\"repo-link\">on GitHub</a></span></h2><p class=\"state\">Connected by you ");
     body.time(installation.created_at, ctx.now);
+    body.raw(". ");
     let reconnect = health_text(&mut body, Some(&hook), Some(installation.webhook_id));
     if reconnect {
         body.raw(" ");
