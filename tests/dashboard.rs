@@ -1765,10 +1765,14 @@ mod browser {
         };
         let dir = tempfile::tempdir().expect("temp dir");
         let db = format!("sqlite://{}", dir.path().join("nectr.db").display());
-        let app = spawn_app_on(&db, true, 1).await;
+        // No workers while the test seeds the queue by hand; one afterwards, to review what
+        // Retry and Re-review queue.
+        let app = spawn_app_on(&db, true, 0).await;
         let me = app.octocat().await;
         app.fake.add_repo("octo/alpha");
         let (_, failed) = seed(&app, &me, "octo/beta").await;
+        let (_stop_worker, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(server::worker::Worker::new(app.state.clone(), 0).run(stop));
         for pr in [7, 8] {
             app.add_pull("octo/beta", pr);
         }

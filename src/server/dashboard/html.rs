@@ -108,12 +108,16 @@ impl Html {
     }
 
     /// Plain text that may quote code in backticks: the quoted parts become `<code>`.
+    /// A backtick without its pair is dropped; the text after it stays text.
     pub(super) fn prose(&mut self, text: &str) -> &mut Self {
-        for (i, part) in text.split('`').enumerate() {
-            if i % 2 == 1 {
-                self.raw("<code>").text(part).raw("</code>");
-            } else {
+        let parts: Vec<&str> = text.split('`').collect();
+        let unpaired = parts.len() % 2 == 0;
+        for (i, part) in parts.iter().enumerate() {
+            let code = i % 2 == 1 && !(unpaired && i == parts.len() - 1);
+            if !code {
                 self.text(part);
+            } else if !part.is_empty() {
+                self.raw("<code>").text(part).raw("</code>");
             }
         }
         self
