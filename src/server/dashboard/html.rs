@@ -111,7 +111,7 @@ impl Html {
     /// A backtick without its pair is dropped; the text after it stays text.
     pub(super) fn prose(&mut self, text: &str) -> &mut Self {
         let parts: Vec<&str> = text.split('`').collect();
-        let unpaired = parts.len() % 2 == 0;
+        let unpaired = parts.len().is_multiple_of(2);
         for (i, part) in parts.iter().enumerate() {
             let code = i % 2 == 1 && !(unpaired && i == parts.len() - 1);
             if !code {
