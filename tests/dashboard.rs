@@ -1,10 +1,13 @@
-//! The dashboard (`GET /`, `POST /repos/{owner}/{name}/connect|disconnect`) against the real
-//! app: `nectr::server::serve` on 127.0.0.1:0, a SQLite store in a temp dir and the fake
-//! GitHub as `GITHUB_API_URL`.
+//! The dashboard (`/`, `/repos/{owner}/{name}`, `…/pull/{n}`, `/events`, `/team` and the
+//! form posts) against the real app: `nectr::server::serve` on 127.0.0.1:0, a store (SQLite
+//! in a temp dir; PostgreSQL too for the counts test when `NECTR_TEST_POSTGRES_URL` is set)
+//! and the fake GitHub as `GITHUB_API_URL`.
 //!
-//! The HTTP tests always run. The browser test drives headless Chromium through chromedriver
-//! and runs only when `NECTR_TEST_CHROMEDRIVER` is its URL (`.ci/run` starts one on
-//! `http://127.0.0.1:9515`); otherwise it says it is skipped and passes.
+//! The HTTP tests always run. The browser tests drive headless Chromium through chromedriver
+//! at 1280 px and at 390 px and run only when `NECTR_TEST_CHROMEDRIVER` is its URL (`.ci/run`
+//! starts one on `http://127.0.0.1:9515`); otherwise they say they are skipped and pass.
+//! They write a screenshot of every page to `NECTR_SCREENSHOT_DIR` (default
+//! `target/screenshots/`), which CI keeps.
 
 mod support;
 
@@ -12,8 +15,11 @@ use std::time::Duration;
 
 use nectr::crypto::{Keyring, generate_key};
 use nectr::server::{self, AppState, OAuthApp, ServerConfig, WorkerConfig, owners, session};
-use nectr::store::{self, NewEvent, NewInstallation, NewReviewRecord, NewUser, Recorded, User};
-use support::fake_github::{Access, FakeGitHub, Fault, FaultKind};
+use nectr::store::{
+    self, EventStatus, NewEvent, NewInstallation, NewReviewRecord, NewUser, Recorded, User,
+};
+use serde_json::json;
+use support::fake_github::{Access, FakeGitHub, Fault, FaultKind, PullSpec, sha1_hex};
 use support::raw_http::{self, HttpResponse};
 
 const SERVER_URL: &str = "https://github.com";
@@ -22,21 +28,47 @@ const FAILED_REASON: &str =
     "GitHub answered 500 <script>alert('failed')</script> while fetching the diff";
 const IGNORED_REASON: &str = "draft pull request <img src=x onerror=alert(1)>";
 const REVIEW_URL: &str = "https://github.com/octo/alpha/pull/7#pullrequestreview-99";
+const REVOKED: &str = "GitHub rejected the token of @octocat (401): it was revoked or expired; @octocat must sign in to Nectr again";
+const OCTOCAT_TOKEN: &str = "gho_octocat_dashboard_token";
+const DIFF: &str = concat!(
+    "diff --git a/src/lib.rs b/src/lib.rs\n",
+    "--- a/src/lib.rs\n",
+    "+++ b/src/lib.rs\n",
+    "@@ -1,2 +1,3 @@\n",
+    " fn a() {}\n",
+    "+fn b() { let x = 1; }\n",
+    " fn c() {}\n",
+);
 
 struct App {
     /// `http://127.0.0.1:PORT`, also the public URL.
     url: String,
     state: AppState,
     fake: FakeGitHub,
-    _dir: tempfile::TempDir,
+    db_url: String,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn spawn_app(oauth: bool) -> App {
-    nectr::github::transport::install_crypto_provider();
-    let fake = FakeGitHub::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("nectr.db").display());
-    let store = store::connect(&db).await.expect("sqlite store");
+    let mut app = spawn_app_on(&db, oauth, 0).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// The app on the database at `db`, with `workers` review workers (0: the tests put events
+/// into exactly the states they want).
+async fn spawn_app_on(db: &str, oauth: bool, workers: usize) -> App {
+    nectr::github::transport::install_crypto_provider();
+    // Against the fake: no pauses between writes, fast retries.
+    // SAFETY (edition 2024): every test sets the same values before starting its server.
+    unsafe {
+        std::env::set_var("NECTR_GITHUB_WRITE_GAP_MS", "0");
+        std::env::set_var("NECTR_GITHUB_RETRY_BASE_MS", "10");
+    }
+    let fake = FakeGitHub::start().await;
+    let store = store::connect(db).await.expect("store");
     let keyring = Keyring::from_env_value(&generate_key()).expect("keyring");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -51,9 +83,15 @@ async fn spawn_app(oauth: bool) -> App {
             client_secret: "dashboard-test-secret".to_owned(),
         }),
         global_webhook_secret: None,
-        // No workers: the tests put events into exactly the states they want.
-        workers: 0,
-        worker: WorkerConfig::default(),
+        workers,
+        worker: WorkerConfig {
+            lease_secs: 30,
+            max_attempts: 3,
+            retry_base_secs: 0,
+            retry_max_secs: 0,
+            poll_interval: Duration::from_millis(50),
+            shutdown_grace: Duration::from_secs(5),
+        },
     };
     let state = AppState::new(store, keyring, config);
     tokio::spawn(server::serve(
@@ -65,7 +103,8 @@ async fn spawn_app(oauth: bool) -> App {
         url,
         state,
         fake,
-        _dir: dir,
+        db_url: db.to_owned(),
+        _dir: None,
     }
 }
 
@@ -90,7 +129,7 @@ impl App {
 
     /// A user known to the fake with a write (admin) token and the `repo` scope.
     async fn octocat(&self) -> User {
-        let token = "gho_octocat_dashboard_token";
+        let token = OCTOCAT_TOKEN;
         self.fake
             .add_token(token, "octocat", Access::Write, "repo, read:user");
         self.user(1001, "octocat", token, "repo, read:user").await
@@ -191,6 +230,121 @@ impl App {
         }
     }
 
+    /// Records a `pull_request` delivery for PR `pr` of `repo` with a payload a worker can
+    /// review (title `Change {pr}` by @mona, head `head_of(pr)`), as the webhook would.
+    async fn record_pr(
+        &self,
+        installation: i64,
+        repo: &str,
+        pr: u64,
+        delivery: &str,
+        at: i64,
+    ) -> i64 {
+        let head = head_of(pr);
+        let payload = serde_json::to_vec(&json!({
+            "action": "synchronize",
+            "number": pr,
+            "pull_request": {
+                "number": pr, "title": format!("Change {pr}"), "body": null,
+                "state": "open", "draft": false,
+                "html_url": format!("{SERVER_URL}/{repo}/pull/{pr}"),
+                "head": {"ref": "feature", "sha": head, "repo": {"full_name": repo}},
+                "base": {"ref": "main", "sha": sha1_hex(b"base commit"), "repo": {"full_name": repo}},
+                "user": {"login": "mona"}
+            },
+            "repository": {"full_name": repo, "private": false},
+            "sender": {"login": "mona"}
+        }))
+        .expect("payload");
+        let event = NewEvent {
+            delivery_id: delivery.to_owned(),
+            event: "pull_request".to_owned(),
+            action: Some("synchronize".to_owned()),
+            repo: repo.to_owned(),
+            pr_number: Some(pr as i64),
+            head_sha: Some(head),
+            installation_id: Some(installation),
+            ignore_reason: None,
+            payload,
+        };
+        match self
+            .state
+            .store
+            .record_delivery(&event, at)
+            .await
+            .expect("record")
+        {
+            Recorded::Inserted(id) | Recorded::Duplicate(id) => id,
+            other => panic!("delivery not inserted: {other:?}"),
+        }
+    }
+
+    /// Claims the oldest claimable event (it must be `id`) as a worker would.
+    async fn claim(&self, id: i64, at: i64) {
+        let claimed = self
+            .state
+            .store
+            .claim_next("dashboard-test", 300, 5, at)
+            .await
+            .expect("claim")
+            .expect("an event to claim");
+        assert_eq!(claimed.id, id);
+    }
+
+    /// Event `id` reviewed at `at`: review `review_id` with `findings` recorded, then done.
+    async fn review(&self, id: i64, repo: &str, pr: u64, review_id: i64, findings: i64, at: i64) {
+        let store = &self.state.store;
+        self.claim(id, at - 1).await;
+        store
+            .record_review(
+                &NewReviewRecord {
+                    event_id: Some(id),
+                    repo: repo.to_owned(),
+                    pr_number: pr as i64,
+                    head_sha: head_of(pr),
+                    review_id,
+                    review_url: format!(
+                        "{SERVER_URL}/{repo}/pull/{pr}#pullrequestreview-{review_id}"
+                    ),
+                    findings,
+                },
+                at,
+            )
+            .await
+            .expect("record review");
+        assert!(
+            store
+                .complete(id, "dashboard-test", at)
+                .await
+                .expect("complete")
+        );
+    }
+
+    /// Event `id` failed for good at `at` with `reason`.
+    async fn fail(&self, id: i64, reason: &str, at: i64) {
+        self.claim(id, at - 1).await;
+        assert!(
+            self.state
+                .store
+                .fail(id, "dashboard-test", reason, None, at)
+                .await
+                .expect("fail")
+        );
+    }
+
+    /// PR `pr` of `repo` on the fake, open, at `head_of(pr)`, so a worker can review it.
+    fn add_pull(&self, repo: &str, pr: u64) {
+        self.fake.add_pull(
+            repo,
+            PullSpec {
+                head_sha: head_of(pr),
+                title: format!("Change {pr}"),
+                user: "mona".into(),
+                ..PullSpec::new(pr, DIFF)
+            },
+        );
+    }
+
     /// One reviewed event (PR 7, with a review link), one failed (PR 8) and one ignored
     /// (PR 9) for `repo`.
     async fn seed_events(&self, installation: i64, repo: &str) {
@@ -289,6 +443,58 @@ fn flash_cookie(r: &HttpResponse) -> String {
         .unwrap_or_else(|| panic!("no flash cookie: {r:?}"))
 }
 
+/// The head commit of PR `pr` in these tests.
+fn head_of(pr: u64) -> String {
+    sha1_hex(format!("head of {pr}").as_bytes())
+}
+
+/// The value of attribute `attr` on the element with `id="{id}"`.
+fn attr_of(html: &str, id: &str, attr: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in the page:\n{html}"));
+    let start = html[..at].rfind('<').expect("tag start");
+    let end = at + html[at..].find('>').expect("tag end");
+    let tag = &html[start..end];
+    let marker = format!("{attr}=\"");
+    let v = tag
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {attr} on #{id}: {tag}"))
+        + marker.len();
+    tag[v..v + tag[v..].find('"').expect("end of value")].to_owned()
+}
+
+fn count_of(html: &str, id: &str) -> i64 {
+    attr_of(html, id, "data-count").parse().expect("a number")
+}
+
+/// One number from the database, by SQL binding `$1` (a lower-case repository) and `$2`
+/// (a time); SQLite or PostgreSQL by the URL.
+async fn db_count(db_url: &str, sql: &'static str, repo: &str, since: i64) -> i64 {
+    use sqlx::Connection;
+    if db_url.starts_with("sqlite") {
+        let mut c = sqlx::SqliteConnection::connect(db_url)
+            .await
+            .expect("connect");
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(repo)
+            .bind(since)
+            .fetch_one(&mut c)
+            .await
+            .expect("query");
+        n
+    } else {
+        let mut c = sqlx::PgConnection::connect(db_url).await.expect("connect");
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(repo)
+            .bind(since)
+            .fetch_one(&mut c)
+            .await
+            .expect("query");
+        n
+    }
+}
+
 #[tokio::test]
 async fn signed_out_page_offers_github_login() {
     let app = spawn_app(true).await;
@@ -355,7 +561,13 @@ async fn signed_in_page_lists_repositories_and_events() {
 
     let html = page(&app.get("/", Some(&cookie)).await);
     assert!(html.contains("@octocat"), "{html}");
-    let recorded = row(&html, "Recorded in the knowledge graph.");
+    // The overview collapses the rows that need no attention (the issue recorded in the
+    // graph, the ignored PR 9) into one line; /events?noise=1 shows them.
+    assert!(!html.contains("Recorded in the knowledge graph."), "{html}");
+    assert!(html.contains("data-hidden=\"2\""), "{html}");
+    assert!(html.contains("href=\"/events?noise=1\""));
+    let all = page(&app.get("/events?noise=1", Some(&cookie)).await);
+    let recorded = row(&all, "Recorded in the knowledge graph.");
     assert!(
         recorded.contains("<span class=\"badge\">Recorded</span>") && recorded.contains("issues"),
         "{recorded}"
@@ -389,7 +601,8 @@ async fn signed_in_page_lists_repositories_and_events() {
     assert!(failed.contains("status-failed"), "{failed}");
     assert!(failed.contains("Failed"));
     assert!(failed.contains("GitHub answered 500"));
-    let ignored = row(&html, "href=\"https://github.com/octo/alpha/pull/9\"");
+    assert!(!html.contains("href=\"https://github.com/octo/alpha/pull/9\""));
+    let ignored = row(&all, "href=\"https://github.com/octo/alpha/pull/9\"");
     assert!(ignored.contains("status-ignored"));
     assert!(ignored.contains("draft pull request"));
 }
@@ -411,14 +624,22 @@ async fn untrusted_text_is_escaped() {
     .await;
     let cookie = app.session_cookie(&me).await;
 
-    let html = page(&app.get("/", Some(&cookie)).await);
-    assert!(!html.contains("<script"), "{html}");
-    assert!(!html.contains("<img"), "{html}");
+    for path in [
+        "/",
+        "/events?noise=1",
+        "/repos/octo/alpha",
+        "/repos/octo/alpha/pull/8",
+    ] {
+        let html = page(&app.get(path, Some(&cookie)).await);
+        assert!(!html.contains("<script"), "{path}: {html}");
+        assert!(!html.contains("<img"), "{path}: {html}");
+        assert!(!html.contains("href=\"https://github.com/evil"), "{path}");
+        assert!(!html.contains("href=\"/repos/evil"), "{path}");
+    }
+    let html = page(&app.get("/events?noise=1", Some(&cookie)).await);
     assert!(html.contains("&lt;script&gt;alert(&#39;failed&#39;)&lt;/script&gt;"));
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(html.contains("evil/&lt;script&gt;alert(2)&lt;/script&gt;"));
-    // No link is made from a name that is not a repository's.
-    assert!(!html.contains("href=\"https://github.com/evil"));
 }
 
 #[tokio::test]
@@ -717,16 +938,517 @@ async fn unknown_routes_are_still_not_found() {
     assert_eq!(r.status, 405);
 }
 
+/// Seeds `repo` for the page tests: PR 10 reviewed ten days ago (2 findings); PR 7 reviewed
+/// (3 findings), delivered again within the hour (a duplicate) and once more later, when
+/// the worker found the review by its marker (recorded again with 0 findings); PR 8 failed
+/// (token revoked); PR 9 ignored. Returns (installation, failed event id).
+async fn seed(app: &App, me: &User, repo: &str) -> (i64, i64) {
+    let inst = app.install(repo, me).await;
+    let t = server::now() - 3 * 3600;
+    let old = server::now() - 10 * 86_400;
+    let ten = app.record_pr(inst, repo, 10, "d-10", old).await;
+    app.review(ten, repo, 10, 100, 2, old + 40).await;
+    let first = app.record_pr(inst, repo, 7, "d-7a", t).await;
+    app.review(first, repo, 7, 99, 3, t + 30).await;
+    let failed = app.record_pr(inst, repo, 8, "d-8", t + 100).await;
+    app.fail(failed, REVOKED, t + 101).await;
+    app.record(inst, repo, 9, Some(IGNORED_REASON), t + 200)
+        .await;
+    let dup = app.record_pr(inst, repo, 7, "d-7b", t + 300).await;
+    let status = app
+        .state
+        .store
+        .get_event(dup)
+        .await
+        .unwrap()
+        .unwrap()
+        .status;
+    assert_eq!(status, EventStatus::Duplicate);
+    let again = app.record_pr(inst, repo, 7, "d-7c", t + 4000).await;
+    app.review(again, repo, 7, 99, 0, t + 4010).await;
+    (inst, failed)
+}
+
+async fn seed_alpha(app: &App, me: &User) -> (i64, i64) {
+    seed(app, me, "octo/alpha").await
+}
+
+async fn counts_agree_with_the_database(url: String) {
+    let app = spawn_app_on(&url, true, 0).await;
+    let me = app.octocat().await;
+    seed_alpha(&app, &me).await;
+    let cookie = app.session_cookie(&me).await;
+    let db = &app.db_url;
+    let now = server::now();
+    // One GitHub review counts once, with the findings it was posted with.
+    const REVIEWS: &str = "SELECT COUNT(*) FROM reviews r WHERE LOWER(r.repo) = $1 \
+        AND r.created_at >= $2 AND r.id = (SELECT MIN(r0.id) FROM reviews r0 \
+        WHERE r0.repo = r.repo AND r0.review_id = r.review_id)";
+    const FINDINGS: &str = "SELECT CAST(COALESCE(SUM(r.findings), 0) AS BIGINT) FROM reviews r \
+        WHERE LOWER(r.repo) = $1 AND r.created_at >= $2 AND r.id = (SELECT MIN(r0.id) \
+        FROM reviews r0 WHERE r0.repo = r.repo AND r0.review_id = r.review_id)";
+    const EVENTS: &str = "SELECT COUNT(*) FROM events WHERE LOWER(repo) = $1 AND created_at >= $2";
+    const NOISE: &str = "SELECT COUNT(*) FROM events WHERE LOWER(repo) = $1 AND created_at >= $2 \
+        AND (status IN ('ignored', 'duplicate') OR (status = 'done' AND event = 'issues'))";
+    const PRS: &str = "SELECT COUNT(DISTINCT pr_number) FROM events WHERE LOWER(repo) = $1 \
+        AND created_at >= $2 AND pr_number IS NOT NULL";
+    const PR7_EVENTS: &str = "SELECT COUNT(*) FROM events WHERE LOWER(repo) = $1 \
+        AND created_at >= $2 AND pr_number = 7";
+    let repo = "octo/alpha";
+
+    // The overview: findings of the last 7 days, and how many quiet rows are collapsed.
+    let html = page(&app.get("/", Some(&cookie)).await);
+    let week = db_count(db, FINDINGS, repo, now - 7 * 86_400).await;
+    assert_eq!(week, 3, "PR 7's review, once; PR 10's is older");
+    let alpha = row(&html, "data-repo=\"octo/alpha\"");
+    assert!(alpha.contains(&format!("data-count=\"{week}\"")), "{alpha}");
+    assert_eq!(
+        attr_of(&html, "noise-note", "data-hidden"),
+        db_count(db, NOISE, repo, 0).await.to_string()
+    );
+    // The found-again review shows the findings it was posted with, not 0.
+    let reused = row(&html, "This head was already reviewed");
+    assert!(
+        reused.contains("Already reviewed") && reused.contains("3 findings"),
+        "{reused}"
+    );
+    assert!(!html.contains("0 findings"), "{html}");
+
+    // The repository page.
+    let html = page(&app.get("/repos/octo/alpha", Some(&cookie)).await);
+    assert_eq!(
+        count_of(&html, "stat-prs"),
+        db_count(db, PRS, repo, 0).await
+    );
+    assert_eq!(
+        count_of(&html, "stat-reviews"),
+        db_count(db, REVIEWS, repo, 0).await
+    );
+    assert_eq!(count_of(&html, "stat-reviews"), 2);
+    assert_eq!(
+        count_of(&html, "stat-findings"),
+        db_count(db, FINDINGS, repo, 0).await
+    );
+    assert_eq!(count_of(&html, "stat-findings"), 5);
+    assert_eq!(
+        count_of(&html, "stat-events"),
+        db_count(db, EVENTS, repo, 0).await
+    );
+
+    // The pull request page.
+    let html = page(&app.get("/repos/octo/alpha/pull/7", Some(&cookie)).await);
+    assert_eq!(count_of(&html, "stat-reviews"), 1);
+    assert_eq!(count_of(&html, "stat-findings"), 3);
+    assert_eq!(
+        count_of(&html, "stat-events"),
+        db_count(db, PR7_EVENTS, repo, 0).await
+    );
+
+    // Events: all of them, and without the quiet ones.
+    let html = page(&app.get("/events?noise=1", Some(&cookie)).await);
+    let all = db_count(db, EVENTS, repo, 0).await;
+    assert_eq!(
+        attr_of(&html, "events-total", "data-total"),
+        all.to_string()
+    );
+    let html = page(&app.get("/events", Some(&cookie)).await);
+    let quiet = all - db_count(db, NOISE, repo, 0).await;
+    assert_eq!(
+        attr_of(&html, "events-total", "data-total"),
+        quiet.to_string()
+    );
+
+    // The team view (12 weeks).
+    let html = page(&app.get("/team", Some(&cookie)).await);
+    assert_eq!(
+        count_of(&html, "stat-reviews"),
+        db_count(db, REVIEWS, repo, 0).await
+    );
+    assert_eq!(
+        count_of(&html, "stat-findings"),
+        db_count(db, FINDINGS, repo, 0).await
+    );
+    // Delivery to review: 30 s and 40 s.
+    assert!(
+        html.contains("<strong>30 s</strong>median delivery to review"),
+        "{html}"
+    );
+}
+
+backend_tests!(counts_agree_with_the_database);
+
+#[tokio::test]
+async fn repository_and_pull_request_pages() {
+    let app = spawn_app(true).await;
+    let me = app.octocat().await;
+    let (_, failed) = seed_alpha(&app, &me).await;
+    let cookie = app.session_cookie(&me).await;
+
+    let html = page(&app.get("/repos/octo/alpha", Some(&cookie)).await);
+    // Newest activity first: 7 (redelivered), 9, 8, 10; title and author from the delivery.
+    let order: Vec<usize> = [
+        "data-pr=\"7\"",
+        "data-pr=\"9\"",
+        "data-pr=\"8\"",
+        "data-pr=\"10\"",
+    ]
+    .iter()
+    .map(|m| html.find(m).unwrap_or_else(|| panic!("no {m} in {html}")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    let seven = row(&html, "data-pr=\"7\"");
+    assert!(
+        seven.contains("Change 7") && seven.contains("@mona"),
+        "{seven}"
+    );
+    assert!(seven.contains("href=\"/repos/octo/alpha/pull/7\""));
+    assert!(html.contains("checked on GitHub"), "{html}");
+
+    let html = page(&app.get("/repos/octo/alpha/pull/8", Some(&cookie)).await);
+    assert!(
+        html.contains("Change 8") && html.contains("By @mona"),
+        "{html}"
+    );
+    let failed_row = row(&html, &format!("data-event-id=\"{failed}\""));
+    // In plain words, with what to do; the raw text behind a disclosure; a Retry button
+    // whose accessible name says which event.
+    assert!(
+        failed_row.contains("@octocat must sign in to Nectr again; then press Retry"),
+        "{failed_row}"
+    );
+    assert!(failed_row.contains("<summary>Technical detail</summary>"));
+    assert!(failed_row.contains(&format!("action=\"/events/{failed}/retry\"")));
+    assert!(failed_row.contains(&format!(
+        "aria-label=\"Retry event {failed} (octo/alpha #8)\""
+    )));
+    assert!(html.contains("aria-label=\"Re-review octo/alpha #8\""));
+    assert!(html.contains("id=\"no-reviews\""));
+
+    let html = page(&app.get("/repos/octo/alpha/pull/7", Some(&cookie)).await);
+    assert!(html.contains("href=\"https://github.com/octo/alpha/pull/7#pullrequestreview-99\""));
+    assert!(html.contains("found again by its marker"), "{html}");
+    // The duplicate or the found-again delivery, with why it was skipped.
+    assert!(html.contains("status-done") && html.contains("Already reviewed"));
+
+    // Someone else's repository, a bad name, a bad number: a styled 404 that says what to do.
+    for path in [
+        "/repos/octo/gamma",
+        "/repos/octo/../pull/1",
+        "/repos/octo/alpha/pull/x",
+    ] {
+        let r = app.get(path, Some(&cookie)).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert_security_headers(&r);
+        assert!(
+            r.text().contains("The overview lists your repositories"),
+            "{}",
+            r.text()
+        );
+    }
+    // Signed out: asked to sign in, coming back here after.
+    let r = app.get("/repos/octo/alpha/pull/7", None).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.text()
+            .contains("href=\"/auth/github/login?next=%2Frepos%2Focto%2Falpha%2Fpull%2F7\""),
+        "{}",
+        r.text()
+    );
+}
+
+#[tokio::test]
+async fn events_are_filtered_and_paged() {
+    let app = spawn_app(true).await;
+    let me = app.octocat().await;
+    let (alpha, failed) = seed_alpha(&app, &me).await;
+    let t = server::now() - 7200;
+    for n in 0..55u64 {
+        app.record(
+            alpha,
+            "octo/alpha",
+            1000 + n as i64,
+            Some("draft"),
+            t + n as i64,
+        )
+        .await;
+    }
+    let cookie = app.session_cookie(&me).await;
+    let html = page(&app.get("/events?noise=1", Some(&cookie)).await);
+    let total: i64 = attr_of(&html, "events-total", "data-total")
+        .parse()
+        .unwrap();
+    assert!(total > 55);
+    assert_eq!(html.matches("<tr class=\"event ").count(), 50);
+    assert!(
+        html.contains("href=\"/events?noise=1&amp;page=2\" rel=\"next\""),
+        "{html}"
+    );
+    let html = page(&app.get("/events?noise=1&page=2", Some(&cookie)).await);
+    assert_eq!(
+        html.matches("<tr class=\"event ").count() as i64,
+        total - 50
+    );
+    assert!(html.contains("rel=\"prev\""));
+    assert!(!html.contains("rel=\"next\""));
+
+    let html = page(&app.get("/events?status=failed", Some(&cookie)).await);
+    assert_eq!(attr_of(&html, "events-total", "data-total"), "1");
+    assert!(html.contains(&format!("data-event-id=\"{failed}\"")));
+    assert!(html.contains("<option value=\"failed\" selected>"));
+    let html = page(
+        &app.get(
+            "/events?status=ignored&repo=octo/alpha&kind=pull_request",
+            Some(&cookie),
+        )
+        .await,
+    );
+    assert_eq!(attr_of(&html, "events-total", "data-total"), "56");
+    let html = page(&app.get("/events?kind=issues", Some(&cookie)).await);
+    assert_eq!(attr_of(&html, "events-total", "data-total"), "0");
+    // Nonsense filters are ignored rather than refused.
+    let html = page(
+        &app.get("/events?status=%3Cx%3E&page=-3&repo=..%2F..", Some(&cookie))
+            .await,
+    );
+    assert!(!html.contains("<x>"));
+}
+
+#[tokio::test]
+async fn retry_rereview_and_reconnect_are_protected_and_recorded() {
+    let app = spawn_app(true).await;
+    let me = app.octocat().await;
+    let (_, failed) = seed_alpha(&app, &me).await;
+    let cookie = app.session_cookie(&me).await;
+    let csrf = csrf_from(&page(&app.get("/", Some(&cookie)).await));
+    let store = &app.state.store;
+
+    // Without the token: refused, nothing changed.
+    for path in [
+        format!("/events/{failed}/retry"),
+        "/repos/octo/alpha/pull/7/rereview".to_owned(),
+        "/repos/octo/alpha/reconnect".to_owned(),
+    ] {
+        let r = app
+            .post_form(&path, Some(&cookie), "csrf_token=nope", &[])
+            .await;
+        assert_eq!(r.status, 403, "{path}: {}", r.text());
+        assert!(r.text().contains("nothing was changed"));
+    }
+    assert_eq!(
+        store.get_event(failed).await.unwrap().unwrap().status,
+        EventStatus::Failed
+    );
+
+    // Retry: back to the queue, attempts reset, the cleared error on record.
+    let r = app
+        .post_form(
+            &format!("/events/{failed}/retry"),
+            Some(&cookie),
+            &format!("csrf_token={csrf}&back=%2Frepos%2Focto%2Falpha%2Fpull%2F8"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/repos/octo/alpha/pull/8"));
+    let ev = store.get_event(failed).await.unwrap().unwrap();
+    assert_eq!(
+        (ev.status, ev.attempts, ev.error),
+        (EventStatus::Pending, 0, None)
+    );
+    let flash = flash_cookie(&r);
+    let html = page(
+        &app.get(
+            "/repos/octo/alpha/pull/8",
+            Some(&format!("{cookie}; {flash}")),
+        )
+        .await,
+    );
+    assert!(html.contains("is queued again"), "{html}");
+    // Work is pending: the page refreshes itself (no script; the CSP is unchanged).
+    assert!(html.contains("<meta http-equiv=\"refresh\" id=\"live-refresh\" content=\"5\">"));
+    let actions = row(&html, "class=\"action\"");
+    assert!(
+        actions.contains("@octocat")
+            && actions.contains("Retry")
+            && actions.contains("must sign in"),
+        "{actions}"
+    );
+    // Retrying what has not failed changes nothing.
+    let r = app
+        .post_form(
+            &format!("/events/{failed}/retry"),
+            Some(&cookie),
+            &format!("csrf_token={csrf}"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        store
+            .dashboard_actions_for("octo/alpha", Some(8), 10)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+    // Someone else's or no event: 404.
+    let r = app
+        .post_form(
+            "/events/999999/retry",
+            Some(&cookie),
+            &format!("csrf_token={csrf}"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
+    // Re-review: a new pending event for PR 7's head, marked for the worker.
+    let r = app
+        .post_form(
+            "/repos/octo/alpha/pull/7/rereview",
+            Some(&cookie),
+            &format!("csrf_token={csrf}"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let actions = store
+        .dashboard_actions_for("octo/alpha", Some(7), 10)
+        .await
+        .unwrap();
+    assert_eq!(actions.len(), 1);
+    let queued = store
+        .get_event(actions[0].new_event_id.expect("new event"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued.status, EventStatus::Pending);
+    assert_eq!(
+        queued.action.as_deref(),
+        Some(server::dashboard::REREVIEW_ACTION)
+    );
+    assert_eq!(queued.head_sha, Some(head_of(7)));
+    assert_eq!(queued.pr_number, Some(7));
+
+    // Reconnect: the hook disappears on GitHub; the page says so and offers Reconnect.
+    let hook = app.fake.hooks("octo/alpha")[0].id;
+    let gone = raw_http::send(
+        "DELETE",
+        &format!("{}/repos/octo/alpha/hooks/{hook}", app.fake.url),
+        &[("Authorization", format!("token {OCTOCAT_TOKEN}").as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 204, "{}", gone.text());
+    // (The page's check is cached for a minute; Reconnect asks GitHub itself.)
+    let r = app
+        .post_form(
+            "/repos/octo/alpha/reconnect",
+            Some(&cookie),
+            &format!("csrf_token={csrf}"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let hooks = app.fake.hooks("octo/alpha");
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_ne!(hooks[0].id, hook);
+    let installed = store
+        .active_installation_for_repo("octo/alpha")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(installed.installation.webhook_id, hooks[0].id as i64);
+    let flash = flash_cookie(&r);
+    let after = page(&app.get("/", Some(&format!("{cookie}; {flash}"))).await);
+    assert!(after.contains("Reconnected octo/alpha"), "{after}");
+    let actions = store
+        .dashboard_actions_for("octo/alpha", None, 10)
+        .await
+        .unwrap();
+    assert!(
+        actions.iter().any(|a| a.action == "reconnect"
+            && a.detail.as_deref().is_some_and(|d| d.contains("was gone"))),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_gone_on_github_is_shown_with_reconnect() {
+    let app = spawn_app(true).await;
+    let me = app.octocat().await;
+    let alpha = app.install("octo/alpha", &me).await;
+    let _ = alpha;
+    let hook = app.fake.hooks("octo/alpha")[0].id;
+    raw_http::send(
+        "DELETE",
+        &format!("{}/repos/octo/alpha/hooks/{hook}", app.fake.url),
+        &[("Authorization", format!("token {OCTOCAT_TOKEN}").as_str())],
+        None,
+    )
+    .await;
+    let cookie = app.session_cookie(&me).await;
+    let html = page(&app.get("/", Some(&cookie)).await);
+    let alpha = row(&html, "data-repo=\"octo/alpha\"");
+    assert!(alpha.contains("Webhook gone on GitHub"), "{alpha}");
+    assert!(
+        alpha.contains("aria-label=\"Reconnect octo/alpha\""),
+        "{alpha}"
+    );
+    assert!(
+        alpha.contains("aria-label=\"Disconnect octo/alpha\""),
+        "{alpha}"
+    );
+    let html = page(&app.get("/repos/octo/alpha", Some(&cookie)).await);
+    assert!(html.contains("id=\"hook-missing\""), "{html}");
+}
+
+#[tokio::test]
+async fn error_pages_are_styled_for_browsers_and_json_for_api_clients() {
+    let app = spawn_app(true).await;
+    let r = app.get("/no/such/page", None).await;
+    assert_eq!(r.status, 404);
+    assert_security_headers(&r);
+    assert!(
+        r.text().contains("<style>") && r.text().contains("id=\"back-home\""),
+        "{}",
+        r.text()
+    );
+    let r = raw_http::send(
+        "GET",
+        &format!("{}/no/such/page", app.url),
+        &[("Accept", "application/json")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"].is_string(), "{}", r.text());
+
+    // The sign-in error: styled, code as code, and no suggestion of a page that does not exist.
+    let r = app
+        .get("/auth/github/login?next=//evil.example", None)
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("<style>") && text.contains("<code>next</code>"),
+        "{text}"
+    );
+    assert!(!text.contains('`') && !text.contains("/repos"), "{text}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Headless Chromium
 // ---------------------------------------------------------------------------------------
 
 mod browser {
     use super::*;
-    use anyhow::ensure;
+    use anyhow::{Context as _, ensure};
     use fantoccini::{Client, ClientBuilder, Locator};
+    use std::collections::HashSet;
+    use std::path::PathBuf;
 
-    const WAIT: Duration = Duration::from_secs(15);
+    const WAIT: Duration = Duration::from_secs(20);
 
     fn chromedriver() -> Option<String> {
         std::env::var("NECTR_TEST_CHROMEDRIVER")
@@ -735,16 +1457,27 @@ mod browser {
             .filter(|v| !v.is_empty())
     }
 
-    async fn chromium(driver: &str) -> Client {
+    /// Where screenshots go: `NECTR_SCREENSHOT_DIR`, or `target/screenshots/`.
+    fn screenshot_dir() -> PathBuf {
+        std::env::var_os("NECTR_SCREENSHOT_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"))
+    }
+
+    /// Headless Chromium, a desktop window (1280 px) or a phone's viewport (390 px).
+    async fn chromium(driver: &str, width: u32) -> Client {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), "chrome".into());
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({"args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--window-size=1280,1024"
-            ]}),
-        );
+        let mut options = json!({"args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu",
+            "--disable-dev-shm-usage", "--window-size=1280,1024"
+        ]});
+        if width < 1280 {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": {"width": width, "height": 844, "pixelRatio": 2.0, "touch": true}
+            });
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         ClientBuilder::new(connector)
             .capabilities(caps)
@@ -759,7 +1492,8 @@ mod browser {
         Ok(c.wait()
             .at_most(WAIT)
             .for_element(Locator::Css(css))
-            .await?
+            .await
+            .with_context(|| format!("waiting for {css}"))?
             .text()
             .await?)
     }
@@ -768,10 +1502,29 @@ mod browser {
         c.wait()
             .at_most(WAIT)
             .for_element(Locator::Css(css))
-            .await?
+            .await
+            .with_context(|| format!("waiting for {css}"))?
             .click()
             .await?;
         Ok(())
+    }
+
+    /// Waits until `css` exists and its text contains `want` (a click's page may still be
+    /// the old one for a moment).
+    async fn wait_text(c: &Client, css: &str, want: &str) -> anyhow::Result<()> {
+        let mut last = String::new();
+        for _ in 0..80 {
+            if let Ok(e) = c.find(Locator::Css(css)).await
+                && let Ok(t) = e.text().await
+            {
+                if t.contains(want) {
+                    return Ok(());
+                }
+                last = t;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        anyhow::bail!("{css} never showed {want:?} (last: {last:?})")
     }
 
     /// `assert_eq!` that returns an error instead of panicking, so the browser is closed.
@@ -783,22 +1536,90 @@ mod browser {
         };
     }
 
-    async fn flow(c: &Client, app: &App, session_value: &str) -> anyhow::Result<()> {
+    /// Reloads `url` until `css` holds `want` (the page also refreshes itself while work is
+    /// pending; reloading here only makes the wait shorter).
+    async fn reload_until(c: &Client, url: &str, css: &str, want: &str) -> anyhow::Result<()> {
+        let mut last = String::new();
+        for _ in 0..120 {
+            c.goto(url).await?;
+            if let Ok(e) = c.find(Locator::Css(css)).await {
+                last = e.text().await?;
+                if last.contains(want) {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        anyhow::bail!("{css} on {url} never showed {want:?} (last: {last:?})")
+    }
+
+    /// The checks every page gets at every width, then its screenshot: nothing wider than
+    /// the window, and every button with an accessible name, unique among a table's rows.
+    async fn check_page(c: &Client, name: &str, width: u32) -> anyhow::Result<()> {
+        let sizes = c
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await?;
+        let scroll = sizes[0].as_i64().unwrap_or(i64::MAX);
+        let inner = sizes[1].as_i64().unwrap_or(0);
+        ensure!(
+            scroll <= inner,
+            "{name} at {width} px overflows: scrollWidth {scroll} > innerWidth {inner}"
+        );
+        ensure!(
+            width >= 1280 || inner == width as i64,
+            "{name}: innerWidth {inner}, wanted {width}"
+        );
+        let mut row_names = HashSet::new();
+        for b in c.find_all(Locator::Css("button")).await? {
+            let label = match b.attr("aria-label").await? {
+                Some(l) => l,
+                None => b.text().await?,
+            };
+            ensure!(
+                !label.trim().is_empty(),
+                "{name}: a button without an accessible name"
+            );
+        }
+        for b in c.find_all(Locator::Css("tr button")).await? {
+            let label = b.attr("aria-label").await?.unwrap_or_default();
+            ensure!(
+                !label.is_empty(),
+                "{name}: a row's button has no aria-label"
+            );
+            ensure!(
+                row_names.insert(label.clone()),
+                "{name}: two row buttons are named {label:?}"
+            );
+        }
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join(format!("{name}-{width}.png")),
+            c.screenshot().await?,
+        )?;
+        Ok(())
+    }
+
+    async fn flow(
+        c: &Client,
+        app: &App,
+        session_value: &str,
+        failed: i64,
+        width: u32,
+    ) -> anyhow::Result<()> {
+        let base = app.url.clone();
         // Signed out first; that also puts the browser on the server's origin for the cookie.
-        c.goto(&format!("{}/", app.url)).await?;
+        c.goto(&format!("{base}/")).await?;
         let login = c
             .wait()
             .at_most(WAIT)
             .for_element(Locator::Css("a#login"))
             .await?;
         ensure_eq!(login.text().await?, "Login with GitHub");
-        ensure!(
-            login
-                .attr("href")
-                .await?
-                .unwrap_or_default()
-                .ends_with("/auth/github/login")
-        );
+        check_page(c, "signed-out", width).await?;
 
         let mut cookie =
             fantoccini::cookies::Cookie::new(session::SESSION_COOKIE, session_value.to_owned());
@@ -809,48 +1630,125 @@ mod browser {
         // on a cookie that is not Secure.
         cookie.set_same_site(cookie::SameSite::Lax);
         c.add_cookie(cookie).await?;
-        c.goto(&format!("{}/", app.url)).await?;
+        c.goto(&format!("{base}/")).await?;
         ensure_eq!(text(c, "#login-name").await?, "@octocat");
-        text(c, "tr[data-repo=\"octo/beta\"]").await?;
 
-        // Events of the repository connected earlier: a failure with its reason, a review link.
-        let reason = text(c, "tr.status-failed .reason").await?;
-        ensure!(reason.contains(FAILED_REASON), "{reason}");
-        let review = c.find(Locator::Css("a.review-link")).await?;
-        ensure_eq!(review.attr("href").await?.as_deref(), Some(REVIEW_URL));
+        // The webhook of octo/beta was deleted on GitHub: the overview says so; Reconnect.
+        let state = text(c, "tr[data-repo=\"octo/beta\"] td.state").await?;
+        ensure!(state.contains("Webhook gone on GitHub"), "{state}");
+        check_page(c, "overview", width).await?;
+        let old_hook = app.fake.hooks("octo/beta").len();
+        ensure_eq!(old_hook, 0);
+        click(c, "button[aria-label=\"Reconnect octo/beta\"]").await?;
+        wait_text(c, "#flash", "Reconnected octo/beta").await?;
+        ensure_eq!(app.fake.hooks("octo/beta").len(), 1);
+        let state = text(c, "tr[data-repo=\"octo/beta\"] td.state").await?;
+        ensure!(state.contains("checked on GitHub"), "{state}");
+
+        // The failure in plain words, and Retry (the token works again now).
+        let row = format!("tr[data-event-id=\"{failed}\"]");
+        let reason = text(c, &format!("{row} .reason.plain")).await?;
         ensure!(
-            text(c, "tr.status-ignored .reason")
-                .await?
-                .contains("draft pull request")
+            reason.contains("@octocat must sign in to Nectr again"),
+            "{reason}"
         );
+        let retry = c.find(Locator::Css(&format!("{row} button.retry"))).await?;
+        ensure_eq!(
+            retry.attr("aria-label").await?.unwrap_or_default(),
+            format!("Retry event {failed} (octo/beta #8)")
+        );
+        retry.click().await?;
+        wait_text(c, "#flash", "is queued again").await?;
+        reload_until(
+            c,
+            &format!("{base}/repos/octo/beta/pull/8"),
+            &format!("{row} .badge"),
+            "Reviewed",
+        )
+        .await?;
+        ensure_eq!(app.fake.reviews("octo/beta", 8).len(), 1);
+        ensure_eq!(text(c, "#stat-reviews strong").await?, "1");
+        check_page(c, "pull-request", width).await?;
 
-        // Connect.
-        click(c, "tr[data-repo=\"octo/alpha\"] button.connect").await?;
-        text(c, "tr[data-repo=\"octo/alpha\"] button.disconnect").await?;
-        ensure!(text(c, "#flash").await?.contains("Connected octo/alpha"));
+        // The repository page, then PR 7 from it, and Re-review.
+        c.goto(&format!("{base}/")).await?;
+        click(c, "tr[data-repo=\"octo/beta\"] a.repo-page").await?;
+        let seven = text(c, "tr[data-pr=\"7\"]").await?;
+        ensure!(
+            seven.contains("Change 7") && seven.contains("@mona"),
+            "{seven}"
+        );
+        check_page(c, "repository", width).await?;
+        click(c, "tr[data-pr=\"7\"] a.pr-page").await?;
+        ensure_eq!(text(c, "#stat-reviews strong").await?, "1");
+        let rereview = c.find(Locator::Css("button.rereview")).await?;
+        ensure_eq!(
+            rereview.attr("aria-label").await?.unwrap_or_default(),
+            "Re-review octo/beta #7"
+        );
+        rereview.click().await?;
+        wait_text(c, "#flash", "queued for a new review").await?;
+        reload_until(
+            c,
+            &format!("{base}/repos/octo/beta/pull/7"),
+            "#stat-reviews strong",
+            "2",
+        )
+        .await?;
+        ensure_eq!(app.fake.reviews("octo/beta", 7).len(), 1);
+        let actions = text(c, "#actions").await?;
+        ensure!(
+            actions.contains("Re-review") && actions.contains("@octocat"),
+            "{actions}"
+        );
+        check_page(c, "pull-request-rereviewed", width).await?;
+
+        // Events: filter to failures (none left), then everything.
+        click(c, "nav a[href=\"/events\"]").await?;
+        c.find(Locator::Css("select[name=\"status\"]"))
+            .await?
+            .select_by_value("failed")
+            .await?;
+        click(c, "#apply-filters").await?;
+        wait_text(c, "#events-total", "No events match").await?;
+        ensure!(
+            c.current_url()
+                .await?
+                .query()
+                .unwrap_or("")
+                .contains("status=failed")
+        );
+        c.goto(&format!("{base}/events?noise=1")).await?;
+        ensure!(text(c, "#events-total").await?.starts_with("Showing 1–"));
+        check_page(c, "events", width).await?;
+
+        // The team view.
+        click(c, "nav a[href=\"/team\"]").await?;
+        text(c, "#weekly table").await?;
+        check_page(c, "team", width).await?;
+
+        // Connect and disconnect a free repository, by its accessible name.
+        c.goto(&format!("{base}/")).await?;
+        click(c, "button[aria-label=\"Connect octo/alpha\"]").await?;
+        wait_text(c, "#flash", "Connected octo/alpha").await?;
         ensure_eq!(app.fake.hooks("octo/alpha").len(), 1);
-        if let Some(dir) = std::env::var_os("NECTR_TEST_SCREENSHOTS") {
-            // For a person to look at the page: `NECTR_TEST_SCREENSHOTS=DIR`.
-            std::fs::write(
-                std::path::Path::new(&dir).join("dashboard.png"),
-                c.screenshot().await?,
-            )?;
-        }
-
-        // Disconnect.
-        click(c, "tr[data-repo=\"octo/alpha\"] button.disconnect").await?;
-        text(c, "tr[data-repo=\"octo/alpha\"] button.connect").await?;
-        ensure!(text(c, "#flash").await?.contains("Disconnected octo/alpha"));
+        click(c, "button[aria-label=\"Disconnect octo/alpha\"]").await?;
+        wait_text(c, "#flash", "Disconnected octo/alpha").await?;
         ensure!(app.fake.hooks("octo/alpha").is_empty());
 
+        // A page that does not exist: a styled page, not JSON.
+        c.goto(&format!("{base}/no/such/page")).await?;
+        text(c, "#back-home").await?;
+        check_page(c, "not-found", width).await?;
+
         // Log out: the form posts to the auth module's POST /auth/logout.
+        c.goto(&format!("{base}/")).await?;
         click(c, "#logout").await?;
         c.wait()
             .at_most(WAIT)
             .for_element(Locator::Css("a#login"))
             .await?;
         ensure_eq!(c.current_url().await?.path(), "/");
-        // The session is over on the server too.
         let r = app
             .get("/", Some(&format!("nectr_session={session_value}")))
             .await;
@@ -858,33 +1756,61 @@ mod browser {
         Ok(())
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn connect_disconnect_and_logout_in_chromium() {
+    async fn run_at(width: u32) {
         let Some(driver) = chromedriver() else {
             eprintln!(
                 "skipped: set NECTR_TEST_CHROMEDRIVER to a chromedriver URL (e.g. http://127.0.0.1:9515) to run the browser test"
             );
             return;
         };
-        let app = spawn_app(true).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = format!("sqlite://{}", dir.path().join("nectr.db").display());
+        // No workers while the test seeds the queue by hand; one afterwards, to review what
+        // Retry and Re-review queue.
+        let app = spawn_app_on(&db, true, 0).await;
         let me = app.octocat().await;
         app.fake.add_repo("octo/alpha");
-        let beta = app.install("octo/beta", &me).await;
-        app.seed_events(beta, "octo/beta").await;
+        let (_, failed) = seed(&app, &me, "octo/beta").await;
+        let (_stop_worker, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(server::worker::Worker::new(app.state.clone(), 0).run(stop));
+        for pr in [7, 8] {
+            app.add_pull("octo/beta", pr);
+        }
+        // The webhook is deleted on GitHub behind Nectr's back.
+        let hook = app.fake.hooks("octo/beta")[0].id;
+        let gone = raw_http::send(
+            "DELETE",
+            &format!("{}/repos/octo/beta/hooks/{hook}", app.fake.url),
+            &[("Authorization", format!("token {OCTOCAT_TOKEN}").as_str())],
+            None,
+        )
+        .await;
+        assert_eq!(gone.status, 204, "{}", gone.text());
         let cookie = app.session_cookie(&me).await;
         let session_value = cookie
             .strip_prefix("nectr_session=")
             .expect("session cookie")
             .to_owned();
 
-        let client = chromium(&driver).await;
-        let result = flow(&client, &app, &session_value).await;
+        let client = chromium(&driver, width).await;
+        let result = flow(&client, &app, &session_value, failed, width).await;
         if result.is_err()
             && let Ok(source) = client.source().await
         {
             eprintln!("page at failure:\n{source}");
         }
         let _ = client.close().await;
+        drop(dir);
         result.expect("browser flow");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_page_and_action_in_chromium_at_1280_px() {
+        run_at(1280).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_page_and_action_in_chromium_at_390_px() {
+        run_at(390).await;
     }
 }

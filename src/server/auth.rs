@@ -211,7 +211,7 @@ async fn start_login(state: &AppState, query: LoginQuery) -> Result<Response, Ap
         Some(next) if safe_next(next) => Some(next),
         Some(_) => {
             return Err(ApiError::bad_request(
-                "`next` must be a path on this site starting with a single `/` (for example /repos); sign in again without it",
+                "`next` must be a path on this site starting with a single `/` (for example /events); sign in again without it",
             ));
         }
     };
@@ -526,17 +526,7 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 /// An error as a small HTML page for browsers, as the usual JSON otherwise.
 pub fn error_response(headers: &HeaderMap, error: ApiError) -> Response {
     let mut response = if wants_html(headers) {
-        let title = error.status.canonical_reason().unwrap_or("Error");
-        let body = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Nectr: {title}</title></head>\n<body><h1>{title}</h1>\n<p>{}</p>\n<p><a href=\"/\">Back to Nectr</a> · <a href=\"{LOGIN_PATH}\">Sign in with GitHub</a></p></body></html>\n",
-            escape_html(&error.message)
-        );
-        (
-            error.status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            body,
-        )
-            .into_response()
+        super::dashboard::api_error_page(&error)
     } else {
         error.into_response()
     };

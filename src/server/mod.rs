@@ -262,7 +262,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(api::routes())
         .merge(dashboard::routes())
-        .fallback(http::not_found)
+        .fallback(dashboard::not_found)
         // Outermost, so 404s and every handler's errors get the headers too.
         .layer(axum::middleware::map_response(http::security_headers))
         .with_state(state)

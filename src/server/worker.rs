@@ -351,7 +351,11 @@ impl Worker {
             Ok(found) => found,
             Err(outcome) => return outcome,
         };
-        let outcome = self.review(&gh, repo, number, &head_sha, &user.login).await;
+        // Asked for from the dashboard: review again even though this head has a review.
+        let again = event.action.as_deref() == Some(super::dashboard::REREVIEW_ACTION);
+        let outcome = self
+            .review(&gh, repo, number, &head_sha, &user.login, again)
+            .await;
         self.state
             .metrics
             .github_rate_limit(gh.rate_limit().remaining);
@@ -477,6 +481,7 @@ impl Worker {
         number: u64,
         head_sha: &str,
         login: &str,
+        again: bool,
     ) -> Result<Outcome> {
         let key = (repo.to_owned(), number);
         if let Some(state) = self.state.pr_states.get(&key)
@@ -501,8 +506,13 @@ impl Worker {
             )));
         }
         // A review of this head by this user is already there: a previous attempt posted
-        // it and then died before recording it.
-        for review in gh.list_reviews(repo, number).await? {
+        // it and then died before recording it. (Unless a person asked to review again.)
+        let earlier = if again {
+            Vec::new()
+        } else {
+            gh.list_reviews(repo, number).await?
+        };
+        for review in earlier {
             if review.user.as_ref().is_some_and(|u| u.login == login)
                 && let Some(marker) = ReviewMarker::find(review.body.as_deref().unwrap_or(""))
                 && marker.head == head_sha

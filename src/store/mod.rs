@@ -483,6 +483,65 @@ pub trait Store: Send + Sync {
         pr_number: i64,
         head_sha: &'a str,
     ) -> StoreFuture<'a, Option<ReviewRecord>>;
+
+    // --- the dashboard (see `reads`) ---
+
+    /// The user's events (of their installations) that match `filter`, newest first,
+    /// `limit` from `offset`, each with what its review really was.
+    fn events_page_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        filter: &'a EventFilter,
+        limit: i64,
+        offset: i64,
+    ) -> StoreFuture<'a, Vec<EventRow>>;
+    /// How many events [`Store::events_page_for_user`] has for `filter` in all.
+    fn count_events_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        filter: &'a EventFilter,
+    ) -> StoreFuture<'a, i64>;
+    /// Reviews recorded at or after `since` on repositories the user has connected
+    /// (optionally one repository, one pull request), newest first.
+    fn reviews_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        repo: Option<&'a str>,
+        pr_number: Option<i64>,
+        since: i64,
+        limit: i64,
+    ) -> StoreFuture<'a, Vec<ReviewRow>>;
+    /// The raw delivery of one of the user's events.
+    fn event_payload_for_user(
+        &self,
+        user_id: i64,
+        event_id: i64,
+    ) -> StoreFuture<'_, Option<Vec<u8>>>;
+    /// A `failed` event back to `pending` with its attempts reset; `false` if it is not
+    /// failed (any more).
+    fn retry_failed_event(&self, id: i64, now: i64) -> StoreFuture<'_, bool>;
+    /// Queues a new `pending` event with event `id`'s delivery (repo, PR, head, payload)
+    /// under a new delivery id and `action`; `None` if `id` does not exist.
+    fn queue_copy_of_event<'a>(
+        &'a self,
+        id: i64,
+        delivery_id: &'a str,
+        action: &'a str,
+        now: i64,
+    ) -> StoreFuture<'a, Option<i64>>;
+    /// Records what a person did from the dashboard; returns its row id.
+    fn record_dashboard_action<'a>(
+        &'a self,
+        action: &'a NewDashboardAction,
+        now: i64,
+    ) -> StoreFuture<'a, i64>;
+    /// The newest dashboard actions on a repository (optionally one pull request).
+    fn dashboard_actions_for<'a>(
+        &'a self,
+        repo: &'a str,
+        pr_number: Option<i64>,
+        limit: i64,
+    ) -> StoreFuture<'a, Vec<DashboardAction>>;
 }
 
 /// Writes `<redacted>` in place of a secret in `Debug` output.
@@ -966,6 +1025,11 @@ fn clip_error(error: &str) -> &str {
     }
     &error[..end]
 }
+
+// The dashboard's queries.
+mod reads;
+
+pub use reads::{DashboardAction, EventFilter, EventRow, NewDashboardAction, ReviewRow};
 
 #[cfg(test)]
 mod tests {

@@ -643,4 +643,6 @@ impl Store for PgStore {
             Ok(row)
         })
     }
+
+    super::reads::dashboard_methods!(pool: pool);
 }

@@ -630,4 +630,6 @@ impl Store for SqliteStore {
             Ok(row)
         })
     }
+
+    super::reads::dashboard_methods!(pool: pool);
 }
