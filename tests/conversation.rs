@@ -81,6 +81,9 @@ fn action(fake: &FakeGitHub, event_name: &str, payload: &Value, env: &[(&str, &s
         .env("GITHUB_API_URL", &fake.url)
         .env("GITHUB_TOKEN", TOKEN)
         .env("NECTR_CONTEXT", "off")
+        // No zero-config GitHub Models call to the real service; tests that want a model
+        // name one (`llm_env`), which overrides this.
+        .env("NECTR_LLM_PROVIDER", "none")
         .env("NECTR_GITHUB_WRITE_GAP_MS", "0")
         .env("NECTR_GITHUB_RETRY_BASE_MS", "5");
     for (k, v) in env {

@@ -319,10 +319,10 @@ impl GitHubModels {
         match self.inner.complete(&request).await {
             Ok(c) => Ok(c),
             Err(LlmError::Unauthorized { status, .. }) => {
-                let e = LlmError::Status {
+                let e = LlmError::Refused {
                     model: self.info.model.clone(),
                     status,
-                    message: refusal_message(&self.info.model, status, self.org.as_deref()),
+                    reason: refusal_message(&self.info.model, status, self.org.as_deref()),
                 };
                 *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
                 Err(e)
@@ -332,10 +332,10 @@ impl GitHubModels {
                 message,
                 ..
             }) => {
-                let e = LlmError::Status {
+                let e = LlmError::Refused {
                     model: self.info.model.clone(),
                     status: 429,
-                    message: quota_message(&self.info.model, &message),
+                    reason: quota_message(&self.info.model, &message),
                 };
                 *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
                 Err(e)

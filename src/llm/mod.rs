@@ -130,6 +130,14 @@ pub enum LlmError {
         status: u16,
         message: String,
     },
+    /// GitHub Models refused the token or its quota is spent: `reason` is Nectr's own plain
+    /// line (never the reply body), shown in the review as it is.
+    #[error("{reason}")]
+    Refused {
+        model: String,
+        status: u16,
+        reason: String,
+    },
     #[error("{model}: cannot reach the endpoint: {message}")]
     Transport { model: String, message: String },
     #[error("{model} sent a reply Nectr cannot read: {message}")]
