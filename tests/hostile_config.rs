@@ -26,6 +26,7 @@ use support::db::{Connected, seed_connected};
 use support::fake_github::{Access, FakeGitHub, Fault, FaultKind, PullSpec, sha1_hex};
 use support::mock_llm::{MockLlm, MockReply};
 use support::raw_http::try_send;
+use support::serve::serve_command;
 
 const REPO: &str = "acme/hostile";
 const TOKEN: &str = "gho_hostile_token_0123456789";
@@ -99,23 +100,10 @@ impl Serve {
             store.close().await;
         }
         let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nectr"));
-        cmd.arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("NECTR_ENCRYPTION_KEY", &key)
-            .env("DATABASE_URL", db_url)
-            .env("NECTR_BIND", format!("127.0.0.1:{port}"))
-            .env("NECTR_PUBLIC_URL", "http://127.0.0.1")
-            .env("GITHUB_API_URL", &fake.url)
-            .env("GITHUB_SERVER_URL", &fake.url)
+        let mut cmd = serve_command(&key, db_url, port, &fake.url);
+        cmd.env("NECTR_PUBLIC_URL", "http://127.0.0.1")
             .env("NECTR_WORKERS", "1")
-            .env("NECTR_POLL_MS", "50")
             .env("NECTR_RETRY_BASE_SECS", "0")
-            .env("NECTR_GITHUB_WRITE_GAP_MS", "0")
-            .env("NECTR_GITHUB_RETRY_BASE_MS", "10")
-            .env("NECTR_LOG", "error")
-            .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);

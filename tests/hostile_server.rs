@@ -16,7 +16,7 @@
 mod support;
 
 use std::net::IpAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use nectr::crypto::{Keyring, generate_key};
@@ -26,6 +26,7 @@ use serde_json::json;
 use support::db::{Connected, all_event_ids, on_sqlite, seed_connected};
 use support::fake_github::{Access, FakeGitHub, Fault, FaultKind, PullSpec, sha1_hex};
 use support::raw_http::{closed_within, connect_from, parse_response, try_send, try_send_from};
+use support::serve::serve_command;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const REPO: &str = "acme/hostile";
@@ -90,26 +91,13 @@ impl Server {
         fake: &FakeGitHub,
         env: &[(&str, &str)],
     ) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_nectr"));
+        let mut command = serve_command(key, db_url, port, &fake.url);
         command
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("NECTR_ENCRYPTION_KEY", key)
-            .env("DATABASE_URL", db_url)
-            .env("NECTR_BIND", format!("127.0.0.1:{port}"))
             .env("NECTR_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("GITHUB_API_URL", &fake.url)
-            .env("GITHUB_SERVER_URL", &fake.url)
             .env("NECTR_CONTEXT", "off")
             .env("NECTR_WORKERS", "0")
             .env("NECTR_HTTP_HEADER_TIMEOUT_SECS", "1")
             .env("NECTR_HTTP_BODY_TIMEOUT_SECS", "1")
-            .env("NECTR_POLL_MS", "50")
-            .env("NECTR_GITHUB_WRITE_GAP_MS", "0")
-            .env("NECTR_GITHUB_RETRY_BASE_MS", "10")
-            .env("NECTR_LOG", "error")
-            .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {
             command.env(k, v);

@@ -10,6 +10,7 @@
 //! - [`fake_models`]: a fake of GitHub Models (chat completions, catalog) enforcing the
 //!   free tiers' per-request token limits, a per-minute rate, a daily quota and 403 for
 //!   accounts without access.
+//! - [`serve`]: the real `nectr serve` binary with the environment every such test needs.
 //! - [`raw_http`]: a minimal HTTP/1.1 client over a TCP socket, for tests that must speak
 //!   to the fake without going through Nectr's client.
 #![allow(dead_code)]
@@ -20,3 +21,4 @@ pub mod fake_models;
 pub mod mock_llm;
 pub mod mock_mcp;
 pub mod raw_http;
+pub mod serve;
