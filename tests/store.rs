@@ -1073,6 +1073,7 @@ async fn dashboard_events_join_reviews_per_user(db: Db) {
         review_id: 9001,
         review_url: "https://github.com/alice/app/pull/1#pullrequestreview-9001".to_owned(),
         findings: 3,
+        ..Default::default()
     };
     let first_review = store.record_review(&review, T + 10).await.unwrap();
     let newer_review = store
@@ -1201,6 +1202,7 @@ async fn sql_injection_in_names_is_stored_verbatim(db: Db) {
                 review_id: 1,
                 review_url: evil.to_owned(),
                 findings: 0,
+                ..Default::default()
             },
             T,
         )

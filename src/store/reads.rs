@@ -170,7 +170,8 @@ macro_rules! dashboard_methods {
             Box::pin(async move {
                 let rows = sqlx::query_as::<_, $crate::store::ReviewRow>(
                     "SELECT r.id, r.event_id, r.repo, r.pr_number, r.head_sha, r.review_id, \
-                     r.review_url, r.findings, r.created_at, e.created_at AS delivered_at, \
+                     r.review_url, r.findings, r.created_at, r.critical, r.major, r.minor, \
+                     r.nit, e.created_at AS delivered_at, \
                      COALESCE(r.review_id <> 0 AND (SELECT MIN(r0.id) FROM reviews r0 \
                        WHERE r0.repo = r.repo AND r0.review_id = r.review_id) < r.id, FALSE) \
                        AS reused \
