@@ -1614,7 +1614,7 @@ async fn reviews_are_recorded_and_rereviews_never_double_post(url: String) {
         let r = app
             .post_form(
                 "/repos/octo/alpha/pull/7/rereview",
-                Some(&cookie),
+                Some(cookie),
                 &format!("csrf_token={csrf}"),
                 &[],
             )
@@ -1683,7 +1683,7 @@ async fn reviews_are_recorded_and_rereviews_never_double_post(url: String) {
     let reviews = app.fake.reviews(repo, 7);
     assert_eq!(reviews.len(), 2, "posted twice: {reviews:?}");
     // Recorded from the marker of the review it found: the findings it was posted with.
-    let html = page(&app.get("/repos/octo/alpha/pull/7", Some(&cookie)).await);
+    let html = page(&app.get("/repos/octo/alpha/pull/7", Some(cookie)).await);
     let newest = &html[html.find("<article class=\"review-detail\"").unwrap()..];
     let newest = &newest[..newest.find("</article>").unwrap()];
     assert!(newest.contains("data-findings=\"2\""), "{newest}");
