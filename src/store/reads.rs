@@ -8,7 +8,8 @@
 //! out), booleans compare with `TRUE`/`FALSE`, and every value is a bound parameter.
 //!
 //! Counting rule: a review found again by its marker (the worker's "already posted") is
-//! recorded once more with 0 findings under the same GitHub review id. Rows carry
+//! recorded once more under the same GitHub review id (with the findings its marker lists,
+//! which matter only when an earlier attempt posted it and died before recording it). Rows carry
 //! `reused` / `posted_findings` so that pages count each GitHub review once, with the
 //! findings it was posted with.
 
