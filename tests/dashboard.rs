@@ -1579,7 +1579,9 @@ async fn reviews_are_recorded_and_rereviews_never_double_post(url: String) {
     let me = app.octocat().await;
     let repo = "octo/alpha";
     let inst = app.install(repo, &me).await;
-    app.add_pull_diff(repo, 7, &dbg_files(1));
+    // One finding, and a binary file the review skips.
+    let binary = "diff --git a/logo.png b/logo.png\nnew file mode 100644\nindex 0000000..1111111\nBinary files /dev/null and b/logo.png differ\n";
+    app.add_pull_diff(repo, 7, &format!("{}{binary}", dbg_files(1)));
     let first = app.record_pr(inst, repo, 7, "d-7", server::now()).await;
     let done = app.settled(first).await;
     assert_eq!(done.status, EventStatus::Done, "{done:?}");
@@ -1607,6 +1609,10 @@ async fn reviews_are_recorded_and_rereviews_never_double_post(url: String) {
     let table_row = row(&html, "data-review-id=");
     assert_eq!(chip(table_row, "minor"), minor, "{table_row}");
     assert!(html.contains("AI: no AI review"), "{html}");
+    assert!(
+        html.contains("<code>logo.png</code> — binary file"),
+        "{html}"
+    );
     let csrf = csrf_from(&html);
 
     let (app, cookie, csrf) = (&app, &cookie, &csrf);

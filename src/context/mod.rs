@@ -613,3 +613,66 @@ fn memories_to_store(
     out.extend(feedback.iter().map(|fb| fb.memory(repo)));
     out
 }
+
+#[cfg(test)]
+mod used_tests {
+    use super::*;
+
+    #[test]
+    fn what_a_review_used_is_listed_in_short_lines() {
+        let mut gathered = Gathered::default();
+        gathered.mcp.linear.push(mcp::linear::LinearIssue {
+            key: "ABC-12".into(),
+            title: "Login <b>fails</b>".into(),
+            state: "In Progress".into(),
+            description: "long text".into(),
+            acceptance_criteria: Vec::new(),
+            url: None,
+        });
+        gathered
+            .mcp
+            .generic
+            .push(("docs".into(), "\n  first line\nsecond".into()));
+        gathered.graph = Some(GraphAnswers {
+            past_prs: vec![graph::PastPr {
+                number: 3,
+                title: "Earlier".into(),
+                author: "mona".into(),
+                merged: true,
+                files_in_common: vec!["a.rs".into()],
+                findings: Vec::new(),
+            }],
+            ..GraphAnswers::default()
+        });
+        gathered
+            .unavailable
+            .push("memories: timed out after 10s".into());
+        let used: Vec<(&str, String, String)> = gathered
+            .used()
+            .into_iter()
+            .map(|u| (u.kind, u.label, u.detail))
+            .collect();
+        assert_eq!(
+            used,
+            [
+                (
+                    "linear",
+                    "ABC-12".to_owned(),
+                    "Login <b>fails</b> (In Progress)".to_owned()
+                ),
+                ("mcp", "docs".to_owned(), "  first line".to_owned()),
+                (
+                    "graph",
+                    "earlier pull requests on these files".to_owned(),
+                    "1".to_owned()
+                ),
+                (
+                    "unavailable",
+                    "memories: timed out after 10s".to_owned(),
+                    String::new()
+                ),
+            ]
+        );
+        assert!(Gathered::default().used().is_empty());
+    }
+}

@@ -43,7 +43,7 @@ const WEEK: i64 = 7 * 86_400;
 /// Weeks the team view covers.
 const TEAM_WEEKS: i64 = 12;
 /// Reviews of a pull request shown with their findings (older ones: counts only).
-const REVIEW_DETAILS_SHOWN: usize = 10;
+const REVIEW_DETAILS_SHOWN: usize = 25;
 /// Rows of the team view's most-dismissed rules.
 const DISMISSED_SHOWN: i64 = 50;
 const SEVERITIES: [&str; 4] = ["critical", "major", "minor", "nit"];
