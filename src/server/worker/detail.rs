@@ -157,3 +157,63 @@ pub(super) fn of_marker(marker: &ReviewMarker) -> (i64, ReviewDetail) {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::marker::MarkedFinding;
+    use crate::review::finding::{Finding, Severity, Side, Source};
+
+    fn marked(fp: &str, sev: Severity, path: &str) -> MarkedFinding {
+        MarkedFinding::new(
+            &Finding {
+                path: path.into(),
+                line: 3,
+                end_line: Some(5),
+                side: Side::Right,
+                severity: sev,
+                source: Source::Llm,
+                rule: "llm".into(),
+                title: "A title".into(),
+                body: String::new(),
+                anchored: true,
+                suggestion: None,
+            },
+            fp,
+        )
+    }
+
+    #[test]
+    fn a_marker_gives_the_findings_it_was_posted_with() {
+        let marker = ReviewMarker {
+            v: 1,
+            head: "ab".into(),
+            inline: vec!["00000000000000aa".into()],
+            all: vec!["00000000000000aa".into(), "00000000000000bb".into()],
+            findings: vec![
+                marked("00000000000000aa", Severity::Critical, "a.rs"),
+                marked("00000000000000bb", Severity::Nit, "b.rs"),
+            ],
+            ..ReviewMarker::default()
+        };
+        let (count, detail) = of_marker(&marker);
+        assert_eq!(count, 2);
+        assert_eq!(detail.severities, Some([1, 0, 0, 1]));
+        assert_eq!(detail.findings.len(), 2);
+        assert!(detail.findings[0].inline && !detail.findings[1].inline);
+        assert_eq!(
+            (
+                detail.findings[0].end_line,
+                detail.findings[0].source.as_str()
+            ),
+            (Some(5), "llm")
+        );
+        // A marker that could not hold every finding: the count only.
+        let partial = ReviewMarker {
+            findings: marker.findings[..1].to_vec(),
+            ..marker
+        };
+        let (count, detail) = of_marker(&partial);
+        assert_eq!((count, detail), (2, ReviewDetail::default()));
+    }
+}
