@@ -352,6 +352,32 @@ async fn walk(mock: &MockLlm, db_url: &str) {
         "{}",
         answers[0].body
     );
+    // … and in the server's database, for the team view's most-dismissed rules; the same
+    // reply delivered again (a new GUID) is answered and recorded once.
+    let status = app
+        .handled(
+            "pull_request_review_comment",
+            "rc-1-bis",
+            &fake.review_comment_event(REPO, reply),
+        )
+        .await;
+    assert_eq!(status, EventStatus::Ignored, "already answered");
+    let dismissed = app
+        .state
+        .store
+        .dismissed_rules_for_user(app.user_id, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(dismissed.len(), 1, "{dismissed:?}");
+    assert_eq!(
+        (
+            dismissed[0].repo.as_str(),
+            dismissed[0].rule.as_str(),
+            dismissed[0].dismissals,
+            dismissed[0].last_path.as_str()
+        ),
+        (REPO, "debug.rust-dbg", 1, "src/lib.rs")
+    );
 
     // … and PR 2 with the same change in the same file gets no such comment.
     let head2 = sha1_hex(b"head 2");

@@ -16,7 +16,8 @@ use std::time::Duration;
 use nectr::crypto::{Keyring, generate_key};
 use nectr::server::{self, AppState, OAuthApp, ServerConfig, WorkerConfig, owners, session};
 use nectr::store::{
-    self, EventStatus, NewEvent, NewInstallation, NewReviewRecord, NewUser, Recorded, User,
+    self, EventStatus, NewDismissal, NewEvent, NewFinding, NewInstallation, NewNote,
+    NewReviewRecord, NewUser, Recorded, ReviewDetail, User,
 };
 use serde_json::json;
 use support::fake_github::{Access, FakeGitHub, Fault, FaultKind, PullSpec, sha1_hex};
@@ -39,6 +40,27 @@ const DIFF: &str = concat!(
     "+fn b() { let x = 1; }\n",
     " fn c() {}\n",
 );
+
+/// A diff adding `n` lines to `path`, each with a `dbg!` (rule `debug.rust-dbg`).
+fn dbg_diff(path: &str, n: usize) -> String {
+    let mut out = format!(
+        "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1,2 +1,{} @@\n fn a() {{}}\n",
+        2 + n
+    );
+    for i in 0..n {
+        out.push_str(&format!("+fn b{i}(x: u32) -> u32 {{ dbg!(x + {i}) }}\n"));
+    }
+    out.push_str(" fn c() {}\n");
+    out
+}
+
+/// A diff adding a `dbg!` to each of `n` files: `n` findings that each have their own
+/// fingerprint (a new file is a new finding, however the rule groups lines).
+fn dbg_files(n: usize) -> String {
+    (0..n)
+        .map(|i| dbg_diff(&format!("src/m{i}.rs"), 1))
+        .collect()
+}
 
 struct App {
     /// `http://127.0.0.1:PORT`, also the public URL.
@@ -293,6 +315,30 @@ impl App {
 
     /// Event `id` reviewed at `at`: review `review_id` with `findings` recorded, then done.
     async fn review(&self, id: i64, repo: &str, pr: u64, review_id: i64, findings: i64, at: i64) {
+        self.review_with(
+            id,
+            repo,
+            pr,
+            review_id,
+            findings,
+            ReviewDetail::default(),
+            at,
+        )
+        .await;
+    }
+
+    /// [`App::review`] with the findings and notes the worker would record.
+    #[allow(clippy::too_many_arguments)]
+    async fn review_with(
+        &self,
+        id: i64,
+        repo: &str,
+        pr: u64,
+        review_id: i64,
+        findings: i64,
+        detail: ReviewDetail,
+        at: i64,
+    ) {
         let store = &self.state.store;
         self.claim(id, at - 1).await;
         store
@@ -307,6 +353,7 @@ impl App {
                         "{SERVER_URL}/{repo}/pull/{pr}#pullrequestreview-{review_id}"
                     ),
                     findings,
+                    detail,
                 },
                 at,
             )
@@ -345,6 +392,31 @@ impl App {
         );
     }
 
+    /// [`App::add_pull`] with this diff.
+    fn add_pull_diff(&self, repo: &str, pr: u64, diff: &str) {
+        self.fake.add_pull(
+            repo,
+            PullSpec {
+                head_sha: head_of(pr),
+                title: format!("Change {pr}"),
+                user: "mona".into(),
+                ..PullSpec::new(pr, diff)
+            },
+        );
+    }
+
+    /// Waits until event `id` is no longer queued or running; its final state.
+    async fn settled(&self, id: i64) -> store::EventSummary {
+        for _ in 0..800 {
+            let e = self.state.store.get_event(id).await.unwrap().unwrap();
+            if !matches!(e.status, EventStatus::Pending | EventStatus::Running) {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("event {id} did not settle");
+    }
+
     /// One reviewed event (PR 7, with a review link), one failed (PR 8) and one ignored
     /// (PR 9) for `repo`.
     async fn seed_events(&self, installation: i64, repo: &str) {
@@ -367,6 +439,7 @@ impl App {
                     review_id: 99,
                     review_url: REVIEW_URL.to_owned(),
                     findings: 3,
+                    ..Default::default()
                 },
                 t + 2,
             )
@@ -494,6 +567,47 @@ async fn db_count(db_url: &str, sql: &'static str, repo: &str, since: i64) -> i6
         n
     }
 }
+
+/// `(text, number)` rows from the database, by SQL binding `$1` (a lower-case repository)
+/// and `$2` (a time).
+async fn db_pairs(db_url: &str, sql: &'static str, repo: &str, since: i64) -> Vec<(String, i64)> {
+    use sqlx::Connection;
+    if db_url.starts_with("sqlite") {
+        let mut c = sqlx::SqliteConnection::connect(db_url)
+            .await
+            .expect("connect");
+        sqlx::query_as(sql)
+            .bind(repo)
+            .bind(since)
+            .fetch_all(&mut c)
+            .await
+            .expect("query")
+    } else {
+        let mut c = sqlx::PgConnection::connect(db_url).await.expect("connect");
+        sqlx::query_as(sql)
+            .bind(repo)
+            .bind(since)
+            .fetch_all(&mut c)
+            .await
+            .expect("query")
+    }
+}
+
+/// The count on the severity chip `sev` in `html` (0 when there is none).
+fn chip(html: &str, sev: &str) -> i64 {
+    let marker = format!("data-severity=\"{sev}\" data-count=\"");
+    match html.find(&marker) {
+        Some(at) => {
+            let rest = &html[at + marker.len()..];
+            rest[..rest.find('"').expect("end")]
+                .parse()
+                .expect("a number")
+        }
+        None => 0,
+    }
+}
+
+const SEVERITY_NAMES: [&str; 4] = ["critical", "major", "minor", "nit"];
 
 #[tokio::test]
 async fn signed_out_page_offers_github_login() {
@@ -947,9 +1061,11 @@ async fn seed(app: &App, me: &User, repo: &str) -> (i64, i64) {
     let t = server::now() - 3 * 3600;
     let old = server::now() - 10 * 86_400;
     let ten = app.record_pr(inst, repo, 10, "d-10", old).await;
-    app.review(ten, repo, 10, 100, 2, old + 40).await;
+    app.review_with(ten, repo, 10, 100, 2, ten_detail(), old + 40)
+        .await;
     let first = app.record_pr(inst, repo, 7, "d-7a", t).await;
-    app.review(first, repo, 7, 99, 3, t + 30).await;
+    app.review_with(first, repo, 7, 99, 3, seven_detail(), t + 30)
+        .await;
     let failed = app.record_pr(inst, repo, 8, "d-8", t + 100).await;
     app.fail(failed, REVOKED, t + 101).await;
     app.record(inst, repo, 9, Some(IGNORED_REASON), t + 200)
@@ -966,7 +1082,134 @@ async fn seed(app: &App, me: &User, repo: &str) -> (i64, i64) {
     assert_eq!(status, EventStatus::Duplicate);
     let again = app.record_pr(inst, repo, 7, "d-7c", t + 4000).await;
     app.review(again, repo, 7, 99, 0, t + 4010).await;
+    // Dismissals in Nectr's threads: debug.rust-dbg three times on two files (one comment
+    // redelivered), a secret rule once; and one on a repository that is not the user's.
+    let store = &app.state.store;
+    for (rule, path, comment, new) in [
+        ("debug.rust-dbg", "src/a.rs", 501, true),
+        ("debug.rust-dbg", "src/b.rs", 502, true),
+        ("debug.rust-dbg", "src/a.rs", 503, true),
+        ("debug.rust-dbg", "src/a.rs", 501, false),
+        ("secret.generic-api-key", "config/<b>.env", 504, true),
+    ] {
+        let recorded = store
+            .record_dismissal(
+                &NewDismissal {
+                    repo: repo.to_owned(),
+                    pr_number: Some(7),
+                    rule: rule.to_owned(),
+                    path: path.to_owned(),
+                    comment_id: comment,
+                    login: "mona".to_owned(),
+                },
+                server::now() - 60,
+            )
+            .await
+            .expect("record dismissal");
+        assert_eq!(recorded, new, "{rule} {comment}");
+    }
+    store
+        .record_dismissal(
+            &NewDismissal {
+                repo: "octo/gamma".to_owned(),
+                pr_number: Some(1),
+                rule: "not.mine".to_owned(),
+                path: "x.rs".to_owned(),
+                comment_id: 1,
+                login: "eve".to_owned(),
+            },
+            server::now() - 60,
+        )
+        .await
+        .expect("record dismissal");
     (inst, failed)
+}
+
+fn finding(sev: &str, rule: &str, path: &str, line: i64, title: &str, inline: bool) -> NewFinding {
+    NewFinding {
+        path: path.to_owned(),
+        line,
+        end_line: None,
+        severity: sev.to_owned(),
+        source: if rule == "llm" { "llm" } else { "rules" }.to_owned(),
+        rule: rule.to_owned(),
+        title: title.to_owned(),
+        inline,
+    }
+}
+
+fn note(kind: &str, label: &str, detail: &str) -> NewNote {
+    NewNote {
+        kind: kind.to_owned(),
+        label: label.to_owned(),
+        detail: detail.to_owned(),
+    }
+}
+
+/// PR 7's review as the worker records it: hostile text in a path, a title and notes.
+fn seven_detail() -> ReviewDetail {
+    ReviewDetail {
+        severities: Some([1, 1, 1, 0]),
+        findings: vec![
+            finding(
+                "critical",
+                "secret.github-token",
+                "src/<img src=x onerror=alert(3)>.rs",
+                2,
+                "GitHub token committed <script>alert('t')</script>",
+                true,
+            ),
+            finding(
+                "major",
+                "llm",
+                "src/lib.rs",
+                3,
+                "Unchecked `unwrap` & \"quotes\"",
+                false,
+            ),
+            finding(
+                "minor",
+                "debug.rust-dbg",
+                "src/lib.rs",
+                5,
+                "dbg! left in",
+                true,
+            ),
+        ],
+        notes: vec![
+            note("ai", "no AI review", "no model is configured (rules only)"),
+            note("skipped", "Cargo.lock", "lock file"),
+            note("skipped", "logo <b>.png", "binary file"),
+            note("linear", "ABC-12", "Fix <b>login</b> (In Progress)"),
+            note("graph", "earlier pull requests on these files", "2"),
+            note("unavailable", "sentry: timed out after 10s", ""),
+        ],
+    }
+}
+
+fn ten_detail() -> ReviewDetail {
+    ReviewDetail {
+        severities: Some([0, 0, 2, 0]),
+        findings: vec![
+            finding(
+                "minor",
+                "debug.rust-dbg",
+                "src/x.rs",
+                1,
+                "dbg! left in",
+                true,
+            ),
+            finding(
+                "minor",
+                "debug.rust-dbg",
+                "src/x.rs",
+                9,
+                "dbg! left in",
+                true,
+            ),
+        ],
+        notes: Vec::new(),
+    }
 }
 
 async fn seed_alpha(app: &App, me: &User) -> (i64, i64) {
@@ -1014,8 +1257,26 @@ async fn counts_agree_with_the_database(url: String) {
     );
     assert!(!html.contains("0 findings"), "{html}");
 
-    // The repository page.
+    // The repository page: per pull request, the latest review's findings by severity.
     let html = page(&app.get("/repos/octo/alpha", Some(&cookie)).await);
+    const LATEST: &str = "SELECT CAST(r.pr_number AS TEXT) || ':' || s.sev, s.n FROM reviews r \
+        JOIN (SELECT id, 'critical' AS sev, critical AS n FROM reviews \
+              UNION ALL SELECT id, 'major', major FROM reviews \
+              UNION ALL SELECT id, 'minor', minor FROM reviews \
+              UNION ALL SELECT id, 'nit', nit FROM reviews) s ON s.id = r.id \
+        WHERE LOWER(r.repo) = $1 AND r.created_at >= $2 AND s.n IS NOT NULL \
+        AND r.id = (SELECT MIN(r0.id) FROM reviews r0 WHERE r0.repo = r.repo \
+                    AND r0.review_id = r.review_id) \
+        AND r.created_at = (SELECT MAX(r1.created_at) FROM reviews r1 WHERE r1.repo = r.repo \
+                    AND r1.pr_number = r.pr_number AND r1.id = (SELECT MIN(r2.id) \
+                    FROM reviews r2 WHERE r2.repo = r1.repo AND r2.review_id = r1.review_id))";
+    let latest = db_pairs(db, LATEST, repo, 0).await;
+    assert!(latest.len() >= 8, "{latest:?}");
+    for (key, n) in &latest {
+        let (pr, sev) = key.split_once(':').expect("pr:severity");
+        let line = row(&html, &format!("data-pr=\"{pr}\""));
+        assert_eq!(chip(line, sev), *n, "PR {pr} {sev}: {line}");
+    }
     assert_eq!(
         count_of(&html, "stat-prs"),
         db_count(db, PRS, repo, 0).await
@@ -1043,6 +1304,23 @@ async fn counts_agree_with_the_database(url: String) {
         count_of(&html, "stat-events"),
         db_count(db, PR7_EVENTS, repo, 0).await
     );
+    // Its findings, listed by severity, one item per stored finding.
+    const PR7_FINDINGS: &str = "SELECT f.severity, COUNT(*) FROM review_findings f \
+        JOIN reviews r ON r.id = f.review_row WHERE LOWER(r.repo) = $1 AND r.pr_number = 7 \
+        AND r.created_at >= $2 GROUP BY f.severity";
+    let stored = db_pairs(db, PR7_FINDINGS, repo, 0).await;
+    assert_eq!(stored.iter().map(|(_, n)| n).sum::<i64>(), 3, "{stored:?}");
+    for sev in SEVERITY_NAMES {
+        let listed = match html.find(&format!("<ul class=\"findings\" data-severity=\"{sev}\">")) {
+            Some(at) => {
+                let list = &html[at..at + html[at..].find("</ul>").expect("list end")];
+                list.matches("<li class=\"finding\">").count() as i64
+            }
+            None => 0,
+        };
+        let want = stored.iter().find(|(s, _)| s == sev).map_or(0, |(_, n)| *n);
+        assert_eq!(listed, want, "{sev} on the pull request page");
+    }
 
     // Events: all of them, and without the quiet ones.
     let html = page(&app.get("/events?noise=1", Some(&cookie)).await);
@@ -1073,9 +1351,44 @@ async fn counts_agree_with_the_database(url: String) {
         html.contains("<strong>30 s</strong>median delivery to review"),
         "{html}"
     );
+    // Findings by severity over the 12 weeks' reviews, each GitHub review once.
+    const BY_SEVERITY: &str = "SELECT s.sev, CAST(COALESCE(SUM(s.n), 0) AS BIGINT) FROM reviews r \
+        JOIN (SELECT id, 'critical' AS sev, critical AS n FROM reviews \
+              UNION ALL SELECT id, 'major', major FROM reviews \
+              UNION ALL SELECT id, 'minor', minor FROM reviews \
+              UNION ALL SELECT id, 'nit', nit FROM reviews) s ON s.id = r.id \
+        WHERE LOWER(r.repo) = $1 AND r.created_at >= $2 \
+        AND r.id = (SELECT MIN(r0.id) FROM reviews r0 WHERE r0.repo = r.repo \
+                    AND r0.review_id = r.review_id) GROUP BY s.sev";
+    let severities = &html[html.find("id=\"team-severities\"").expect("severities")..];
+    let severities = &severities[..severities.find("</p>").expect("end")];
+    let by_severity = db_pairs(db, BY_SEVERITY, repo, 0).await;
+    assert_eq!(by_severity.iter().map(|(_, n)| n).sum::<i64>(), 5);
+    for (sev, n) in &by_severity {
+        assert_eq!(chip(severities, sev), *n, "{sev}: {severities}");
+    }
+    // The most-dismissed rules: one row per (repository, rule), counted like the database,
+    // nothing from repositories that are not the user's.
+    const DISMISSED: &str = "SELECT rule, COUNT(*) FROM dismissals WHERE repo_key = $1 \
+        AND created_at >= $2 GROUP BY rule";
+    let dismissed = db_pairs(db, DISMISSED, repo, 0).await;
+    assert_eq!(dismissed.len(), 2, "{dismissed:?}");
+    for (rule, n) in &dismissed {
+        let line = row(&html, &format!("data-rule=\"{rule}\""));
+        assert!(line.contains(&format!("data-count=\"{n}\"")), "{line}");
+        assert!(line.contains("data-repo=\"octo/alpha\""), "{line}");
+    }
+    let dbg = row(&html, "data-rule=\"debug.rust-dbg\"");
+    assert!(dbg.contains("data-count=\"3\""), "{dbg}");
+    // Most dismissed first; another user's repository is not shown.
+    assert!(html.find("debug.rust-dbg") < html.find("secret.generic-api-key"));
+    assert!(!html.contains("not.mine"), "{html}");
 }
 
-backend_tests!(counts_agree_with_the_database);
+backend_tests!(
+    counts_agree_with_the_database,
+    reviews_are_recorded_and_rereviews_never_double_post
+);
 
 #[tokio::test]
 async fn repository_and_pull_request_pages() {
@@ -1153,6 +1466,402 @@ async fn repository_and_pull_request_pages() {
             .contains("href=\"/auth/github/login?next=%2Frepos%2Focto%2Falpha%2Fpull%2F7\""),
         "{}",
         r.text()
+    );
+}
+
+#[tokio::test]
+async fn the_pull_request_page_lists_findings_skipped_files_and_context_escaped() {
+    let app = spawn_app(true).await;
+    let me = app.octocat().await;
+    seed_alpha(&app, &me).await;
+    let cookie = app.session_cookie(&me).await;
+    let html = page(&app.get("/repos/octo/alpha/pull/7", Some(&cookie)).await);
+    // Nothing from the pull request or a model becomes markup.
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(!html.contains("<b>"), "{html}");
+    let detail = &html[html
+        .find("<article class=\"review-detail\"")
+        .expect("a review")..];
+    let detail = &detail[..detail.find("</article>").expect("end")];
+    assert!(detail.contains("data-review-id=\"99\""), "{detail}");
+    // By severity, most severe first, with the rule, the place and where it was posted.
+    let order: Vec<usize> = ["<h4>Critical", "<h4>Major", "<h4>Minor"]
+        .iter()
+        .map(|h| {
+            detail
+                .find(h)
+                .unwrap_or_else(|| panic!("no {h} in {detail}"))
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert!(!detail.contains("<h4>Nit"));
+    assert!(detail.contains(
+        "<code class=\"place\">src/&lt;img src=x onerror=alert(3)&gt;.rs:2</code> GitHub token committed &lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt;"
+    ), "{detail}");
+    // Code spans in titles show as code; everything else stays text.
+    assert!(
+        detail.contains("Unchecked <code>unwrap</code> &amp; &quot;quotes&quot;"),
+        "{detail}"
+    );
+    assert!(detail.contains("AI · in the summary"), "{detail}");
+    assert!(detail.contains("<code class=\"rule muted\">secret.github-token</code>"));
+    // Files not reviewed and why; the context used; the model (or why none).
+    assert!(
+        detail.contains("<code>logo &lt;b&gt;.png</code> — binary file"),
+        "{detail}"
+    );
+    assert!(detail.contains("<code>Cargo.lock</code> — lock file"));
+    assert!(
+        detail.contains("ABC-12 — Fix &lt;b&gt;login&lt;/b&gt; (In Progress)"),
+        "{detail}"
+    );
+    assert!(detail.contains("Knowledge graph</span> earlier pull requests on these files — 2"));
+    assert!(detail.contains("Unavailable</span> sentry: timed out after 10s"));
+    assert!(detail.contains("AI: no AI review — no model is configured (rules only)"));
+    // The reviews table shows the severities too; the found-again record has no details.
+    assert_eq!(html.matches("<article class=\"review-detail\"").count(), 1);
+    let table_row = row(&html, "<td class=\"num\" data-label=\"Findings\">3");
+    assert_eq!(chip(table_row, "critical"), 1, "{table_row}");
+
+    // A review recorded before this server kept findings says so instead of listing none.
+    let inst = app
+        .state
+        .store
+        .active_installation_for_repo("octo/alpha")
+        .await
+        .unwrap()
+        .unwrap()
+        .installation
+        .id;
+    let old = app
+        .record_pr(inst, "octo/alpha", 11, "d-11", server::now() - 100)
+        .await;
+    app.review(old, "octo/alpha", 11, 111, 4, server::now() - 90)
+        .await;
+    let html = page(&app.get("/repos/octo/alpha/pull/11", Some(&cookie)).await);
+    assert!(
+        html.contains("Recorded before this server kept findings"),
+        "{html}"
+    );
+}
+
+/// Runs SQL binding one id, on SQLite or PostgreSQL by the URL.
+async fn db_exec(db_url: &str, sql: &'static str, id: i64) {
+    use sqlx::Connection;
+    if db_url.starts_with("sqlite") {
+        let mut c = sqlx::SqliteConnection::connect(db_url)
+            .await
+            .expect("connect");
+        sqlx::query(sql)
+            .bind(id)
+            .execute(&mut c)
+            .await
+            .expect("exec");
+    } else {
+        let mut c = sqlx::PgConnection::connect(db_url).await.expect("connect");
+        sqlx::query(sql)
+            .bind(id)
+            .execute(&mut c)
+            .await
+            .expect("exec");
+    }
+}
+
+/// A worker reviews a pull request: its findings, by severity, are stored with the review
+/// and listed on the pull request page, the counts agreeing with the database. Then
+/// Re-review: with the same findings it edits the review in place (no second review); with
+/// new ones it posts a new review — and when the worker dies after posting it and before
+/// recording it, the retry finds that review by its run id in the marker and does not post
+/// a third, even though the pull request now gives yet other findings.
+async fn reviews_are_recorded_and_rereviews_never_double_post(url: String) {
+    let app = spawn_app_on(&url, true, 1).await;
+    let me = app.octocat().await;
+    let repo = "octo/alpha";
+    let inst = app.install(repo, &me).await;
+    // One finding, and a binary file the review skips.
+    let binary = "diff --git a/logo.png b/logo.png\nnew file mode 100644\nindex 0000000..1111111\nBinary files /dev/null and b/logo.png differ\n";
+    app.add_pull_diff(repo, 7, &format!("{}{binary}", dbg_files(1)));
+    let first = app.record_pr(inst, repo, 7, "d-7", server::now()).await;
+    let done = app.settled(first).await;
+    assert_eq!(done.status, EventStatus::Done, "{done:?}");
+    assert_eq!(app.fake.reviews(repo, 7).len(), 1);
+    let cookie = app.session_cookie(&me).await;
+    let html = page(&app.get("/repos/octo/alpha/pull/7", Some(&cookie)).await);
+    const STORED: &str = "SELECT f.rule, COUNT(*) FROM review_findings f \
+        JOIN reviews r ON r.id = f.review_row WHERE LOWER(r.repo) = $1 AND r.created_at >= $2 \
+        GROUP BY f.rule";
+    let stored = db_pairs(&app.db_url, STORED, repo, 0).await;
+    assert_eq!(stored, vec![("debug.rust-dbg".to_owned(), 1)], "{html}");
+    assert_eq!(html.matches("<li class=\"finding\">").count(), 1, "{html}");
+    assert!(
+        html.contains("<code class=\"rule muted\">debug.rust-dbg</code>"),
+        "{html}"
+    );
+    let minor = db_count(
+        &app.db_url,
+        "SELECT CAST(COALESCE(SUM(minor), 0) AS BIGINT) FROM reviews WHERE LOWER(repo) = $1 \
+         AND created_at >= $2",
+        repo,
+        0,
+    )
+    .await;
+    let table_row = row(&html, "data-review-id=");
+    assert_eq!(chip(table_row, "minor"), minor, "{table_row}");
+    assert!(html.contains("AI: no AI review"), "{html}");
+    assert!(
+        html.contains("<code>logo.png</code> — binary file"),
+        "{html}"
+    );
+    let csrf = csrf_from(&html);
+
+    let (app, cookie, csrf) = (&app, &cookie, &csrf);
+    let rereview = || async move {
+        let r = app
+            .post_form(
+                "/repos/octo/alpha/pull/7/rereview",
+                Some(cookie),
+                &format!("csrf_token={csrf}"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.text());
+        let actions = app
+            .state
+            .store
+            .dashboard_actions_for(repo, Some(7), 1)
+            .await
+            .unwrap();
+        actions[0].new_event_id.expect("queued")
+    };
+    // Same findings: the summary is edited in place, as a normal re-run on the same head
+    // would; the marker now names this re-review's run.
+    let again = rereview().await;
+    assert_eq!(app.settled(again).await.status, EventStatus::Done);
+    let reviews = app.fake.reviews(repo, 7);
+    assert_eq!(reviews.len(), 1, "{reviews:?}");
+    let delivery = app
+        .state
+        .store
+        .get_event(again)
+        .await
+        .unwrap()
+        .unwrap()
+        .delivery_id;
+    assert!(
+        reviews[0].body.contains(&format!("\"run\":\"{delivery}\"")),
+        "{}",
+        reviews[0].body
+    );
+
+    // New findings on the same head (a model answering differently): a new review.
+    app.add_pull_diff(repo, 7, &dbg_files(2));
+    let second = rereview().await;
+    assert_eq!(app.settled(second).await.status, EventStatus::Done);
+    assert_eq!(app.fake.reviews(repo, 7).len(), 2);
+    // The worker "dies" after posting, before recording: the event is still running under
+    // a lease that expired, and nothing of its review is in the database.
+    db_exec(&app.db_url, "DELETE FROM review_findings WHERE review_row IN (SELECT id FROM reviews WHERE event_id = $1)", second).await;
+    db_exec(
+        &app.db_url,
+        "DELETE FROM review_notes WHERE review_row IN (SELECT id FROM reviews WHERE event_id = $1)",
+        second,
+    )
+    .await;
+    db_exec(
+        &app.db_url,
+        "DELETE FROM reviews WHERE event_id = $1",
+        second,
+    )
+    .await;
+    db_exec(
+        &app.db_url,
+        "UPDATE events SET status = 'running', lease_owner = 'dead-worker', lease_expires_at = 1 WHERE id = $1",
+        second,
+    )
+    .await;
+    // Meanwhile the pull request would give yet other findings.
+    app.add_pull_diff(repo, 7, &dbg_files(3));
+    app.state.queue_wake.notify_one();
+    let retried = app.settled(second).await;
+    assert_eq!(retried.status, EventStatus::Done, "{retried:?}");
+    assert_eq!(retried.attempts, 2);
+    let reviews = app.fake.reviews(repo, 7);
+    assert_eq!(reviews.len(), 2, "posted twice: {reviews:?}");
+    // Recorded from the marker of the review it found: the findings it was posted with.
+    let html = page(&app.get("/repos/octo/alpha/pull/7", Some(cookie)).await);
+    let newest = &html[html.find("<article class=\"review-detail\"").unwrap()..];
+    let newest = &newest[..newest.find("</article>").unwrap()];
+    assert!(newest.contains("data-findings=\"2\""), "{newest}");
+    assert_eq!(
+        newest.matches("<li class=\"finding\">").count(),
+        2,
+        "{newest}"
+    );
+}
+
+#[tokio::test]
+async fn settings_are_saved_from_the_repository_page_and_recorded() {
+    let app = spawn_app(true).await;
+    let me = app.octocat().await;
+    seed_alpha(&app, &me).await;
+    let cookie = app.session_cookie(&me).await;
+    let store = &app.state.store;
+    let html = page(&app.get("/repos/octo/alpha", Some(&cookie)).await);
+    let csrf = csrf_from(&html);
+    // Today's behaviour by default: every trigger and the AI on, drafts as .nectr.yml says.
+    let form = &html[html
+        .find("id=\"settings-form\"")
+        .expect("the settings form")..];
+    let form = &form[..form.find("</form>").expect("form end")];
+    for id in [
+        "set-opened",
+        "set-synchronize",
+        "set-reopened",
+        "set-ready",
+        "set-comments",
+        "set-ai",
+    ] {
+        let input = &form[form.find(&format!("id=\"{id}\"")).expect(id)..];
+        assert!(
+            input[..input.find('>').unwrap()].contains("checked"),
+            "{id}: {form}"
+        );
+        // Every control has a label naming it.
+        assert!(form.contains(&format!("<label for=\"{id}\">")), "{id}");
+    }
+    assert!(
+        form.contains("<option value=\"config\" selected>"),
+        "{form}"
+    );
+    assert!(form.contains("aria-label=\"Save the settings of octo/alpha\""));
+    assert_eq!(
+        store.repo_settings("octo/alpha").await.unwrap(),
+        store::RepoSettings::default()
+    );
+
+    // Without the token, or from another site: refused, nothing saved.
+    let wanted = "on_opened=on&on_reopened=on&on_ready_for_review=on&drafts=no";
+    for (body, extra) in [
+        (wanted.to_owned(), vec![]),
+        (
+            format!("csrf_token={csrf}&{wanted}"),
+            vec![("Sec-Fetch-Site", "cross-site")],
+        ),
+    ] {
+        let r = app
+            .post_form("/repos/octo/alpha/settings", Some(&cookie), &body, &extra)
+            .await;
+        assert_eq!(r.status, 403, "{}", r.text());
+    }
+    assert_eq!(
+        store.repo_settings("octo/alpha").await.unwrap(),
+        store::RepoSettings::default()
+    );
+    // A value the form does not offer: nothing saved, and the page says so.
+    let r = app
+        .post_form(
+            "/repos/octo/alpha/settings",
+            Some(&cookie),
+            &format!("csrf_token={csrf}&drafts=always"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let html = page(
+        &app.get(
+            "/repos/octo/alpha",
+            Some(&format!("{cookie}; {}", flash_cookie(&r))),
+        )
+        .await,
+    );
+    assert!(html.contains("nothing was changed"), "{html}");
+    assert_eq!(
+        store.repo_settings("octo/alpha").await.unwrap(),
+        store::RepoSettings::default()
+    );
+
+    // Saved: synchronize, comments and the AI off, drafts not reviewed.
+    let r = app
+        .post_form(
+            "/repos/octo/alpha/settings",
+            Some(&cookie),
+            &format!("csrf_token={csrf}&{wanted}"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/repos/octo/alpha"));
+    let saved = store.repo_settings("OCTO/alpha").await.unwrap();
+    assert_eq!(
+        saved,
+        store::RepoSettings {
+            ai_enabled: false,
+            drafts: store::DraftsSetting::No,
+            on_opened: true,
+            on_synchronize: false,
+            on_reopened: true,
+            on_ready_for_review: true,
+            on_comments: false,
+        }
+    );
+    let html = page(
+        &app.get(
+            "/repos/octo/alpha",
+            Some(&format!("{cookie}; {}", flash_cookie(&r))),
+        )
+        .await,
+    );
+    assert!(html.contains("Saved the settings of octo/alpha"), "{html}");
+    assert!(html.contains("<option value=\"no\" selected>"));
+    let form = &html[html.find("id=\"settings-form\"").unwrap()..];
+    let ai = &form[form.find("id=\"set-ai\"").unwrap()..];
+    assert!(!ai[..ai.find('>').unwrap()].contains("checked"));
+    // On record, with what changed.
+    let actions = store
+        .dashboard_actions_for("octo/alpha", None, 10)
+        .await
+        .unwrap();
+    let change = actions
+        .iter()
+        .find(|a| a.action == "settings")
+        .expect("recorded");
+    assert_eq!(
+        change.detail.as_deref(),
+        Some("AI review off, drafts: not reviewed, synchronize off, comment commands off")
+    );
+    assert!(row(&html, "class=\"action\"").contains("Settings"));
+    // The same again changes nothing and records nothing.
+    let r = app
+        .post_form(
+            "/repos/octo/alpha/settings",
+            Some(&cookie),
+            &format!("csrf_token={csrf}&{wanted}"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        store
+            .dashboard_actions_for("octo/alpha", None, 10)
+            .await
+            .unwrap()
+            .len(),
+        actions.len()
+    );
+    // Someone else's repository: not found, nothing saved.
+    let r = app
+        .post_form(
+            "/repos/octo/gamma/settings",
+            Some(&cookie),
+            &format!("csrf_token={csrf}&{wanted}"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(
+        store.repo_settings("octo/gamma").await.unwrap(),
+        store::RepoSettings::default()
     );
 }
 
@@ -1564,13 +2273,20 @@ mod browser {
             .await?;
         let scroll = sizes[0].as_i64().unwrap_or(i64::MAX);
         let inner = sizes[1].as_i64().unwrap_or(0);
+        // What sticks out, for the error message.
+        let wide = c
+            .execute(
+                "const w = arguments[0]; return Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > w + 1).slice(-5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));",
+                vec![json!(width)],
+            )
+            .await?;
         ensure!(
             scroll <= inner,
-            "{name} at {width} px overflows: scrollWidth {scroll} > innerWidth {inner}"
+            "{name} at {width} px overflows: scrollWidth {scroll} > innerWidth {inner} ({wide})"
         );
         ensure!(
             width >= 1280 || inner == width as i64,
-            "{name}: innerWidth {inner}, wanted {width}"
+            "{name}: innerWidth {inner}, wanted {width} (wider than that: {wide})"
         );
         let mut row_names = HashSet::new();
         for b in c.find_all(Locator::Css("button")).await? {
@@ -1701,7 +2417,82 @@ mod browser {
             actions.contains("Re-review") && actions.contains("@octocat"),
             "{actions}"
         );
+        // The new review's findings, by severity, with the rule; hostile text as text.
+        let newest = text(c, "article.review-detail").await?;
+        ensure!(
+            newest.contains("Minor (2)") && newest.contains("debug.rust-dbg"),
+            "{newest}"
+        );
+        ensure_eq!(
+            c.find_all(Locator::Css(
+                "article.review-detail:first-of-type li.finding"
+            ))
+            .await?
+            .len(),
+            2
+        );
+        ensure!(
+            c.find_all(Locator::Css(
+                "article.review-detail img, article.review-detail script"
+            ))
+            .await?
+            .is_empty()
+        );
+        let seeded = text(c, "article.review-detail[data-review-id=\"99\"]").await?;
+        ensure!(
+            seeded.contains("<script>alert('t')</script>") && seeded.contains("logo <b>.png"),
+            "{seeded}"
+        );
         check_page(c, "pull-request-rereviewed", width).await?;
+        // The same page scrolled to the findings (the screenshot shows what is in view).
+        c.execute(
+            "document.querySelector('article.review-detail').scrollIntoView();",
+            vec![],
+        )
+        .await?;
+        check_page(c, "pull-request-findings", width).await?;
+
+        // The repository's settings: every control labelled; turn synchronize, drafts and
+        // the AI off, by the controls' names, and save.
+        c.goto(&format!("{base}/repos/octo/beta")).await?;
+        let unlabelled = c
+            .execute(
+                "return Array.from(document.querySelectorAll('#settings-form input:not([type=hidden]), #settings-form select')).filter(e => !e.labels || e.labels.length === 0 || !e.labels[0].innerText.trim()).map(e => e.id);",
+                vec![],
+            )
+            .await?;
+        ensure_eq!(unlabelled, json!([]));
+        ensure_eq!(
+            c.find_all(Locator::Css("#settings-form input[type=checkbox]:checked"))
+                .await?
+                .len(),
+            6
+        );
+        click(c, "#set-synchronize").await?;
+        click(c, "#set-ai").await?;
+        c.find(Locator::Css("#set-drafts"))
+            .await?
+            .select_by_value("no")
+            .await?;
+        c.execute(
+            "document.getElementById('settings').scrollIntoView();",
+            vec![],
+        )
+        .await?;
+        check_page(c, "repository-settings", width).await?;
+        click(c, "button[aria-label=\"Save the settings of octo/beta\"]").await?;
+        wait_text(c, "#flash", "Saved the settings of octo/beta").await?;
+        let saved = app.state.store.repo_settings("octo/beta").await?;
+        ensure!(
+            !saved.ai_enabled && !saved.on_synchronize && saved.on_opened,
+            "{saved:?}"
+        );
+        ensure_eq!(saved.drafts, store::DraftsSetting::No);
+        ensure!(
+            !c.find(Locator::Css("#set-ai")).await?.is_selected().await?,
+            "the AI box is ticked after saving it off"
+        );
+        ensure!(text(c, "#actions").await?.contains("Settings"));
 
         // Events: filter to failures (none left), then everything.
         click(c, "nav a[href=\"/events\"]").await?;
@@ -1722,10 +2513,18 @@ mod browser {
         ensure!(text(c, "#events-total").await?.starts_with("Showing 1–"));
         check_page(c, "events", width).await?;
 
-        // The team view.
+        // The team view, with the most-dismissed rules.
         click(c, "nav a[href=\"/team\"]").await?;
         text(c, "#weekly table").await?;
+        let dbg = text(c, "tr.dismissed-rule[data-rule=\"debug.rust-dbg\"]").await?;
+        ensure!(dbg.contains('3'), "{dbg}");
         check_page(c, "team", width).await?;
+        c.execute(
+            "document.getElementById('dismissed').scrollIntoView();",
+            vec![],
+        )
+        .await?;
+        check_page(c, "team-dismissed", width).await?;
 
         // Connect and disconnect a free repository, by its accessible name.
         c.goto(&format!("{base}/")).await?;
@@ -1773,9 +2572,16 @@ mod browser {
         let (_, failed) = seed(&app, &me, "octo/beta").await;
         let (_stop_worker, stop) = tokio::sync::watch::channel(false);
         tokio::spawn(server::worker::Worker::new(app.state.clone(), 0).run(stop));
-        for pr in [7, 8] {
-            app.add_pull("octo/beta", pr);
-        }
+        app.add_pull("octo/beta", 8);
+        // PR 7's re-review finds `dbg!`s in a file with a long path (wrapping at 390 px).
+        app.add_pull_diff(
+            "octo/beta",
+            7,
+            &dbg_diff(
+                "src/a/rather/deeply/nested/module/directory/that/keeps/going/further/and_a_long_file_name.rs",
+                2,
+            ),
+        );
         // The webhook is deleted on GitHub behind Nectr's back.
         let hook = app.fake.hooks("octo/beta")[0].id;
         let gone = raw_http::send(

@@ -1400,6 +1400,7 @@ async fn events_list_only_the_users_repositories(db: String) {
                 review_id: 77,
                 review_url: "https://github.com/alice/app/pull/1#pullrequestreview-77".into(),
                 findings: 3,
+                ..Default::default()
             },
             now,
         )

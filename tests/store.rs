@@ -41,6 +41,9 @@ backend_tests!(
     users_and_rotation_compare_and_swap,
     dashboard_events_join_reviews_per_user,
     sql_injection_in_names_is_stored_verbatim,
+    review_findings_and_notes_are_bounded_and_kept_with_their_review,
+    repository_settings_default_to_todays_behaviour,
+    dismissals_count_once_per_comment_and_per_user,
 );
 
 #[test]
@@ -1073,6 +1076,7 @@ async fn dashboard_events_join_reviews_per_user(db: Db) {
         review_id: 9001,
         review_url: "https://github.com/alice/app/pull/1#pullrequestreview-9001".to_owned(),
         findings: 3,
+        ..Default::default()
     };
     let first_review = store.record_review(&review, T + 10).await.unwrap();
     let newer_review = store
@@ -1201,6 +1205,7 @@ async fn sql_injection_in_names_is_stored_verbatim(db: Db) {
                 review_id: 1,
                 review_url: evil.to_owned(),
                 findings: 0,
+                ..Default::default()
             },
             T,
         )
@@ -1223,6 +1228,212 @@ async fn sql_injection_in_names_is_stored_verbatim(db: Db) {
     assert_eq!(
         store
             .recent_events_for_user(alice.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+// --- review details, settings, dismissals (migration 0004) ---
+
+async fn review_findings_and_notes_are_bounded_and_kept_with_their_review(db: Db) {
+    use nectr::store::details::{MAX_STORED_FINDINGS, MAX_STORED_NOTES, MAX_TITLE_CHARS};
+    use nectr::store::{NewFinding, NewNote, ReviewDetail};
+    let store = &*db.store;
+    let hostile = format!("<script>\n{}\u{1b}[31m", "x".repeat(10_000));
+    let findings: Vec<NewFinding> = (0..MAX_STORED_FINDINGS + 50)
+        .map(|i| NewFinding {
+            path: format!("src/{i}.rs\r\n'); DROP TABLE reviews; --"),
+            line: i as i64 + 1,
+            end_line: (i == 0).then_some(9),
+            severity: if i == 0 { "critical" } else { "weird" }.to_owned(),
+            source: if i % 2 == 0 { "llm" } else { "rules" }.to_owned(),
+            rule: "r".repeat(500),
+            title: hostile.clone(),
+            inline: i % 3 == 0,
+        })
+        .collect();
+    let notes: Vec<NewNote> = (0..MAX_STORED_NOTES + 10)
+        .map(|i| NewNote {
+            kind: "skipped".into(),
+            label: format!("file {i}"),
+            detail: hostile.clone(),
+        })
+        .collect();
+    let record = NewReviewRecord {
+        event_id: None,
+        repo: "alice/app".into(),
+        pr_number: 1,
+        head_sha: "abc".into(),
+        review_id: 1,
+        review_url: "https://github.com/alice/app/pull/1#pullrequestreview-1".into(),
+        findings: findings.len() as i64,
+        detail: ReviewDetail {
+            severities: Some([1, 0, 0, 249]),
+            findings,
+            notes,
+        },
+    };
+    let row = store.record_review(&record, T).await.unwrap();
+    let plain = store
+        .record_review(
+            &NewReviewRecord {
+                review_id: 2,
+                detail: ReviewDetail::default(),
+                ..record.clone()
+            },
+            T + 1,
+        )
+        .await
+        .unwrap();
+    let stored = store.review_findings(&[row, plain]).await.unwrap();
+    assert_eq!(stored.len(), MAX_STORED_FINDINGS, "capped");
+    assert!(stored.iter().all(|f| f.review_row == row));
+    assert!(stored.windows(2).all(|w| w[0].position < w[1].position));
+    let first = &stored[0];
+    assert_eq!(
+        (first.severity.as_str(), first.end_line),
+        ("critical", Some(9))
+    );
+    // Unknown severities are stored as the mildest; text is one line, clipped.
+    assert!(stored[1..].iter().all(|f| f.severity == "nit"));
+    for f in &stored {
+        assert!(
+            f.title.chars().count() <= MAX_TITLE_CHARS,
+            "{}",
+            f.title.len()
+        );
+        assert!(f.title.starts_with("<script> xxx"), "{:?}", &f.title[..20]);
+        assert!(!f.title.contains('\n') && !f.title.contains('\u{1b}'));
+        assert!(!f.path.contains('\n') && f.path.contains("DROP TABLE"));
+        assert!(f.rule.chars().count() <= 100);
+    }
+    assert_eq!(stored.iter().filter(|f| f.source == "llm").count(), 100);
+    let notes = store.review_notes(&[row]).await.unwrap();
+    assert_eq!(notes.len(), MAX_STORED_NOTES);
+    assert!(notes.iter().all(|n| n.detail.chars().count() <= 300));
+    assert!(store.review_findings(&[]).await.unwrap().is_empty());
+    // The counts stay exact; a review recorded without details has none.
+    let rows = store.reviews_for_user(0, None, None, 0, 10).await.unwrap();
+    assert!(rows.is_empty(), "no installation: not the user's");
+    let head = store
+        .review_for_head("alice/app", 1, "abc")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.id, plain);
+    assert_eq!(head.severities(), None);
+    let alice = user(store, 1, "alice").await;
+    store
+        .upsert_installation(&installation("alice/app", alice.id, 1), T)
+        .await
+        .unwrap();
+    let rows = store
+        .reviews_for_user(alice.id, None, None, 0, 10)
+        .await
+        .unwrap();
+    let detailed = rows.iter().find(|r| r.record.id == row).unwrap();
+    assert_eq!(detailed.record.severities(), Some([1, 0, 0, 249]));
+    assert_eq!(detailed.record.findings, 250);
+}
+
+async fn repository_settings_default_to_todays_behaviour(db: Db) {
+    use nectr::store::{DraftsSetting, RepoSettings};
+    let store = &*db.store;
+    let alice = user(store, 1, "alice").await;
+    assert_eq!(
+        store.repo_settings("alice/app").await.unwrap(),
+        RepoSettings::default()
+    );
+    let off = RepoSettings {
+        ai_enabled: false,
+        drafts: DraftsSetting::Yes,
+        on_synchronize: false,
+        ..RepoSettings::default()
+    };
+    store
+        .save_repo_settings("Alice/App", &off, alice.id, T)
+        .await
+        .unwrap();
+    // Compared case-insensitively, like GitHub's names; saving again replaces.
+    assert_eq!(store.repo_settings("alice/app").await.unwrap(), off);
+    let back = RepoSettings {
+        drafts: DraftsSetting::No,
+        ..RepoSettings::default()
+    };
+    store
+        .save_repo_settings("alice/app", &back, alice.id, T + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.repo_settings("ALICE/APP").await.unwrap(), back);
+    assert_eq!(
+        store.repo_settings("alice/other").await.unwrap(),
+        RepoSettings::default()
+    );
+}
+
+async fn dismissals_count_once_per_comment_and_per_user(db: Db) {
+    use nectr::store::NewDismissal;
+    let store = &*db.store;
+    let alice = user(store, 1, "alice").await;
+    let bob = user(store, 2, "bob").await;
+    store
+        .upsert_installation(&installation("alice/app", alice.id, 1), T)
+        .await
+        .unwrap();
+    store
+        .upsert_installation(&installation("bob/app", bob.id, 2), T)
+        .await
+        .unwrap();
+    let d = |repo: &str, rule: &str, path: &str, comment: i64| NewDismissal {
+        repo: repo.to_owned(),
+        pr_number: Some(1),
+        rule: rule.to_owned(),
+        path: path.to_owned(),
+        comment_id: comment,
+        login: "mona".to_owned(),
+    };
+    for (dismissal, at, new) in [
+        (d("alice/app", "debug.rust-dbg", "a.rs", 1), T, true),
+        (d("Alice/App", "debug.rust-dbg", "b.rs", 2), T + 10, true),
+        (d("alice/app", "debug.rust-dbg", "a.rs", 1), T + 20, false),
+        (d("alice/app", "secret.generic", "c.rs", 3), T + 30, true),
+        (d("bob/app", "debug.rust-dbg", "z.rs", 1), T, true),
+        (d("alice/app", "old.rule", "o.rs", 4), T - 1000, true),
+    ] {
+        assert_eq!(store.record_dismissal(&dismissal, at).await.unwrap(), new);
+    }
+    let rules = store
+        .dismissed_rules_for_user(alice.id, T - 1, 10)
+        .await
+        .unwrap();
+    let got: Vec<(&str, &str, i64, i64, &str)> = rules
+        .iter()
+        .map(|r| {
+            (
+                r.repo.as_str(),
+                r.rule.as_str(),
+                r.dismissals,
+                r.paths,
+                r.last_path.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("alice/app", "debug.rust-dbg", 2, 2, "b.rs"),
+            ("alice/app", "secret.generic", 1, 1, "c.rs"),
+        ]
+    );
+    assert_eq!(rules[0].last_at, T + 10);
+    let bobs = store.dismissed_rules_for_user(bob.id, 0, 10).await.unwrap();
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(bobs[0].repo, "bob/app");
+    assert_eq!(
+        store
+            .dismissed_rules_for_user(alice.id, 0, 1)
             .await
             .unwrap()
             .len(),

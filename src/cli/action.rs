@@ -225,6 +225,8 @@ async fn run_async(args: ActionArgs) -> Result<u8> {
         zero_config_llm: Some(crate::llm::github_models::ZeroConfig {
             server_url: env("GITHUB_SERVER_URL"),
         }),
+        ai_off: None,
+        run_id: None,
     };
     let outcome = match review_pull_request(request(args.dry_run || read_only)).await {
         Err(e)

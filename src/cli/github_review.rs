@@ -120,6 +120,8 @@ async fn run_async(args: ReviewArgs) -> Result<u8> {
             identity: None,
             model: None,
             zero_config_llm: None,
+            ai_off: None,
+            run_id: None,
             context: Some(Arc::new(
                 ContextSources::open(crate::context::mcp::McpMode::Local).await,
             )),
@@ -267,6 +269,8 @@ pub async fn replay(dir: &Path, config: Option<ConfigSource>) -> Result<PrReview
         identity: None,
         model: None,
         zero_config_llm: None,
+        ai_off: None,
+        run_id: None,
         // Offline and repeatable: a replay asks no context source and records nothing.
         context: None,
         trust: crate::llm::Trust::Operator,

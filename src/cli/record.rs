@@ -50,6 +50,8 @@ async fn record(args: RecordArgs) -> Result<u8> {
         identity: None,
         model: None,
         zero_config_llm: None,
+        ai_off: None,
+        run_id: None,
         // A bundle records GitHub only; the context stores are not touched.
         context: None,
         trust: crate::llm::Trust::Operator,

@@ -149,6 +149,15 @@ pub struct PrFacts {
     pub paths: Vec<String>,
 }
 
+/// One thing a review's context held (see [`Gathered::used`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextUse {
+    /// `linear`, `sentry`, `mcp`, `graph`, `memories` or `unavailable`.
+    pub kind: &'static str,
+    pub label: String,
+    pub detail: String,
+}
+
 /// What the sources said before a review.
 #[derive(Clone, Debug, Default)]
 pub struct Gathered {
@@ -202,6 +211,70 @@ impl Gathered {
             lines.extend(answers.summary_lines());
         }
         lines
+    }
+
+    /// What a review used, in short lines for the dashboard's record of it (`nectr serve`
+    /// stores them with the review): issues and errors MCP servers gave, what the graph and
+    /// the memories answered, and the sources that did not answer. The text is untrusted
+    /// (from GitHub, Linear, Sentry…); the store clips it and pages escape it.
+    pub fn used(&self) -> Vec<ContextUse> {
+        let mut out = Vec::new();
+        let mut push = |kind: &'static str, label: String, detail: String| {
+            out.push(ContextUse {
+                kind,
+                label,
+                detail,
+            })
+        };
+        for issue in &self.mcp.linear {
+            let detail = if issue.state.is_empty() {
+                issue.title.clone()
+            } else {
+                format!("{} ({})", issue.title, issue.state)
+            };
+            push("linear", issue.key.clone(), detail);
+        }
+        for error in &self.mcp.sentry {
+            push("sentry", error.short_id.clone(), error.title.clone());
+        }
+        for (server, text) in &self.mcp.generic {
+            push(
+                "mcp",
+                server.clone(),
+                text.lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .to_owned(),
+            );
+        }
+        if let Some(g) = &self.graph {
+            for (label, n) in [
+                ("earlier pull requests on these files", g.past_prs.len()),
+                (
+                    "files that usually change with these",
+                    g.missing_co_changes.len(),
+                ),
+                ("people who know these files", g.experts.len()),
+                ("reverts touching these files", g.reverts.len()),
+                ("open issues mentioning these files", g.open_issues.len()),
+                ("issues this pull request fixes", g.fixes.len()),
+            ] {
+                if n > 0 {
+                    push("graph", label.to_owned(), n.to_string());
+                }
+            }
+        }
+        if !self.memories.is_empty() {
+            push(
+                "memories",
+                "memories from earlier reviews".to_owned(),
+                self.memories.len().to_string(),
+            );
+        }
+        for u in &self.unavailable {
+            push("unavailable", u.clone(), String::new());
+        }
+        out
     }
 
     /// Everything gathered, for `nectr context`: the prompt sections as the model sees them,
@@ -539,4 +612,67 @@ fn memories_to_store(
     }
     out.extend(feedback.iter().map(|fb| fb.memory(repo)));
     out
+}
+
+#[cfg(test)]
+mod used_tests {
+    use super::*;
+
+    #[test]
+    fn what_a_review_used_is_listed_in_short_lines() {
+        let mut gathered = Gathered::default();
+        gathered.mcp.linear.push(mcp::linear::LinearIssue {
+            key: "ABC-12".into(),
+            title: "Login <b>fails</b>".into(),
+            state: "In Progress".into(),
+            description: "long text".into(),
+            acceptance_criteria: Vec::new(),
+            url: None,
+        });
+        gathered
+            .mcp
+            .generic
+            .push(("docs".into(), "\n  first line\nsecond".into()));
+        gathered.graph = Some(GraphAnswers {
+            past_prs: vec![graph::PastPr {
+                number: 3,
+                title: "Earlier".into(),
+                author: "mona".into(),
+                merged: true,
+                files_in_common: vec!["a.rs".into()],
+                findings: Vec::new(),
+            }],
+            ..GraphAnswers::default()
+        });
+        gathered
+            .unavailable
+            .push("memories: timed out after 10s".into());
+        let used: Vec<(&str, String, String)> = gathered
+            .used()
+            .into_iter()
+            .map(|u| (u.kind, u.label, u.detail))
+            .collect();
+        assert_eq!(
+            used,
+            [
+                (
+                    "linear",
+                    "ABC-12".to_owned(),
+                    "Login <b>fails</b> (In Progress)".to_owned()
+                ),
+                ("mcp", "docs".to_owned(), "  first line".to_owned()),
+                (
+                    "graph",
+                    "earlier pull requests on these files".to_owned(),
+                    "1".to_owned()
+                ),
+                (
+                    "unavailable",
+                    "memories: timed out after 10s".to_owned(),
+                    String::new()
+                ),
+            ]
+        );
+        assert!(Gathered::default().used().is_empty());
+    }
 }

@@ -332,6 +332,21 @@ pub struct ConversationOutcome {
     pub reply: Option<String>,
     pub reply_url: Option<String>,
     pub llm_calls: u32,
+    /// A finding dismissed in its thread (not in a dry run): what `nectr serve` records for
+    /// its dashboard's most-dismissed rules.
+    pub dismissed: Option<Dismissed>,
+}
+
+/// A finding dismissed in one of Nectr's threads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dismissed {
+    /// The finding's rule id, from Nectr's inline comment.
+    pub rule: String,
+    pub path: String,
+    /// The dismissing comment.
+    pub comment_id: u64,
+    /// Who dismissed it.
+    pub login: String,
 }
 
 impl ConversationOutcome {
@@ -342,6 +357,7 @@ impl ConversationOutcome {
             reply: None,
             reply_url: None,
             llm_calls: 0,
+            dismissed: None,
         }
     }
 }
@@ -366,6 +382,10 @@ pub struct ConversationRequest<'a> {
     /// `nectr action`: GitHub Models with the workflow token when no provider is configured
     /// (as for reviews: [`PrReviewRequest::zero_config_llm`]).
     pub zero_config_llm: Option<crate::llm::github_models::ZeroConfig>,
+    /// `Some(why)`: no model, whatever the config says (`nectr serve`: the repository's
+    /// dashboard setting); questions get a reply saying why, and `/nectr review` runs the
+    /// rules only.
+    pub ai_off: Option<String>,
 }
 
 /// What Nectr was asked, once the thread is known.
@@ -426,6 +446,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
             reply: None,
             reply_url: earlier.html_url.clone(),
             llm_calls: 0,
+            dismissed: None,
         });
     }
     let (intent, thread) = match look {
@@ -535,6 +556,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                 reply: None,
                 reply_url: None,
                 llm_calls: 0,
+                dismissed: None,
             });
         }
         place.react().await;
@@ -554,9 +576,10 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
         git_ref: pull.base.sha.clone(),
     });
     let config = load_config(gh, repo, &source).await?;
-    let model = match &req.model {
-        Some(m) => Some(m.clone()),
-        None => {
+    let model = match (&req.model, &req.ai_off) {
+        (_, Some(_)) => None,
+        (Some(m), None) => Some(m.clone()),
+        (None, None) => {
             let mut warnings = Vec::new();
             let (model, _unavailable) = crate::llm::github_models::model_for(
                 &config.config.llm,
@@ -614,6 +637,8 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                     context: req.context.clone(),
                     trust: req.trust,
                     zero_config_llm: req.zero_config_llm.clone(),
+                    ai_off: req.ai_off.clone(),
+                    run_id: None,
                 },
                 Some("a full review was asked for with `/nectr review`".to_owned()),
             )
@@ -640,9 +665,13 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
         Intent::Command(Command::Ask(question)) => {
             let quoted = quote(&question);
             let Some(model) = model else {
-                let posted = place
-                    .reply(&format!("{quoted}{}", ai_off_text()), "ai-off")
-                    .await?;
+                let why = match &req.ai_off {
+                    Some(why) => format!(
+                        "Nectr does not answer questions on this repository: {why}. `/nectr review` still runs the rule checks."
+                    ),
+                    None => ai_off_text(),
+                };
+                let posted = place.reply(&format!("{quoted}{why}"), "ai-off").await?;
                 return Ok(posted.outcome(Status::Answered, "the AI is off".into(), 0));
             };
             if question.trim().is_empty() {
@@ -680,9 +709,11 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
             let Some(thread) = thread else {
                 return Ok(ConversationOutcome::ignored("a dismissal outside a thread"));
             };
-            let text = dismiss(&req, &thread, comment, &reason).await;
+            let (text, dismissed) = dismiss(&req, &thread, comment, &reason).await;
             let posted = place.reply(&text, "dismissed").await?;
-            Ok(posted.outcome(Status::Answered, "recorded a dismissal".into(), 0))
+            let mut outcome = posted.outcome(Status::Answered, "recorded a dismissal".into(), 0);
+            outcome.dismissed = dismissed;
+            Ok(outcome)
         }
     }
 }
@@ -711,6 +742,7 @@ impl Posted {
             reply: Some(self.body),
             reply_url: self.url,
             llm_calls,
+            dismissed: None,
         }
     }
 }
@@ -823,18 +855,43 @@ fn finding_of(root: &Comment) -> Option<(String, String)> {
     Some((rule, title))
 }
 
-/// Record a dismissal in the outcome memories; the text of the reply saying so.
+/// Record a dismissal in the outcome memories; the text of the reply saying so, and the
+/// dismissal (for the caller to record too) unless this is a dry run.
 async fn dismiss(
     req: &ConversationRequest<'_>,
     thread: &Thread,
     comment: &Comment,
     reason: &str,
-) -> String {
+) -> (String, Option<Dismissed>) {
     let path = thread.root.path.clone().unwrap_or_default();
     let Some((rule, title)) = finding_of(&thread.root) else {
-        return "Nectr cannot tell which finding this thread is about, so nothing was recorded."
-            .into();
+        return (
+            "Nectr cannot tell which finding this thread is about, so nothing was recorded.".into(),
+            None,
+        );
     };
+    let dismissed = (!req.dry_run).then(|| Dismissed {
+        rule: rule.clone(),
+        path: path.clone(),
+        comment_id: comment.id,
+        login: comment.login().to_owned(),
+    });
+    (
+        dismiss_in_memories(req, thread, comment, reason, &rule, &title, &path).await,
+        dismissed,
+    )
+}
+
+async fn dismiss_in_memories(
+    req: &ConversationRequest<'_>,
+    thread: &Thread,
+    comment: &Comment,
+    reason: &str,
+    rule: &str,
+    title: &str,
+    path: &str,
+) -> String {
+    let (rule, path) = (rule.to_owned(), path.to_owned());
     let Some(memories) = req.context.as_ref().and_then(|c| c.memories.clone()) else {
         return format!(
             "Noted, but this Nectr keeps no memories (set `NECTR_CONTEXT_DB` or `MEM0_API_KEY`), so {} findings in {} may be raised again.",

@@ -923,6 +923,7 @@ mod tests {
                 base: Some("main".into()),
                 ai: true,
                 findings: records,
+                run: None,
             },
             comments: HashMap::from([(fp(11), comment)]),
         }

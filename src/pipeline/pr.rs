@@ -60,6 +60,14 @@ pub struct PrReviewRequest<'a> {
     /// `nectr action`: when neither `.nectr.yml` nor `NECTR_LLM_*` names a provider, use
     /// GitHub Models with the workflow token (see `llm::github_models::model_for`).
     pub zero_config_llm: Option<crate::llm::github_models::ZeroConfig>,
+    /// `Some(why)`: no AI review at all, whatever `.nectr.yml` and the environment say —
+    /// no model is built and no call is made (`nectr serve`: the repository's dashboard
+    /// setting). The summary says "No AI review: {why}.". It can only turn the AI off.
+    pub ai_off: Option<String>,
+    /// Recorded in the review's marker as the run that posted it (`nectr serve`: the
+    /// delivery id of a dashboard re-review), so a retry of that run finds its own review
+    /// instead of posting again.
+    pub run_id: Option<String>,
 }
 
 /// The operator's per-review wall-clock limit, in seconds.
@@ -112,6 +120,8 @@ pub struct PrReviewOutcome {
     /// The summary as posted (or as it would be).
     pub body: String,
     pub config_warnings: Vec<String>,
+    /// What the review's context held ([`context::Gathered::used`]), for the dashboard.
+    pub context_used: Vec<context::ContextUse>,
 }
 
 /// Parse the diff GitHub sent for `repo#number`. GitHub's diffs always parse; one that does
@@ -280,9 +290,10 @@ async fn review_within(
         head_sha: head_sha.clone(),
     };
     // The model: the caller's, else the one `.nectr.yml` and the environment name (if any).
-    let (model, llm_note) = match req.model {
-        Some(model) => (Some(model), None),
-        None => {
+    let (model, llm_note) = match (req.model, &req.ai_off) {
+        (_, Some(why)) => (None, Some(why.clone())),
+        (Some(model), None) => (Some(model), None),
+        (None, None) => {
             crate::llm::github_models::model_for(
                 &config.config.llm,
                 req.zero_config_llm.as_ref(),
@@ -402,6 +413,7 @@ async fn review_within(
         base_ref: Some(pull.base.name.clone()),
         ai_complete,
         on_clean: config.config.review.on_clean,
+        run: req.run_id.clone(),
     };
     let publication =
         publish::publish_with(gh, &pr, &review, &diff, earlier, &record, req.dry_run).await?;
@@ -423,6 +435,7 @@ async fn review_within(
         planned: publication,
         body,
         config_warnings: warnings,
+        context_used: gathered.used(),
     })
 }
 

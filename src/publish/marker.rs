@@ -57,6 +57,25 @@ pub struct ReviewMarker {
     /// ([`MAX_MARKED_FINDINGS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<MarkedFinding>,
+    /// The run that posted (or last edited) this review, when it has to be told apart from
+    /// other runs on the same head: `nectr serve` writes a dashboard re-review's delivery
+    /// id here, so a retry of that re-review (after a crash between posting and recording)
+    /// finds its own review by it and does not post again. Letters, digits, `-`, `_`, `.`,
+    /// `#`; at most [`MAX_RUN_CHARS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+}
+
+/// The longest [`ReviewMarker::run`] a marker may carry.
+pub const MAX_RUN_CHARS: usize = 128;
+
+/// Whether `run` is a run id a marker may carry.
+pub fn valid_run(run: &str) -> bool {
+    !run.is_empty()
+        && run.len() <= MAX_RUN_CHARS
+        && run
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'#'))
 }
 
 /// What a marker remembers of one finding: enough to carry it forward to a later head
@@ -123,7 +142,8 @@ impl ReviewMarker {
         (marker.v == 1
             && hex(&marker.head)
             && marker.inline.iter().chain(&marker.all).all(|f| hex(f))
-            && marker.findings.iter().all(|f| hex(&f.fp)))
+            && marker.findings.iter().all(|f| hex(&f.fp))
+            && marker.run.as_deref().is_none_or(valid_run))
         .then_some(marker)
     }
 }
@@ -220,6 +240,16 @@ mod tests {
             ReviewMarker::find(r#"<!-- nectr:review {"v":2,"head":"ab"} -->"#),
             None
         );
+        // A run id is only ever an id: anything else makes the marker not Nectr's.
+        assert_eq!(
+            ReviewMarker::find(r#"<!-- nectr:review {"v":1,"head":"ab","run":"a b"} -->"#),
+            None
+        );
+        let with_run = ReviewMarker::find(
+            r#"<!-- nectr:review {"v":1,"head":"ab","run":"nectr-rereview-0f"} -->"#,
+        )
+        .expect("a marker with a run id");
+        assert_eq!(with_run.run.as_deref(), Some("nectr-rereview-0f"));
     }
 
     #[test]
@@ -238,6 +268,7 @@ mod tests {
             base: Some("feature/-->x".into()),
             ai: true,
             findings: vec![MarkedFinding::new(&hostile, "00112233aabbccdd")],
+            run: Some("nectr-rereview-0a1b2c".into()),
         };
         let rendered = m.render();
         assert_eq!(rendered.matches("-->").count(), 1, "{rendered}");

@@ -107,6 +107,8 @@ pub struct RunRecord {
     pub ai_complete: bool,
     /// `review.on_clean`: whether a review without findings posts a summary.
     pub on_clean: crate::config::OnClean,
+    /// The run that posts it (see [`ReviewMarker::run`]).
+    pub run: Option<String>,
 }
 
 /// Read Nectr's latest earlier review of the PR. `identity` is resolved (`GET /user`) only
@@ -232,6 +234,7 @@ pub fn plan(
         head: head_sha.to_owned(),
         base: record.base_ref.clone(),
         ai: record.ai_complete,
+        run: record.run.clone(),
         ..ReviewMarker::default()
     };
     let previous_all: HashSet<String> = previous

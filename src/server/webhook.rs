@@ -96,6 +96,8 @@ struct EnvelopePull {
     number: i64,
     #[serde(default)]
     state: Option<String>,
+    #[serde(default)]
+    draft: Option<bool>,
     head: EnvelopeHead,
 }
 
@@ -375,6 +377,13 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
     } else {
         ignore_reason(event, action.as_deref(), pull, installation_id)
     };
+    // The repository's settings on the dashboard may turn this kind of event off.
+    let ignore_reason = match ignore_reason {
+        None if installation_id.is_some() && !history => {
+            settings_reason(state, &repo, action.as_deref(), pull, talk.is_some()).await
+        }
+        other => other,
+    };
     let new_event = NewEvent {
         delivery_id: delivery.to_owned(),
         event: event.to_owned(),
@@ -427,6 +436,40 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Answer {
             // 500 makes GitHub show the delivery as failed, so it can be redelivered.
             refuse("error", ApiError::internal(e))
         }
+    }
+}
+
+/// Why the repository's dashboard settings turn this delivery off, if they do: comment
+/// commands off, a `pull_request` action off, or a draft while drafts are not reviewed.
+/// The worker checks again when it runs the event (settings may change in between), so a
+/// database error here only logs and lets the event through.
+async fn settings_reason(
+    state: &AppState,
+    repo: &str,
+    action: Option<&str>,
+    pull: Option<&EnvelopePull>,
+    comment: bool,
+) -> Option<String> {
+    let settings = match state.store.repo_settings(repo).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, %repo, "cannot read the repository's settings; the worker checks them again");
+            return None;
+        }
+    };
+    if comment {
+        return (!settings.on_comments).then(|| super::worker::COMMENTS_OFF.to_owned());
+    }
+    if let Some(why) = super::worker::action_off_reason(&settings, action.unwrap_or("")) {
+        return Some(why);
+    }
+    match pull {
+        Some(p) if p.draft == Some(true) && settings.drafts == crate::store::DraftsSetting::No => {
+            Some(super::worker::drafts_off_reason(
+                u64::try_from(p.number).unwrap_or(0),
+            ))
+        }
+        _ => None,
     }
 }
 

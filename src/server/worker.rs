@@ -18,6 +18,7 @@
 //! [`Store::claim_next`]: crate::store::Store::claim_next
 
 mod conversation;
+mod detail;
 
 use std::time::{Duration, Instant};
 
@@ -34,10 +35,42 @@ use crate::pipeline::history::{index_event, needs_github, records_history};
 use crate::pipeline::pr::{ConfigSource, PrReviewRequest, load_config, review_pull_request};
 use crate::publish::Identity;
 use crate::publish::marker::ReviewMarker;
-use crate::store::{ClaimedEvent, NewReviewRecord, User};
+use crate::store::{
+    ClaimedEvent, DraftsSetting, NewReviewRecord, RepoSettings, ReviewDetail, User,
+};
 
 /// The most a history event may take: listing a closed PR's files and one graph write.
 const HISTORY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why there is no AI review when the repository's dashboard setting turned it off (in the
+/// summary: "No AI review: …").
+pub const AI_OFF_REASON: &str =
+    "the AI review is turned off for this repository in its settings on Nectr's dashboard";
+/// Why a comment event is not answered when comment commands are turned off.
+pub const COMMENTS_OFF: &str = "comment commands are turned off for this repository (its settings on Nectr's dashboard); turn them on there to have Nectr answer";
+
+/// `Some(why)` when the repository's settings turn the AI off. The setting can only turn
+/// it off: with it on, the operator's configuration decides as before.
+pub(crate) fn settings_ai_off(settings: &RepoSettings) -> Option<String> {
+    (!settings.ai_enabled).then(|| AI_OFF_REASON.to_owned())
+}
+
+/// Why a `pull_request` delivery with `action` is not reviewed under `settings`, if it is
+/// not (the receiver and the worker give the same reason).
+pub fn action_off_reason(settings: &RepoSettings, action: &str) -> Option<String> {
+    (!settings.reviews_action(action)).then(|| {
+        format!(
+            "pull request `{action}` events are turned off for this repository (its settings on Nectr's dashboard); turn them on there to have them reviewed"
+        )
+    })
+}
+
+/// Why a draft is not reviewed when the repository's settings say drafts are not.
+pub fn drafts_off_reason(number: u64) -> String {
+    format!(
+        "pull request #{number} is a draft, and this repository's settings on Nectr's dashboard say drafts are not reviewed; it is reviewed when marked ready"
+    )
+}
 
 /// Queue tuning. The defaults suit GitHub; tests shorten them through the environment.
 #[derive(Clone, Debug)]
@@ -126,11 +159,15 @@ enum Outcome {
         review_id: u64,
         review_url: String,
         findings: usize,
+        detail: Box<ReviewDetail>,
     },
     /// The review for this head is already on the PR.
     AlreadyPosted {
         review_id: u64,
         review_url: String,
+        /// What its marker says it was posted with.
+        findings: i64,
+        detail: Box<ReviewDetail>,
     },
     Skipped(String),
     /// A history event was recorded in the knowledge graph.
@@ -242,9 +279,10 @@ impl Worker {
                 review_id,
                 review_url,
                 findings,
+                detail,
             } => {
                 tracing::info!(review_id, %review_url, findings, ms = took.as_millis() as u64, "review posted");
-                self.record_review(&event, review_id, &review_url, findings as i64)
+                self.record_review(&event, review_id, &review_url, findings as i64, *detail)
                     .await;
                 metrics.review("posted", took);
                 store.complete(event.id, &self.id, now()).await
@@ -252,12 +290,18 @@ impl Worker {
             Outcome::AlreadyPosted {
                 review_id,
                 review_url,
+                findings,
+                detail,
             } => {
                 tracing::info!(
                     review_id,
                     "this head was already reviewed; not posting again"
                 );
-                self.record_review(&event, review_id, &review_url, 0).await;
+                // Recorded again under the same GitHub id: pages count it once, with the
+                // first record's findings — this one's only when an earlier attempt posted
+                // it and died before recording it.
+                self.record_review(&event, review_id, &review_url, findings, *detail)
+                    .await;
                 metrics.review("already_posted", took);
                 store.complete(event.id, &self.id, now()).await
             }
@@ -311,7 +355,15 @@ impl Worker {
         }
     }
 
-    async fn record_review(&self, event: &ClaimedEvent, review_id: u64, url: &str, findings: i64) {
+    /// Records the review with its findings and notes, in one transaction.
+    async fn record_review(
+        &self,
+        event: &ClaimedEvent,
+        review_id: u64,
+        url: &str,
+        findings: i64,
+        detail: ReviewDetail,
+    ) {
         let record = NewReviewRecord {
             event_id: Some(event.id),
             repo: event.repo.clone(),
@@ -320,6 +372,7 @@ impl Worker {
             review_id: review_id as i64,
             review_url: url.to_owned(),
             findings,
+            detail,
         };
         if let Err(e) = self.state.store.record_review(&record, now()).await {
             tracing::error!(error = %e, "cannot record the posted review");
@@ -353,8 +406,24 @@ impl Worker {
         };
         // Asked for from the dashboard: review again even though this head has a review.
         let again = event.action.as_deref() == Some(super::dashboard::REREVIEW_ACTION);
+        // The repository's dashboard settings, as they are now (they may have changed
+        // since the delivery was queued). A re-review was asked for by a person: it runs
+        // whatever the triggers say.
+        let settings = match self.state.store.repo_settings(repo).await {
+            Ok(s) => s,
+            Err(e) => return Outcome::Transient(format!("database: {e}")),
+        };
+        if !again
+            && let Some(why) = action_off_reason(&settings, event.action.as_deref().unwrap_or(""))
+        {
+            return Outcome::Skipped(why);
+        }
+        let run = Run {
+            again: again.then(|| event.delivery_id.clone()),
+            settings,
+        };
         let outcome = self
-            .review(&gh, repo, number, &head_sha, &user.login, again)
+            .review(&gh, repo, number, &head_sha, &user.login, &run)
             .await;
         self.state
             .metrics
@@ -481,7 +550,7 @@ impl Worker {
         number: u64,
         head_sha: &str,
         login: &str,
-        again: bool,
+        run: &Run,
     ) -> Result<Outcome> {
         let key = (repo.to_owned(), number);
         if let Some(state) = self.state.pr_states.get(&key)
@@ -506,20 +575,22 @@ impl Worker {
             )));
         }
         // A review of this head by this user is already there: a previous attempt posted
-        // it and then died before recording it. (Unless a person asked to review again.)
-        let earlier = if again {
-            Vec::new()
-        } else {
-            gh.list_reviews(repo, number).await?
-        };
-        for review in earlier {
+        // it and then died before recording it. A re-review asked for from the dashboard
+        // reviews a head that has a review on purpose: there, only a review carrying this
+        // re-review's own run id counts (an earlier attempt of the same re-review posted
+        // or edited it), so a crash after posting never posts twice either way.
+        for review in gh.list_reviews(repo, number).await? {
             if review.user.as_ref().is_some_and(|u| u.login == login)
                 && let Some(marker) = ReviewMarker::find(review.body.as_deref().unwrap_or(""))
                 && marker.head == head_sha
+                && (run.again.is_none() || marker.run == run.again)
             {
+                let (findings, detail) = detail::of_marker(&marker);
                 return Ok(Outcome::AlreadyPosted {
                     review_id: review.id,
                     review_url: review.html_url.unwrap_or_default(),
+                    findings,
+                    detail: Box::new(detail),
                 });
             }
         }
@@ -528,12 +599,19 @@ impl Worker {
         let source = ConfigSource::Repo {
             git_ref: pull.base.sha.clone(),
         };
+        // Drafts: the repository's dashboard setting, else `.nectr.yml` (from the base).
         if pull.draft {
-            let config = load_config(gh, repo, &source).await?;
-            if !config.config.review.drafts {
-                return Ok(Outcome::Skipped(format!(
-                    "pull request #{number} is a draft; it is reviewed when marked ready (or set `review: {{drafts: true}}` in .nectr.yml)"
-                )));
+            match run.settings.drafts {
+                DraftsSetting::Yes => {}
+                DraftsSetting::No => return Ok(Outcome::Skipped(drafts_off_reason(number))),
+                DraftsSetting::Config => {
+                    let config = load_config(gh, repo, &source).await?;
+                    if !config.config.review.drafts {
+                        return Ok(Outcome::Skipped(format!(
+                            "pull request #{number} is a draft; it is reviewed when marked ready (or set `review: {{drafts: true}}` in .nectr.yml, or drafts to reviewed in the repository's settings on Nectr's dashboard)"
+                        )));
+                    }
+                }
             }
         }
         let outcome = review_pull_request(PrReviewRequest {
@@ -548,15 +626,26 @@ impl Worker {
             zero_config_llm: None,
             context: Some(self.state.context.clone()),
             trust: crate::llm::Trust::Repository,
+            ai_off: settings_ai_off(&run.settings),
+            run_id: run.again.clone(),
         })
         .await?;
+        let detail = detail::of_outcome(&outcome);
         let publication = outcome.publication.unwrap_or_default();
         Ok(Outcome::Posted {
             review_id: publication.review_id.unwrap_or(0),
             review_url: publication.review_url.unwrap_or_default(),
             findings: outcome.review.findings.len(),
+            detail: Box::new(detail),
         })
     }
+}
+
+/// What one review run is, beyond the pull request: a dashboard re-review (its delivery
+/// id, written into the marker as the run id) or not, and the repository's settings.
+struct Run {
+    again: Option<String>,
+    settings: RepoSettings,
 }
 
 fn short(sha: &str) -> &str {

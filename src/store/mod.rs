@@ -45,7 +45,8 @@ macro_rules! installation_columns {
 
 macro_rules! review_columns {
     () => {
-        "id, event_id, repo, pr_number, head_sha, review_id, review_url, findings, created_at"
+        "id, event_id, repo, pr_number, head_sha, review_id, review_url, findings, created_at, \
+         critical, major, minor, nit"
     };
 }
 
@@ -474,8 +475,42 @@ pub trait Store: Send + Sync {
 
     // --- reviews ---
 
-    /// Records a posted review; returns its row id.
+    /// Records a posted review with its findings and notes (see [`details`]), all in one
+    /// transaction; returns its row id.
     fn record_review<'a>(&'a self, review: &'a NewReviewRecord, now: i64) -> StoreFuture<'a, i64>;
+    /// The stored findings of these `reviews` rows, by row (newest first), then position.
+    fn review_findings<'a>(&'a self, review_rows: &'a [i64])
+    -> StoreFuture<'a, Vec<StoredFinding>>;
+    /// The stored notes of these `reviews` rows, by row (newest first), then position.
+    fn review_notes<'a>(&'a self, review_rows: &'a [i64]) -> StoreFuture<'a, Vec<StoredNote>>;
+
+    // --- per-repository settings and dismissals (see [`details`]) ---
+
+    /// The repository's dashboard settings (compared case-insensitively); the defaults when
+    /// none were saved.
+    fn repo_settings<'a>(&'a self, repo: &'a str) -> StoreFuture<'a, RepoSettings>;
+    /// Saves the repository's settings, replacing earlier ones.
+    fn save_repo_settings<'a>(
+        &'a self,
+        repo: &'a str,
+        settings: &'a RepoSettings,
+        user_id: i64,
+        now: i64,
+    ) -> StoreFuture<'a, ()>;
+    /// Records a dismissal; `false` when this comment's dismissal was recorded already.
+    fn record_dismissal<'a>(
+        &'a self,
+        dismissal: &'a NewDismissal,
+        now: i64,
+    ) -> StoreFuture<'a, bool>;
+    /// Rules dismissed since `since` on repositories the user has connected, most
+    /// dismissed first, per repository.
+    fn dismissed_rules_for_user(
+        &self,
+        user_id: i64,
+        since: i64,
+        limit: i64,
+    ) -> StoreFuture<'_, Vec<DismissedRule>>;
     /// The latest review posted for this head commit, if any.
     fn review_for_head<'a>(
         &'a self,
@@ -980,7 +1015,7 @@ pub struct QueueStats {
 
 // --- reviews ---
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewReviewRecord {
     pub event_id: Option<i64>,
     pub repo: String,
@@ -990,6 +1025,9 @@ pub struct NewReviewRecord {
     pub review_id: i64,
     pub review_url: String,
     pub findings: i64,
+    /// Findings by severity, the findings themselves and the review's notes (bounded by
+    /// the store).
+    pub detail: ReviewDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -1003,6 +1041,18 @@ pub struct ReviewRecord {
     pub review_url: String,
     pub findings: i64,
     pub created_at: i64,
+    /// Findings per severity; `None` for reviews recorded before migration 0004.
+    pub critical: Option<i64>,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub nit: Option<i64>,
+}
+
+impl ReviewRecord {
+    /// Critical, major, minor and nit counts, when they were recorded.
+    pub fn severities(&self) -> Option<[i64; 4]> {
+        Some([self.critical?, self.major?, self.minor?, self.nit?])
+    }
 }
 
 /// What an `INSERT … ON CONFLICT DO NOTHING RETURNING id, status` of an event means.
@@ -1030,6 +1080,14 @@ fn clip_error(error: &str) -> &str {
 mod reads;
 
 pub use reads::{DashboardAction, EventFilter, EventRow, NewDashboardAction, ReviewRow};
+
+// Review findings and notes, repository settings, dismissals.
+pub mod details;
+
+pub use details::{
+    DismissedRule, DraftsSetting, NewDismissal, NewFinding, NewNote, RepoSettings, ReviewDetail,
+    StoredFinding, StoredNote,
+};
 
 #[cfg(test)]
 mod tests {

@@ -14,9 +14,9 @@ use sqlx::{ConnectOptions, Connection};
 use super::{
     BoxFuture, ClaimRow, ClaimedEvent, DELIVERY_DEDUPE_SECS, DUPLICATE_WINDOW_SECS,
     EncryptedSecret, EventSummary, Installation, InstallationUserRow, InstallationWithUser,
-    MAX_EXHAUSTED_PER_CLAIM, NewEvent, NewInstallation, NewReviewRecord, NewUser, QueueStats,
-    Recorded, ReviewRecord, Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture,
-    User, clip_error, exhausted_error, log_exhausted, recorded, repo_key,
+    MAX_EXHAUSTED_PER_CLAIM, NewEvent, NewInstallation, NewUser, QueueStats, Recorded,
+    ReviewRecord, Session, SessionUser, SessionUserRow, Store, StoreError, StoreFuture, User,
+    clip_error, exhausted_error, log_exhausted, recorded, repo_key,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
@@ -601,27 +601,6 @@ impl Store for PgStore {
 
     // --- reviews ---
 
-    fn record_review<'a>(&'a self, review: &'a NewReviewRecord, now: i64) -> StoreFuture<'a, i64> {
-        Box::pin(async move {
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO reviews (event_id, repo, pr_number, head_sha, review_id, \
-                 review_url, findings, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 RETURNING id",
-            )
-            .bind(review.event_id)
-            .bind(&review.repo)
-            .bind(review.pr_number)
-            .bind(&review.head_sha)
-            .bind(review.review_id)
-            .bind(&review.review_url)
-            .bind(review.findings)
-            .bind(now)
-            .fetch_one(&self.relaxed)
-            .await?;
-            Ok(id)
-        })
-    }
-
     fn review_for_head<'a>(
         &'a self,
         repo: &'a str,
@@ -645,4 +624,5 @@ impl Store for PgStore {
     }
 
     super::reads::dashboard_methods!(pool: pool);
+    super::details::details_methods!(pool: pool, record_pool: relaxed, db: sqlx::Postgres);
 }

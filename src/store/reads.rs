@@ -8,7 +8,8 @@
 //! out), booleans compare with `TRUE`/`FALSE`, and every value is a bound parameter.
 //!
 //! Counting rule: a review found again by its marker (the worker's "already posted") is
-//! recorded once more with 0 findings under the same GitHub review id. Rows carry
+//! recorded once more under the same GitHub review id (with the findings its marker lists,
+//! which matter only when an earlier attempt posted it and died before recording it). Rows carry
 //! `reused` / `posted_findings` so that pages count each GitHub review once, with the
 //! findings it was posted with.
 
@@ -170,7 +171,8 @@ macro_rules! dashboard_methods {
             Box::pin(async move {
                 let rows = sqlx::query_as::<_, $crate::store::ReviewRow>(
                     "SELECT r.id, r.event_id, r.repo, r.pr_number, r.head_sha, r.review_id, \
-                     r.review_url, r.findings, r.created_at, e.created_at AS delivered_at, \
+                     r.review_url, r.findings, r.created_at, r.critical, r.major, r.minor, \
+                     r.nit, e.created_at AS delivered_at, \
                      COALESCE(r.review_id <> 0 AND (SELECT MIN(r0.id) FROM reviews r0 \
                        WHERE r0.repo = r.repo AND r0.review_id = r.review_id) < r.id, FALSE) \
                        AS reused \

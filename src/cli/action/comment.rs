@@ -60,6 +60,7 @@ pub(super) async fn run(args: &ActionArgs, event_name: &str) -> Result<u8> {
         zero_config_llm: Some(crate::llm::github_models::ZeroConfig {
             server_url: std::env::var("GITHUB_SERVER_URL").ok(),
         }),
+        ai_off: None,
     })
     .await?;
     let url = outcome.reply_url.clone().unwrap_or_default();

@@ -202,6 +202,25 @@ select{font:inherit;padding:3px 6px;background:var(--card);color:var(--fg);borde
 .stat{border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:130px}
 .stat strong{display:block;font-size:22px}
 tr.noise-summary td{color:var(--muted);font-style:italic}
+.sev{display:inline-block;font-size:12px;font-weight:600;border-radius:10px;padding:0 8px;border:1px solid;white-space:nowrap;margin:0 4px 2px 0}
+.sev-critical{color:#fff;background:var(--red);border-color:var(--red)}
+.sev-major{color:var(--err-fg);background:var(--err-bg);border-color:var(--err-line)}
+.sev-minor{background:var(--warn-bg);border-color:var(--warn-line)}
+.sev-nit{color:var(--muted);border-color:var(--line)}
+article.review-detail{border-top:1px solid var(--line);padding:12px 0 4px;min-width:0}
+article.review-detail:first-of-type{border-top:none}
+h3{font-size:15px;margin:0 0 6px}
+h4{font-size:14px;margin:10px 0 4px}
+ul.findings,ul.notes{list-style:none;padding:0;margin:4px 0 10px}
+ul.findings li,ul.notes li{padding:4px 0;border-top:1px solid var(--soft);overflow-wrap:anywhere;min-width:0}
+ul.findings li:first-child,ul.notes li:first-child{border-top:none}
+fieldset{border:1px solid var(--line);border-radius:6px;margin:0 0 12px;padding:8px 12px;min-width:0}
+legend{font-weight:600;padding:0 4px}
+form.settings label{display:flex;gap:4px 8px;align-items:baseline;margin:6px 0}
+form.settings label>span{min-width:0}
+form.settings label.choice{flex-wrap:wrap}
+form.settings select{min-width:0;max-width:100%}
+form.settings .hint{display:block;font-size:13px;color:var(--muted)}
 @media (max-width:720px){
 main{padding:0 10px;margin:12px auto}
 section{padding:12px}
@@ -210,7 +229,7 @@ table.stack thead{display:none}
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:auto}
 table.stack tr{border-top:1px solid var(--soft);padding:6px 0}
 table.stack td{border:none;padding:2px 0}
-table.stack td.num{text-align:left}
+table.stack td.num{text-align:left;white-space:normal}
 table.stack td[data-label]::before{content:attr(data-label) ": ";color:var(--muted);font-size:12px}
 }
 "#;

@@ -97,6 +97,7 @@ pub fn routes() -> Router<super::AppState> {
             "/repos/{owner}/{name}/pull/{number}/rereview",
             post(rereview),
         )
+        .route("/repos/{owner}/{name}/settings", post(save_settings))
         .route("/events/{id}/retry", post(retry))
 }
 
@@ -325,6 +326,17 @@ async fn authorize_post(
     headers: &HeaderMap,
     form: &Result<Form<ActionForm>, FormRejection>,
 ) -> Result<SessionUser, Response> {
+    let token = form.as_ref().ok().map(|Form(f)| f.csrf_token.as_str());
+    authorize_post_token(state, headers, token).await
+}
+
+/// [`authorize_post`] for a form of another shape: `token` is its `csrf_token` field
+/// (`None` when the body did not parse).
+async fn authorize_post_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<SessionUser, Response> {
     let su = match session::current(state, headers).await {
         Ok(Some(su)) => su,
         Ok(None) => {
@@ -339,9 +351,8 @@ async fn authorize_post(
     let cross_site = headers
         .get(SEC_FETCH_SITE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-    let token_ok = form.as_ref().is_ok_and(|Form(f)| {
-        !f.csrf_token.is_empty()
-            && constant_time_eq(f.csrf_token.as_bytes(), su.session.csrf_token.as_bytes())
+    let token_ok = token.is_some_and(|t| {
+        !t.is_empty() && constant_time_eq(t.as_bytes(), su.session.csrf_token.as_bytes())
     });
     if cross_site || !token_ok {
         tracing::warn!(user = %su.user.login, cross_site, "dashboard: form post refused (missing or wrong csrf_token)");
@@ -736,9 +747,164 @@ async fn rereview(
     )
 }
 
+/// The repository page's settings form. A checkbox that is not ticked is not sent.
+#[derive(Debug, Default, Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    ai: Option<String>,
+    #[serde(default)]
+    drafts: Option<String>,
+    #[serde(default)]
+    on_opened: Option<String>,
+    #[serde(default)]
+    on_synchronize: Option<String>,
+    #[serde(default)]
+    on_reopened: Option<String>,
+    #[serde(default)]
+    on_ready_for_review: Option<String>,
+    #[serde(default)]
+    on_comments: Option<String>,
+}
+
+impl SettingsForm {
+    /// The settings the form asks for; `None` when a value is not one the form offers.
+    fn settings(&self) -> Option<crate::store::RepoSettings> {
+        let ticked = |v: &Option<String>| match v.as_deref() {
+            None => Some(false),
+            Some("on") | Some("1") | Some("true") => Some(true),
+            Some(_) => None,
+        };
+        Some(crate::store::RepoSettings {
+            ai_enabled: ticked(&self.ai)?,
+            drafts: crate::store::DraftsSetting::parse(self.drafts.as_deref().unwrap_or(""))?,
+            on_opened: ticked(&self.on_opened)?,
+            on_synchronize: ticked(&self.on_synchronize)?,
+            on_reopened: ticked(&self.on_reopened)?,
+            on_ready_for_review: ticked(&self.on_ready_for_review)?,
+            on_comments: ticked(&self.on_comments)?,
+        })
+    }
+}
+
+/// `POST /repos/{owner}/{name}/settings`: saves the repository's settings (only the user
+/// who connected it) and records what changed in `dashboard_actions`.
+async fn save_settings(
+    State(state): State<AppState>,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<SettingsForm>, FormRejection>,
+) -> Response {
+    let token = form.as_ref().ok().map(|Form(f)| f.csrf_token.as_str());
+    let su = match authorize_post_token(&state, &headers, token).await {
+        Ok(su) => su,
+        Err(refused) => return refused,
+    };
+    if !valid_owner(&owner) || !valid_repo_name(&name) {
+        return bad_repo_name();
+    }
+    let path = repo_path(&owner, &name);
+    let secure = state.config.secure_cookies();
+    let repo = format!("{owner}/{name}");
+    let mine = match state.store.installations_for_user(su.user.id).await {
+        Ok(list) => list
+            .into_iter()
+            .find(|i| i.repo.eq_ignore_ascii_case(&repo)),
+        Err(e) => return internal_page(&e.into()),
+    };
+    let Some(installation) = mine else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            "Not one of your repositories",
+            &format!(
+                "You have not connected {repo} to Nectr, so you cannot change its settings; nothing was changed. Connect it on the overview page first."
+            ),
+        );
+    };
+    let repo = installation.repo;
+    let Some(wanted) = form.ok().and_then(|Form(f)| f.settings()) else {
+        return redirect_with(
+            &path,
+            flash_cookie(
+                FlashKind::Err,
+                "The settings form sent a value it does not offer; nothing was changed. Reload the page and try again.",
+                secure,
+            ),
+        );
+    };
+    let before = match state.store.repo_settings(&repo).await {
+        Ok(s) => s,
+        Err(e) => return internal_page(&e.into()),
+    };
+    let changes = wanted.changes_from(&before);
+    if changes.is_empty() {
+        return redirect_with(
+            &path,
+            flash_cookie(
+                FlashKind::Ok,
+                &format!("The settings of {repo} are unchanged."),
+                secure,
+            ),
+        );
+    }
+    if let Err(e) = state
+        .store
+        .save_repo_settings(&repo, &wanted, su.user.id, now())
+        .await
+    {
+        return internal_page(&e.into());
+    }
+    let what = changes.join(", ");
+    record(
+        &state,
+        NewDashboardAction {
+            user_id: su.user.id,
+            action: "settings".into(),
+            repo: repo.clone(),
+            pr_number: None,
+            event_id: None,
+            new_event_id: None,
+            detail: Some(what.clone()),
+        },
+    )
+    .await;
+    redirect_with(
+        &path,
+        flash_cookie(
+            FlashKind::Ok,
+            &format!("Saved the settings of {repo}: {what}. They apply to the next delivery."),
+            secure,
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_forms_are_read_strictly() {
+        let form = SettingsForm {
+            drafts: Some("no".into()),
+            on_opened: Some("on".into()),
+            ..SettingsForm::default()
+        };
+        let s = form.settings().expect("valid");
+        assert!(!s.ai_enabled && s.on_opened && !s.on_comments);
+        assert_eq!(s.drafts, crate::store::DraftsSetting::No);
+        let bad = SettingsForm {
+            drafts: Some("maybe".into()),
+            ..SettingsForm::default()
+        };
+        assert!(bad.settings().is_none());
+        let bad = SettingsForm {
+            drafts: Some("yes".into()),
+            ai: Some("<x>".into()),
+            ..SettingsForm::default()
+        };
+        assert!(bad.settings().is_none());
+    }
 
     #[test]
     fn repository_names_are_checked() {

@@ -26,8 +26,9 @@ use crate::server::http::ApiError;
 use crate::server::repos::{self, RepoView};
 use crate::server::{AppState, now, session};
 use crate::store::{
-    DashboardAction, EventFilter, EventRow, EventStatus, EventSummary, Installation, ReviewRow,
-    SessionUser, User,
+    DashboardAction, DismissedRule, DraftsSetting, EventFilter, EventRow, EventStatus,
+    EventSummary, Installation, RepoSettings, ReviewRow, SessionUser, StoredFinding, StoredNote,
+    User,
 };
 
 /// Error texts longer than this show clipped, with the whole text behind a disclosure.
@@ -41,6 +42,11 @@ const REVIEWS_READ: i64 = 20_000;
 const WEEK: i64 = 7 * 86_400;
 /// Weeks the team view covers.
 const TEAM_WEEKS: i64 = 12;
+/// Reviews of a pull request shown with their findings (older ones: counts only).
+const REVIEW_DETAILS_SHOWN: usize = 25;
+/// Rows of the team view's most-dismissed rules.
+const DISMISSED_SHOWN: i64 = 50;
+const SEVERITIES: [&str; 4] = ["critical", "major", "minor", "nit"];
 
 // ---------------------------------------------------------------------------------------
 // Shared: the signed-in frame of a page
@@ -346,6 +352,24 @@ fn findings_text(body: &mut Html, n: i64) {
         .raw("</span>");
 }
 
+/// A chip per severity with findings (`2 critical`), or nothing when all are zero.
+fn severity_chips(body: &mut Html, counts: [i64; 4]) {
+    for (sev, n) in SEVERITIES.iter().zip(counts) {
+        if n == 0 {
+            continue;
+        }
+        body.raw("<span")
+            .attr("class", &format!("sev sev-{sev}"))
+            .attr("data-severity", sev)
+            .attr("data-count", &n.to_string())
+            .raw(">")
+            .num(n)
+            .raw(" ")
+            .text(sev)
+            .raw("</span>");
+    }
+}
+
 fn event_details(body: &mut Html, row: &EventRow, t: &Table<'_>) {
     let ev = &row.summary;
     match ev.status {
@@ -513,6 +537,7 @@ fn actions_section(body: &mut Html, actions: &[DashboardAction], now: i64) {
                 "retry" => "Retry",
                 "rereview" => "Re-review",
                 "reconnect" => "Reconnect",
+                "settings" => "Settings",
                 _ => "Other",
             });
         if let Some(n) = a.pr_number {
@@ -1018,7 +1043,7 @@ pub(super) async fn repository(
         repo: Some(repo.clone()),
         ..EventFilter::default()
     };
-    let (events, total, reviews, actions, hook) = tokio::join!(
+    let (events, total, reviews, actions, hook, settings) = tokio::join!(
         state
             .store
             .events_page_for_user(user.id, &filter, EVENTS_READ, 0),
@@ -1028,13 +1053,19 @@ pub(super) async fn repository(
             .reviews_for_user(user.id, Some(&repo), None, 0, REVIEWS_READ),
         state.store.dashboard_actions_for(&repo, None, 20),
         health::check(&state, &user, &repo, installation.webhook_id),
+        state.store.repo_settings(&repo),
     );
-    let (events, total, reviews, actions) = match (events, total, reviews, actions) {
-        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
-            return internal_page(&e.into());
-        }
-    };
+    let (events, total, reviews, actions, settings) =
+        match (events, total, reviews, actions, settings) {
+            (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
+            (Err(e), ..)
+            | (_, Err(e), ..)
+            | (_, _, Err(e), ..)
+            | (_, _, _, Err(e), _)
+            | (.., Err(e)) => {
+                return internal_page(&e.into());
+            }
+        };
     let live = events.iter().any(|e| is_live(e.summary.status));
     let posted: Vec<&ReviewRow> = reviews.iter().filter(|r| !r.reused).collect();
     let findings: i64 = posted.iter().map(|r| r.record.findings).sum();
@@ -1137,8 +1168,14 @@ pub(super) async fn repository(
                 .raw("</td><td class=\"num\" data-label=\"Findings\">");
             match latest_review.get(&pr.number) {
                 Some(r) => {
-                    body.num(r.record.findings)
-                        .raw(" <span class=\"muted\">in the latest review</span>");
+                    body.raw("<span class=\"latest-findings\"")
+                        .attr("data-count", &r.record.findings.to_string())
+                        .raw(">")
+                        .num(r.record.findings)
+                        .raw("</span> <span class=\"muted\">in the latest review</span> ");
+                    if let Some(counts) = r.record.severities() {
+                        severity_chips(&mut body, counts);
+                    }
                 }
                 None => {
                     body.raw("<span class=\"muted\">—</span>");
@@ -1158,9 +1195,121 @@ pub(super) async fn repository(
         }
     }
     body.raw("</section>");
+    settings_section(&mut body, &owner, &name, &repo, &settings, ctx.csrf());
     actions_section(&mut body, &actions, ctx.now);
     let title = format!("{repo} — Nectr");
     finish(ctx, &title, Nav::Other, &body, live)
+}
+
+/// A labelled checkbox of the settings form (ticked: sent as `on`).
+fn checkbox(
+    body: &mut Html,
+    name: &'static str,
+    id: &'static str,
+    on: bool,
+    label: &str,
+    hint: &str,
+) {
+    body.raw("<label")
+        .attr("for", id)
+        .raw("><input type=\"checkbox\" value=\"on\"")
+        .attr("name", name)
+        .attr("id", id);
+    if on {
+        body.raw(" checked");
+    }
+    body.raw("><span>").text(label);
+    if !hint.is_empty() {
+        body.raw("<span class=\"hint\">").text(hint).raw("</span>");
+    }
+    body.raw("</span></label>");
+}
+
+/// The repository's settings: what starts a review, drafts, the AI switch.
+fn settings_section(
+    body: &mut Html,
+    owner: &str,
+    name: &str,
+    repo: &str,
+    settings: &RepoSettings,
+    csrf: &str,
+) {
+    body.raw("<section id=\"settings\"><h2>Settings <span class=\"sub\">for ")
+        .text(repo)
+        .raw("</span></h2><form class=\"settings\" method=\"post\" id=\"settings-form\"")
+        .attr("action", &format!("{}/settings", repo_path(owner, name)))
+        .attr("aria-label", &format!("Settings of {repo}"))
+        .raw(">")
+        .csrf_field(csrf);
+    body.raw("<fieldset><legend>Review when a pull request is</legend>");
+    checkbox(
+        body,
+        "on_opened",
+        "set-opened",
+        settings.on_opened,
+        "opened",
+        "",
+    );
+    checkbox(
+        body,
+        "on_synchronize",
+        "set-synchronize",
+        settings.on_synchronize,
+        "updated with new commits (synchronize)",
+        "",
+    );
+    checkbox(
+        body,
+        "on_reopened",
+        "set-reopened",
+        settings.on_reopened,
+        "reopened",
+        "",
+    );
+    checkbox(
+        body,
+        "on_ready_for_review",
+        "set-ready",
+        settings.on_ready_for_review,
+        "marked ready for review",
+        "",
+    );
+    body.raw("</fieldset><fieldset><legend>Comments and drafts</legend>");
+    checkbox(
+        body,
+        "on_comments",
+        "set-comments",
+        settings.on_comments,
+        "answer comment commands",
+        "/nectr review, /nectr ask, @nectr, replies and dismissals in Nectr's threads",
+    );
+    body.raw("<label class=\"choice\" for=\"set-drafts\"><span>Review draft pull requests</span><select name=\"drafts\" id=\"set-drafts\">");
+    for (value, label) in [
+        (
+            DraftsSetting::Config,
+            "as .nectr.yml says (review.drafts; default no)",
+        ),
+        (DraftsSetting::Yes, "yes"),
+        (DraftsSetting::No, "no"),
+    ] {
+        body.raw("<option").attr("value", value.as_str());
+        if settings.drafts == value {
+            body.raw(" selected");
+        }
+        body.raw(">").text(label).raw("</option>");
+    }
+    body.raw("</select></label></fieldset><fieldset><legend>AI review</legend>");
+    checkbox(
+        body,
+        "ai",
+        "set-ai",
+        settings.ai_enabled,
+        "use the AI reviewer",
+        "Off: rules only, and no question is sent to a model. On: the server's operator decides which model, if any.",
+    );
+    body.raw("</fieldset><button type=\"submit\" id=\"save-settings\"")
+        .attr("aria-label", &format!("Save the settings of {repo}"))
+        .raw(">Save settings</button></form></section>");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1216,6 +1365,27 @@ pub(super) async fn pull(
         .filter(|u| super::html::safe_url(u))
         .unwrap_or_else(|| format!("{}/{repo}/pull/{number}", state.config.server_url));
     let posted: Vec<&ReviewRow> = reviews.iter().filter(|r| !r.reused).collect();
+    let detailed: Vec<i64> = posted
+        .iter()
+        .take(REVIEW_DETAILS_SHOWN)
+        .map(|r| r.record.id)
+        .collect();
+    let (stored_findings, stored_notes) = tokio::join!(
+        state.store.review_findings(&detailed),
+        state.store.review_notes(&detailed),
+    );
+    let (stored_findings, stored_notes) = match (stored_findings, stored_notes) {
+        (Ok(f), Ok(n)) => (f, n),
+        (Err(e), _) | (_, Err(e)) => return internal_page(&e.into()),
+    };
+    let mut findings_of: HashMap<i64, Vec<StoredFinding>> = HashMap::new();
+    for f in stored_findings {
+        findings_of.entry(f.review_row).or_default().push(f);
+    }
+    let mut notes_of: HashMap<i64, Vec<StoredNote>> = HashMap::new();
+    for n in stored_notes {
+        notes_of.entry(n.review_row).or_default().push(n);
+    }
     let skipped = events
         .iter()
         .filter(|e| {
@@ -1300,6 +1470,10 @@ pub(super) async fn pull(
                 body.raw("<span class=\"muted\">counted once, above</span>");
             } else {
                 body.num(r.record.findings);
+                if let Some(counts) = r.record.severities() {
+                    body.raw(" ");
+                    severity_chips(&mut body, counts);
+                }
             }
             body.raw("</td><td data-label=\"Review\">");
             body.link(&r.record.review_url, "review-link", "View on GitHub");
@@ -1319,7 +1493,20 @@ pub(super) async fn pull(
             }
             body.raw("</td></tr>");
         }
-        body.raw("</tbody></table><p class=\"muted\">Each review's findings are on GitHub: inline comments on the diff and the rest in the summary. This server records how many there were, not their text.</p>");
+        body.raw("</tbody></table>");
+        for r in posted.iter().take(REVIEW_DETAILS_SHOWN) {
+            let none = Vec::new();
+            review_detail(
+                &mut body,
+                r,
+                findings_of.get(&r.record.id).unwrap_or(&none),
+                notes_of.get(&r.record.id).map_or(&[][..], Vec::as_slice),
+                ctx.now,
+            );
+        }
+        if posted.len() > REVIEW_DETAILS_SHOWN {
+            body.raw("<p class=\"muted\">Older reviews are listed above with their counts; their findings are on GitHub.</p>");
+        }
     }
     body.raw("</section><section id=\"deliveries\"><h2>Deliveries <span class=\"sub\">what arrived, what was reviewed, what was skipped and why</span></h2>");
     if events.is_empty() {
@@ -1337,6 +1524,156 @@ pub(super) async fn pull(
     actions_section(&mut body, &actions, ctx.now);
     let title = format!("{repo} #{number} — Nectr");
     finish(ctx, &title, Nav::Other, &body, live)
+}
+
+/// One posted review in full: its findings by severity (text from the pull request or a
+/// model: escaped, clipped by the store), what was not reviewed and why, what it used.
+fn review_detail(
+    body: &mut Html,
+    r: &ReviewRow,
+    findings: &[StoredFinding],
+    notes: &[StoredNote],
+    now: i64,
+) {
+    let rec = &r.record;
+    body.raw("<article class=\"review-detail\"")
+        .attr("id", &format!("review-{}", rec.id))
+        .attr("data-review-id", &rec.review_id.to_string())
+        .attr("data-findings", &rec.findings.to_string())
+        .raw("><h3>Review of <code>")
+        .text(clip(&rec.head_sha, 7))
+        .raw("</code> <span class=\"sub muted\">")
+        .time(rec.created_at, now)
+        .raw("</span></h3><p>");
+    body.link(&rec.review_url, "review-link", "View on GitHub");
+    body.raw(" · ").num(rec.findings).raw(if rec.findings == 1 {
+        " finding "
+    } else {
+        " findings "
+    });
+    let Some(counts) = rec.severities() else {
+        body.raw("</p><p class=\"note\">Recorded before this server kept findings: their text is on GitHub.</p></article>");
+        return;
+    };
+    severity_chips(body, counts);
+    body.raw("</p>");
+    if rec.findings == 0 {
+        body.raw("<p class=\"note no-findings\">No findings.</p>");
+    }
+    for (i, sev) in SEVERITIES.iter().enumerate() {
+        if counts[i] == 0 {
+            continue;
+        }
+        let mine: Vec<&StoredFinding> = findings.iter().filter(|f| f.severity == *sev).collect();
+        body.raw("<h4>")
+            .text(&format!("{}{}", sev[..1].to_uppercase(), &sev[1..]))
+            .raw(" <span class=\"muted\">(")
+            .num(counts[i])
+            .raw(")</span></h4><ul class=\"findings\"")
+            .attr("data-severity", sev)
+            .raw(">");
+        for f in &mine {
+            let place = match f.end_line {
+                Some(end) => format!("{}:{}-{end}", f.path, f.line),
+                None => format!("{}:{}", f.path, f.line),
+            };
+            body.raw("<li class=\"finding\"><code class=\"place\">")
+                .text(&place)
+                .raw("</code> ")
+                .prose(&f.title)
+                .raw(" <code class=\"rule muted\">")
+                .text(if f.source == "llm" && f.rule.is_empty() {
+                    "ai"
+                } else {
+                    f.rule.as_str()
+                })
+                .raw("</code> <span class=\"tag\">")
+                .raw(match (f.source.as_str(), f.inline) {
+                    ("llm", true) => "AI · inline",
+                    ("llm", false) => "AI · in the summary",
+                    (_, true) => "inline",
+                    (_, false) => "in the summary",
+                })
+                .raw("</span></li>");
+        }
+        let missing = counts[i] - mine.len() as i64;
+        if missing > 0 {
+            body.raw("<li class=\"muted\">")
+                .num(missing)
+                .raw(" more not kept here (this server keeps a review's first ")
+                .num(crate::store::details::MAX_STORED_FINDINGS as i64)
+                .raw("); all are on GitHub.</li>");
+        }
+        body.raw("</ul>");
+    }
+    fn of_kind<'n>(notes: &'n [StoredNote], kinds: &[&str]) -> Vec<&'n StoredNote> {
+        notes
+            .iter()
+            .filter(|n| kinds.contains(&n.kind.as_str()))
+            .collect()
+    }
+    for n in of_kind(notes, &["ai", "incremental", "full"]) {
+        body.raw("<p class=\"muted review-scope\">")
+            .raw(if n.kind == "ai" { "AI: " } else { "Scope: " })
+            .text(&n.label);
+        if !n.detail.is_empty() {
+            body.raw(" — ").text(&n.detail);
+        }
+        body.raw("</p>");
+    }
+    let skipped = of_kind(notes, &["skipped"]);
+    body.raw("<h4>Not reviewed</h4>");
+    if skipped.is_empty() {
+        body.raw("<p class=\"note no-skipped\">Every changed file was reviewed.</p>");
+    } else {
+        body.raw("<ul class=\"notes skipped\">");
+        for n in skipped {
+            body.raw("<li><code>")
+                .text(&n.label)
+                .raw("</code> — ")
+                .text(&n.detail)
+                .raw("</li>");
+        }
+        body.raw("</ul>");
+    }
+    let context = of_kind(
+        notes,
+        &[
+            "linear",
+            "sentry",
+            "mcp",
+            "graph",
+            "memories",
+            "unavailable",
+        ],
+    );
+    body.raw("<h4>Context used</h4>");
+    if context.is_empty() {
+        body.raw("<p class=\"note no-context\">None: the knowledge graph, memories and MCP servers had nothing on this pull request (or none is configured).</p>");
+    } else {
+        body.raw("<ul class=\"notes context\">");
+        for n in context {
+            body.raw("<li")
+                .attr("data-kind", &n.kind)
+                .raw("><span class=\"tag\">")
+                .raw(match n.kind.as_str() {
+                    "linear" => "Linear",
+                    "sentry" => "Sentry",
+                    "mcp" => "MCP",
+                    "graph" => "Knowledge graph",
+                    "memories" => "Memories",
+                    _ => "Unavailable",
+                })
+                .raw("</span> ")
+                .text(&n.label);
+            if !n.detail.is_empty() {
+                body.raw(" — ").text(&n.detail);
+            }
+            body.raw("</li>");
+        }
+        body.raw("</ul>");
+    }
+    body.raw("</article>");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1553,13 +1890,17 @@ pub(super) async fn team(State(state): State<AppState>, headers: HeaderMap) -> R
     };
     let user = ctx.su.user.clone();
     let since = week_start(ctx.now) - (TEAM_WEEKS - 1) * WEEK;
-    let reviews = match state
-        .store
-        .reviews_for_user(user.id, None, None, since, REVIEWS_READ)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return internal_page(&e.into()),
+    let (reviews, dismissed) = tokio::join!(
+        state
+            .store
+            .reviews_for_user(user.id, None, None, since, REVIEWS_READ),
+        state
+            .store
+            .dismissed_rules_for_user(user.id, since, DISMISSED_SHOWN),
+    );
+    let (reviews, dismissed) = match (reviews, dismissed) {
+        (Ok(r), Ok(d)) => (r, d),
+        (Err(e), _) | (_, Err(e)) => return internal_page(&e.into()),
     };
     let posted: Vec<&ReviewRow> = reviews.iter().filter(|r| !r.reused).collect();
     // (week, repo) → (reviews, findings), newest week first.
@@ -1582,6 +1923,13 @@ pub(super) async fn team(State(state): State<AppState>, headers: HeaderMap) -> R
     }
     all_waits.sort_unstable();
     let total_findings: i64 = posted.iter().map(|r| r.record.findings).sum();
+    // By severity, over the reviews that recorded it (all since migration 0004).
+    let mut by_severity = [0i64; 4];
+    for counts in posted.iter().filter_map(|r| r.record.severities()) {
+        for (total, n) in by_severity.iter_mut().zip(counts) {
+            *total += n;
+        }
+    }
 
     let mut body = Html::default();
     flash_box(&mut body, ctx.flash.as_ref());
@@ -1626,7 +1974,12 @@ pub(super) async fn team(State(state): State<AppState>, headers: HeaderMap) -> R
             .text(label)
             .raw("</div>");
     }
-    body.raw("</div></section><section id=\"weekly\"><h2>Reviews and findings per week</h2>");
+    body.raw("</div><p class=\"by-severity\" id=\"team-severities\"><span class=\"muted\">By severity: </span>");
+    if by_severity.iter().all(|n| *n == 0) {
+        body.raw("<span class=\"muted\">none</span>");
+    }
+    severity_chips(&mut body, by_severity);
+    body.raw("</p></section><section id=\"weekly\"><h2>Reviews and findings per week</h2>");
     if weekly.is_empty() {
         body.raw("<p class=\"note\" id=\"no-reviews\">No reviews in these weeks yet.</p>");
     } else {
@@ -1672,8 +2025,39 @@ pub(super) async fn team(State(state): State<AppState>, headers: HeaderMap) -> R
         }
         body.raw("</tbody></table>");
     }
-    body.raw("</section><section id=\"dismissed\"><h2>Most-dismissed rules</h2><p class=\"note\">Not available here yet: which comments people dismiss or resolve is learned by the review memory (the context store each review reads), not recorded in this server's database. Until it is, tune rules from the <code>rules</code> section of <code>.nectr.yml</code> (see docs/rules.md).</p></section>");
+    body.raw("</section>");
+    dismissed_section(&mut body, &dismissed, ctx.now);
     finish(ctx, "Team — Nectr", Nav::Team, &body, false)
+}
+
+/// The rules people dismissed most in Nectr's threads, per repository: what to tune.
+fn dismissed_section(body: &mut Html, dismissed: &[DismissedRule], now: i64) {
+    body.raw("<section id=\"dismissed\"><h2>Most-dismissed rules <span class=\"sub\">findings people answered with “false positive”, “intended” or <code>/nectr ignore</code></span></h2>");
+    if dismissed.is_empty() {
+        body.raw("<p class=\"note\" id=\"no-dismissals\">Nobody dismissed a finding in these weeks.</p></section>");
+        return;
+    }
+    body.raw("<table class=\"dismissed stack\"><thead><tr><th>Repository</th><th>Rule</th><th class=\"num\">Dismissals</th><th class=\"num\">Files</th><th>Last</th></tr></thead><tbody>");
+    for d in dismissed {
+        body.raw("<tr class=\"dismissed-rule\"")
+            .attr("data-repo", &d.repo)
+            .attr("data-rule", &d.rule)
+            .attr("data-count", &d.dismissals.to_string())
+            .raw("><td data-label=\"Repository\">")
+            .text(&d.repo)
+            .raw("</td><td data-label=\"Rule\"><code>")
+            .text(&d.rule)
+            .raw("</code></td><td class=\"num\" data-label=\"Dismissals\">")
+            .num(d.dismissals)
+            .raw("</td><td class=\"num\" data-label=\"Files\">")
+            .num(d.paths)
+            .raw("</td><td data-label=\"Last\"><code>")
+            .text(&d.last_path)
+            .raw("</code> ")
+            .time(d.last_at, now)
+            .raw("</td></tr>");
+    }
+    body.raw("</tbody></table><p class=\"muted\">Nectr already stops raising a rule on a file where it keeps being dismissed (when it has a memory store). A rule dismissed across many files is worth tuning for the whole repository: <code>rules.disable</code> or <code>rules.severity</code> in <code>.nectr.yml</code> (docs/rules.md).</p></section>");
 }
 
 #[cfg(test)]

@@ -3,12 +3,18 @@
 //! `pipeline::conversation::respond` the Action runs. The receiver already stored comments
 //! that are not for Nectr as ignored (`conversation::screen`); redeliveries are stopped by
 //! the delivery GUID, and a crash after replying by the reply's marker.
+//!
+//! The repository's dashboard settings apply: comment commands turned off since the event
+//! was queued skip it, and the AI switch off means no model call (questions get a reply
+//! saying why). A dismissal is also recorded in the server's database, for the team view's
+//! most-dismissed rules.
 
-use super::{Outcome, Worker};
+use super::{Outcome, Worker, settings_ai_off};
 use crate::github::event::CommentEvent;
 use crate::pipeline::conversation::{self, ConversationRequest, Status};
 use crate::publish::Identity;
-use crate::store::ClaimedEvent;
+use crate::server::now;
+use crate::store::{ClaimedEvent, NewDismissal};
 
 impl Worker {
     pub(super) async fn converse(&self, event: &ClaimedEvent) -> Outcome {
@@ -21,6 +27,13 @@ impl Worker {
                 ));
             }
         };
+        let settings = match self.state.store.repo_settings(&event.repo).await {
+            Ok(s) => s,
+            Err(e) => return Outcome::Transient(format!("database: {e}")),
+        };
+        if !settings.on_comments {
+            return Outcome::Skipped(super::COMMENTS_OFF.to_owned());
+        }
         let (user, gh) = match self.connecting_user(&event.repo).await {
             Ok(found) => found,
             Err(outcome) => return outcome,
@@ -36,18 +49,34 @@ impl Worker {
             dry_run: false,
             trust: crate::llm::Trust::Repository,
             zero_config_llm: None,
+            ai_off: settings_ai_off(&settings),
         })
         .await;
         self.state
             .metrics
             .github_rate_limit(gh.rate_limit().remaining);
         match result {
-            Ok(o) => match o.status {
-                Status::Answered | Status::Refused => Outcome::Answered(o.detail),
-                Status::AlreadyAnswered | Status::Ignored | Status::Limited => {
-                    Outcome::Skipped(o.detail)
+            Ok(o) => {
+                if let Some(d) = &o.dismissed {
+                    let dismissal = NewDismissal {
+                        repo: event.repo.clone(),
+                        pr_number: payload.pr_number().and_then(|n| i64::try_from(n).ok()),
+                        rule: d.rule.clone(),
+                        path: d.path.clone(),
+                        comment_id: i64::try_from(d.comment_id).unwrap_or(i64::MAX),
+                        login: d.login.clone(),
+                    };
+                    if let Err(e) = self.state.store.record_dismissal(&dismissal, now()).await {
+                        tracing::error!(error = %e, "cannot record a dismissal for the dashboard");
+                    }
                 }
-            },
+                match o.status {
+                    Status::Answered | Status::Refused => Outcome::Answered(o.detail),
+                    Status::AlreadyAnswered | Status::Ignored | Status::Limited => {
+                        Outcome::Skipped(o.detail)
+                    }
+                }
+            }
             Err(e) => self.github_failure(&user, &e).await,
         }
     }
