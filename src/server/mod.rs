@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod repos;
 pub mod session;
+pub mod settings_cache;
 pub mod webhook;
 pub mod worker;
 
@@ -201,6 +202,8 @@ pub struct Shared {
     pub queue_wake: Notify,
     /// Open/closed/merged per PR, so workers skip closed PRs without asking GitHub each time.
     pub pr_states: PrStateCache,
+    /// The webhook receiver's copy of each repository's dashboard settings.
+    pub repo_settings: settings_cache::SettingsCache,
     /// The knowledge graph, memories and operator MCP servers every review shares.
     pub context: Arc<crate::context::ContextSources>,
 }
@@ -234,6 +237,7 @@ impl AppState {
                 metrics: Metrics::default(),
                 queue_wake: Notify::new(),
                 pr_states: PrStateCache::default(),
+                repo_settings: settings_cache::SettingsCache::default(),
                 context,
             }),
         }

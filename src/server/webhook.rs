@@ -450,12 +450,18 @@ async fn settings_reason(
     pull: Option<&EnvelopePull>,
     comment: bool,
 ) -> Option<String> {
-    let settings = match state.store.repo_settings(repo).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, %repo, "cannot read the repository's settings; the worker checks them again");
-            return None;
-        }
+    let settings = match state.repo_settings.get(repo) {
+        Some(s) => s,
+        None => match state.store.repo_settings(repo).await {
+            Ok(s) => {
+                state.repo_settings.put(repo, s);
+                s
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %repo, "cannot read the repository's settings; the worker checks them again");
+                return None;
+            }
+        },
     };
     if comment {
         return (!settings.on_comments).then(|| super::worker::COMMENTS_OFF.to_owned());

@@ -855,6 +855,7 @@ async fn save_settings(
     {
         return internal_page(&e.into());
     }
+    state.repo_settings.forget(&repo);
     let what = changes.join(", ");
     record(
         &state,
