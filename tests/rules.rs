@@ -10,7 +10,7 @@ use std::time::Instant;
 use nectr::config::{RepoConfig, RulesConfig};
 use nectr::diff::{Side, parse};
 use nectr::review::finding::{Finding, Severity, Source};
-use nectr::review::rules::{RuleSet, builtin_rules};
+use nectr::review::rules::{FileContext, RuleSet, builtin_rules, package_makes_cli};
 
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const BASE32: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -915,6 +915,54 @@ fn the_whole_head_file_gives_context_beyond_the_hunk() {
         run(wf, checkout, Some(&target)),
         ["security.pr-target-checkout"]
     );
+}
+
+/// `console.log` in a command-line package: its `package.json` `bin` decides.
+#[test]
+fn package_json_bin_makes_a_cli_package() {
+    // The file a `bin` names, in any spelling.
+    let tool = r#"{"name": "t", "main": "lib/index.js", "bin": {"t": "./bin/../cli/run.js"}}"#;
+    assert!(package_makes_cli(
+        "pkgs/t/package.json",
+        tool,
+        "pkgs/t/cli/run.js"
+    ));
+    // A library that also ships a CLI keeps the rule for its other files…
+    assert!(!package_makes_cli(
+        "pkgs/t/package.json",
+        tool,
+        "pkgs/t/lib/index.js"
+    ));
+    // …while a package that is only a CLI prints by design everywhere.
+    let only = r#"{"name": "t", "bin": "./index.js"}"#;
+    assert!(package_makes_cli("package.json", only, "lib/log.js"));
+    assert!(package_makes_cli("a/package.json", only, "a/index.js"));
+    // Not its file, no `bin`, an empty `bin`, or not JSON: no.
+    assert!(!package_makes_cli("a/package.json", only, "b/index.js"));
+    assert!(!package_makes_cli("a/package.json", only, "ab/index.js"));
+    assert!(!package_makes_cli(
+        "package.json",
+        r#"{"main": "x.js"}"#,
+        "x.js"
+    ));
+    assert!(!package_makes_cli("package.json", r#"{"bin": {}}"#, "x.js"));
+    assert!(!package_makes_cli("package.json", r#"{"bin": 3}"#, "x.js"));
+    for bad in ["", "[]", "{", "null", "\u{0}", "{\"bin\": \"x.js\""] {
+        assert!(!package_makes_cli("package.json", bad, "x.js"), "{bad}");
+    }
+    let huge = format!(r#"{{"bin": "x.js", "pad": "{}"}}"#, "a".repeat(300_000));
+    assert!(!package_makes_cli("package.json", &huge, "x.js"));
+
+    // The rules take it from the context.
+    let text = "diff --git a/lib/log.js b/lib/log.js\n--- a/lib/log.js\n+++ b/lib/log.js\n@@ -40,1 +40,2 @@\n ctx\n+console.log(msg);\n";
+    let diff = parse(text).unwrap();
+    let set = RuleSet::new(&RulesConfig::default()).unwrap().0;
+    assert_eq!(set.check_file(&diff.files[0])[0].rule, "debug.console-log");
+    let cli = FileContext {
+        cli_package: true,
+        ..FileContext::default()
+    };
+    assert!(set.check_file_in(&diff.files[0], &cli).is_empty());
 }
 
 #[test]
