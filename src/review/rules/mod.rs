@@ -560,6 +560,8 @@ pub(crate) struct LineCtx<'a> {
     /// The previous and next lines of the same side in the hunk.
     pub prev: Option<&'a str>,
     pub next: Option<&'a str>,
+    /// The lines of the hunk after this one (all kinds; empty for removed lines).
+    pub rest: &'a [crate::diff::HunkLine<'a>],
     /// Rust: the line is test code (after `#[cfg(test)]`/`#[test]`/`mod tests {` until
     /// that item ends, or in a hunk whose section header is a test module).
     pub rust_test: bool,
@@ -989,11 +991,29 @@ impl RuleSet {
         let mut conflict_open = false;
 
         for hunk in &file.hunks {
-            new_side.reset();
-            old_side.reset();
+            // The lines each lexer sees: context and added lines for the new side, removed
+            // lines only for the old one.
+            let side = |removed: bool| {
+                hunk.lines
+                    .iter()
+                    .filter(move |l| (l.kind == LineKind::Removed) == removed)
+                    .map(|l| l.content)
+            };
+            if lang.has_block_comments() && lang::starts_inside_block_comment(side(false)) {
+                new_side.reset_inside_block_comment();
+            } else {
+                new_side.reset();
+            }
+            if lang.has_block_comments() && lang::starts_inside_block_comment(side(true)) {
+                old_side.reset_inside_block_comment();
+            } else {
+                old_side.reset();
+            }
             let mut scope = hygiene::TestScope::new(hunk.section);
             let mut rust_test = false;
             let mut yaml = lang::YamlScript::default();
+            // The old side's, so that an edited `run:` line pairs with the line it edits.
+            let mut yaml_old = lang::YamlScript::default();
             let mut blocks = lang::Blocks::default();
             let in_test_module = |n: Option<u32>| {
                 test_module.is_some_and(|(a, b)| n.is_some_and(|n| a <= n && n <= b))
@@ -1010,6 +1030,7 @@ impl RuleSet {
                         rust_test = lang == Lang::Rust && scope.line(text, &lexed);
                         if workflow {
                             yaml.line(text);
+                            yaml_old.line(text);
                         }
                         blocks.opener(text);
                         replaced = [0; RULE_COUNT];
@@ -1020,14 +1041,16 @@ impl RuleSet {
                             continue;
                         }
                         old_side.lex(text, &mut lexed);
+                        let yaml_script = workflow && yaml_old.line(text);
                         if any_pairable {
                             let lctx = LineCtx {
                                 text,
                                 lexed: &lexed,
                                 prev: None,
                                 next: None,
+                                rest: &[],
                                 rust_test,
-                                yaml_script: false,
+                                yaml_script,
                                 opener: None,
                             };
                             hits.clear();
@@ -1073,6 +1096,7 @@ impl RuleSet {
                             lexed: &lexed,
                             prev: prev_new,
                             next,
+                            rest: &hunk.lines[idx + 1..],
                             rust_test,
                             yaml_script,
                             opener: blocks.opener(text),
