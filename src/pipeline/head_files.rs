@@ -44,13 +44,12 @@ impl<'a> HeadFiles<'a> {
     async fn get(&self, paths: &[String], purpose: &str) -> BTreeMap<String, Option<String>> {
         let missing: Vec<String> = {
             let cache = self.cache();
-            let mut m: Vec<String> = paths
+            // (`file_contents_graphql` asks for a repeated path once.)
+            paths
                 .iter()
                 .filter(|p| !cache.contains_key(*p))
                 .cloned()
-                .collect();
-            m.dedup();
-            m
+                .collect()
         };
         if !missing.is_empty() {
             match self
