@@ -219,6 +219,12 @@ fn pull_request_review_posts_model_findings_inline() {
     let requests = fake.requests();
     let graphql: Vec<_> = requests.iter().filter(|r| r.path == "/graphql").collect();
     assert_eq!(graphql.len(), 1);
+    // One query for both: the rules asked for web/client.js (a `console.log` below line
+    // 5) and its package.json candidates, and the AI reviewer's files came with it.
+    let query = graphql[0].body_text();
+    for path in ["web/client.js", "web/package.json", "app/db.py"] {
+        assert!(query.contains(&format!(":{path}\"")), "{query}");
+    }
     assert!(
         !requests.iter().any(|r| r.path.contains("/contents/app/")),
         "no REST call per file"

@@ -10,7 +10,7 @@ use std::time::Instant;
 use nectr::config::{RepoConfig, RulesConfig};
 use nectr::diff::{Side, parse};
 use nectr::review::finding::{Finding, Severity, Source};
-use nectr::review::rules::{RuleSet, builtin_rules};
+use nectr::review::rules::{FileContext, RuleSet, builtin_rules, package_makes_cli};
 
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const BASE32: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -917,6 +917,54 @@ fn the_whole_head_file_gives_context_beyond_the_hunk() {
     );
 }
 
+/// `console.log` in a command-line package: its `package.json` `bin` decides.
+#[test]
+fn package_json_bin_makes_a_cli_package() {
+    // The file a `bin` names, in any spelling.
+    let tool = r#"{"name": "t", "main": "lib/index.js", "bin": {"t": "./bin/../cli/run.js"}}"#;
+    assert!(package_makes_cli(
+        "pkgs/t/package.json",
+        tool,
+        "pkgs/t/cli/run.js"
+    ));
+    // A library that also ships a CLI keeps the rule for its other files…
+    assert!(!package_makes_cli(
+        "pkgs/t/package.json",
+        tool,
+        "pkgs/t/lib/index.js"
+    ));
+    // …while a package that is only a CLI prints by design everywhere.
+    let only = r#"{"name": "t", "bin": "./index.js"}"#;
+    assert!(package_makes_cli("package.json", only, "lib/log.js"));
+    assert!(package_makes_cli("a/package.json", only, "a/index.js"));
+    // Not its file, no `bin`, an empty `bin`, or not JSON: no.
+    assert!(!package_makes_cli("a/package.json", only, "b/index.js"));
+    assert!(!package_makes_cli("a/package.json", only, "ab/index.js"));
+    assert!(!package_makes_cli(
+        "package.json",
+        r#"{"main": "x.js"}"#,
+        "x.js"
+    ));
+    assert!(!package_makes_cli("package.json", r#"{"bin": {}}"#, "x.js"));
+    assert!(!package_makes_cli("package.json", r#"{"bin": 3}"#, "x.js"));
+    for bad in ["", "[]", "{", "null", "\u{0}", "{\"bin\": \"x.js\""] {
+        assert!(!package_makes_cli("package.json", bad, "x.js"), "{bad}");
+    }
+    let huge = format!(r#"{{"bin": "x.js", "pad": "{}"}}"#, "a".repeat(300_000));
+    assert!(!package_makes_cli("package.json", &huge, "x.js"));
+
+    // The rules take it from the context.
+    let text = "diff --git a/lib/log.js b/lib/log.js\n--- a/lib/log.js\n+++ b/lib/log.js\n@@ -40,1 +40,2 @@\n ctx\n+console.log(msg);\n";
+    let diff = parse(text).unwrap();
+    let set = RuleSet::new(&RulesConfig::default()).unwrap().0;
+    assert_eq!(set.check_file(&diff.files[0])[0].rule, "debug.console-log");
+    let cli = FileContext {
+        cli_package: true,
+        ..FileContext::default()
+    };
+    assert!(set.check_file_in(&diff.files[0], &cli).is_empty());
+}
+
 #[test]
 fn rust_unwrap_is_opt_in() {
     let diff = new_files(&[("src/lib.rs", vec!["    let v = x.unwrap();".into()])]);
@@ -993,5 +1041,245 @@ fn a_300k_finding_diff_is_reviewed_in_linear_time() {
     assert!(
         big.as_secs_f64() < 3.0 * small.as_secs_f64().max(0.05),
         "{small:?} → {big:?}"
+    );
+}
+
+/// One modified file: `lines` carry their diff prefix (`+`, `-`, ` `); the hunk starts at
+/// line 40 of both sides.
+fn modified(path: &str, lines: &[&str]) -> String {
+    let old = lines.iter().filter(|l| !l.starts_with('+')).count();
+    let new = lines.iter().filter(|l| !l.starts_with('-')).count();
+    let mut d = format!(
+        "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -40,{old} +40,{new} @@\n"
+    );
+    for l in lines {
+        d.push_str(l);
+        d.push('\n');
+    }
+    d
+}
+
+fn rules_of(set: &RuleSet, diff_text: &str) -> Vec<String> {
+    check(set, diff_text).into_iter().map(|f| f.rule).collect()
+}
+
+/// The false positives found while growing the labelled real-code set
+/// (tests/fixtures/rules_eval), each next to the true positive that must stay.
+#[test]
+fn false_positives_from_the_labelled_set_stay_fixed() {
+    let set = RuleSet::new(&RulesConfig::default()).unwrap().0;
+    let one = |path: &str, line: &str| rules_of(&set, &new_files(&[(path, vec![line.into()])]));
+    let none: Vec<String> = Vec::new();
+
+    // Benchmarks and test fixtures print by design.
+    assert_eq!(one("benchmarks/middleware.js", "console.log(n);"), none);
+    assert_eq!(
+        one("axum-extra/test_files/script.js", "console.log('hi')"),
+        none
+    );
+    assert_eq!(one("lib/app.js", "console.log(n);"), ["debug.console-log"]);
+    // A benchmark against its own self-signed server.
+    assert_eq!(
+        one("benchmark/index.ts", "  rejectUnauthorized: false"),
+        none
+    );
+
+    // PHP: the class's own `unserialize` method and its definition are not PHP's.
+    assert_eq!(one("src/Store.php", "$d = $this->unserialize($raw);"), none);
+    assert_eq!(
+        one(
+            "src/Store.php",
+            "    protected function unserialize($value)"
+        ),
+        none
+    );
+    assert_eq!(
+        one("src/Store.php", "$d = static::unserialize($raw);"),
+        none
+    );
+    assert_eq!(
+        one("src/Store.php", "        return unserialize($value);"),
+        ["security.unsafe-deserialization"]
+    );
+
+    // An example app's secret key is there to be replaced.
+    let key = format!("SECRET_KEY = '{}'", fake(ALNUM, 32, 91));
+    assert_eq!(one("examples/minitwit/app.py", &key), none);
+    assert_eq!(one("app/settings.py", &key), ["secret.generic"]);
+
+    // A skip that explains itself is deliberate; a one-word label is not an explanation.
+    let reason = "@pytest.mark.skip(reason=\"fails non-deterministically under xdist\")";
+    assert_eq!(one("tests/test_a.py", reason), none);
+    assert_eq!(
+        one("tests/test_a.py", "@pytest.mark.skip(reason=\"flaky\")"),
+        ["test.disabled"]
+    );
+    assert_eq!(
+        one(
+            "src/resolve.rs",
+            "    #[ignore = \"non-deterministic, races with the cache\"]"
+        ),
+        none
+    );
+    assert_eq!(one("src/resolve.rs", "    #[ignore]"), ["test.disabled"]);
+
+    // Python `ssl` settings under a condition implement the caller's choice; an
+    // unconditional one is a decision to skip verification.
+    let tls = |lines: &[&str]| rules_of(&set, &modified("src/pkg/ssl_.py", lines));
+    assert_eq!(
+        tls(&[
+            "     if cert_reqs == ssl.CERT_REQUIRED:",
+            "         context.check_hostname = True",
+            "     else:",
+            "+        context.check_hostname = False",
+        ]),
+        none
+    );
+    assert_eq!(
+        tls(&[
+            "     if (",
+            "         not self.assert_hostname",
+            "     ):",
+            "+        self.ssl_context.check_hostname = False",
+        ]),
+        none
+    );
+    assert_eq!(
+        tls(&[
+            "     def __init__(self):",
+            "+        self.check_hostname = False"
+        ]),
+        none
+    );
+    assert_eq!(
+        tls(&[
+            "     ctx = ssl.create_default_context()",
+            "+    ctx.check_hostname = False",
+        ]),
+        ["security.tls-verify-off"]
+    );
+
+    // Vendored Python (`requests/packages/urllib3/`, `_vendor/`) is another project's code.
+    let todo = "# TODO: rewrite this";
+    assert_eq!(one("requests/packages/urllib3/response.py", todo), none);
+    assert_eq!(one("pip/_vendor/rich/text.py", todo), none);
+    assert_eq!(one("packages/api/app.py", todo), ["todo.added"]);
+
+    // HTML copied from DOM nodes, and a Trusted Types policy, are not unescaped input.
+    assert_eq!(
+        one("src/t.js", "svg_container.innerHTML = svg.outerHTML;"),
+        none
+    );
+    assert_eq!(
+        one("src/t.js", "el.innerHTML = unsafeToTrustedHTML(content)"),
+        none
+    );
+    assert_eq!(
+        one("src/t.js", "el.innerHTML = policy.createHTML(content)"),
+        none
+    );
+    assert_eq!(
+        one("src/t.js", "el.innerHTML = content;"),
+        ["security.xss-sink"]
+    );
+
+    // Ruby build files evaluate the repository's own gemspec.
+    let gemspec = "    eval(File.read(\"#{dir}/#{gem}.gemspec\"))";
+    assert_eq!(one("Rakefile", gemspec), none);
+    assert_eq!(one("lib/loader.rb", gemspec), ["security.eval"]);
+
+    // `dbg!` in examples and compile tests is by design; in tests it is a leftover.
+    assert_eq!(one("examples/json/src/main.rs", "    dbg!(payload);"), none);
+    assert_eq!(
+        one("axum-debug/tests/pass/result.rs", "    dbg!(foo);"),
+        none
+    );
+    assert_eq!(
+        one("src/routing/tests/mod.rs", "    dbg!(events);"),
+        ["debug.rust-dbg"]
+    );
+
+    // TODOs that name their own trigger, continue such a note, or link their issue
+    // further down the same comment block.
+    for note in [
+        "// TODO: change req.host to return host in next major",
+        "// TODO: Remove this in Got 13.",
+        "// TODO: Set this to `true` for Got 13.",
+        "// TODO: Switch to `this.key = value` when targeting Node.js 14",
+        "// TODO: Switch back to the package when it's fixed",
+        "// FIXME: Use type_alias_impl_trait when available",
+        "// TODO: Move this back once `new_layout` is stabilized",
+    ] {
+        assert_eq!(one("src/a.ts", note), none, "{note}");
+    }
+    let pair = rules_of(
+        &set,
+        &new_files(&[(
+            "app.py",
+            vec![
+                "# TODO: pass as param when Werkzeug>=1.0.0 is required".into(),
+                "# TODO: also remove the note about this from the docs".into(),
+            ],
+        )]),
+    );
+    assert_eq!(pair, none);
+    let linked = rules_of(
+        &set,
+        &new_files(&[(
+            "conn.py",
+            vec![
+                "# TODO: Set correct `is_verified` for an HTTPS proxy +".into(),
+                "#       HTTP destination, see".into(),
+                "#       https://github.com/urllib3/urllib3/issues/3267.".into(),
+                "self.is_verified = verified".into(),
+            ],
+        )]),
+    );
+    assert_eq!(linked, none);
+    assert_eq!(one("src/a.ts", "// TODO: handle retries"), ["todo.added"]);
+    assert_eq!(
+        one("src/a.ts", "// TODO: retry for the last 2 items"),
+        ["todo.added"]
+    );
+
+    // A hunk that starts inside a JSDoc comment: its code example is comment.
+    let jsdoc = modified(
+        "source/options.ts",
+        &[
+            " \tawait got('https://example.com', {",
+            "+\t\tconsole.log('Making initial request');",
+            " \t});",
+            " \t```",
+            " \t*/",
+            " \tbeforeRequest: Hook[];",
+        ],
+    );
+    assert_eq!(rules_of(&set, &jsdoc), none);
+    // A glob is not the end of a comment.
+    let glob = modified(
+        "src/build.js",
+        &[
+            "+console.log(files);",
+            " const files = glob('src/**/*.js');",
+        ],
+    );
+    assert_eq!(rules_of(&set, &glob), ["debug.console-log"]);
+
+    // A workflow line edited while it keeps the same expansion was not introduced here.
+    let wf = |lines: &[&str]| rules_of(&set, &modified(".github/workflows/p.yml", lines));
+    assert_eq!(
+        wf(&[
+            "       run: |",
+            "-          release --tag ${{ github.event.workflow_run.head_branch }}",
+            "+          release --tag ${{ github.event.workflow_run.head_branch }} --publish",
+        ]),
+        none
+    );
+    assert_eq!(
+        wf(&[
+            "       run: |",
+            "+          release --tag ${{ github.event.workflow_run.head_branch }}",
+        ]),
+        ["security.actions-injection"]
     );
 }

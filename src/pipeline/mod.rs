@@ -7,6 +7,7 @@
 pub mod backfill;
 pub mod context;
 pub mod conversation;
+pub mod head_context;
 pub mod head_files;
 pub mod history;
 pub mod incremental;
@@ -28,6 +29,8 @@ use crate::review::finding::Finding;
 use crate::review::rules::RuleSet;
 use crate::review::{PrRef, Review, SkippedFile, Stats};
 
+pub use head_context::HeadTexts;
+
 /// The built-in and custom rules for a config, with the config's warnings about them.
 pub fn rule_set(config: &LoadedConfig) -> Result<(RuleSet, Vec<String>)> {
     let origin = config.origin.as_deref().unwrap_or("the built-in config");
@@ -36,12 +39,25 @@ pub fn rule_set(config: &LoadedConfig) -> Result<(RuleSet, Vec<String>)> {
 }
 
 /// Review `diff` with the deterministic rules: run them on every reviewable file, anchor
-/// each finding against its own file section, order them and apply the inline cap.
+/// each finding against its own file section, order them and apply the inline cap. The
+/// rules see the diff only (and a `package.json` it adds): see [`review_diff_with_head`].
 pub fn review_diff(
     diff: &Diff<'_>,
     rules: &RuleSet,
     config: &LoadedConfig,
     pr: Option<PrRef>,
+) -> Review {
+    review_diff_with_head(diff, rules, config, pr, &HeadTexts::from_diff(diff))
+}
+
+/// [`review_diff`] with the rules knowing whole files at the head commit (PR mode, see
+/// [`head_context`]).
+pub fn review_diff_with_head(
+    diff: &Diff<'_>,
+    rules: &RuleSet,
+    config: &LoadedConfig,
+    pr: Option<PrRef>,
+    head: &HeadTexts,
 ) -> Review {
     let started = Instant::now();
     let config_values = &config.config;
@@ -55,7 +71,7 @@ pub fn review_diff(
             });
             continue;
         }
-        let mut file_findings = rules.check_file(file);
+        let mut file_findings = rules.check_file_in(file, &head.context_for(file));
         for finding in &mut file_findings {
             anchor_in_file(finding, file);
         }
@@ -129,14 +145,26 @@ pub async fn review_diff_with_model(
     pr_text: PrText<'_>,
     model: Option<&dyn LanguageModel>,
 ) -> Review {
-    review_diff_with_model_scoped(diff, None, rules, config, pr, pr_text, model, None).await
+    review_diff_with_model_scoped(
+        diff,
+        None,
+        rules,
+        config,
+        pr,
+        pr_text,
+        model,
+        None,
+        &HeadTexts::from_diff(diff),
+    )
+    .await
 }
 
 /// [`review_diff_with_model`] sending the AI reviewer `ai_diff` instead of all of `diff`
 /// (an incremental re-review: see `pipeline::incremental`). `ai_diff` must show lines with
 /// `diff`'s numbers: the rules still run on `diff`, and every finding is anchored against
 /// it. An `ai_diff` without files means no model call at all. `ai_deadline` (the review's)
-/// cuts the AI part short when it comes before the AI reviewer's own.
+/// cuts the AI part short when it comes before the AI reviewer's own. `head`: what the
+/// rules know beyond the diff.
 #[allow(clippy::too_many_arguments)]
 pub async fn review_diff_with_model_scoped(
     diff: &Diff<'_>,
@@ -147,9 +175,10 @@ pub async fn review_diff_with_model_scoped(
     pr_text: PrText<'_>,
     model: Option<&dyn LanguageModel>,
     ai_deadline: Option<tokio::time::Instant>,
+    head: &HeadTexts,
 ) -> Review {
     let started = Instant::now();
-    let mut review = cpu_bound(|| review_diff(diff, rules, config, pr));
+    let mut review = cpu_bound(|| review_diff_with_head(diff, rules, config, pr, head));
     let Some(model) = model else {
         return review;
     };

@@ -304,13 +304,22 @@ async fn review_within(
             .await?
         }
     };
+    // Whole files at the head for the rules, where the diff alone cannot decide a
+    // finding (one GraphQL query, none when the diff decides them all); kept for the AI
+    // reviewer's whole-file context.
     let head_files = super::head_files::HeadFiles::new(gh, req.repo, &head_sha);
+    let mut wanted =
+        super::cpu_bound(|| super::head_context::wanted_paths(&diff, &rules, &config.config));
+    if model.is_some() && !wanted.is_empty() {
+        // The same query brings what the AI reviewer will ask for whole.
+        wanted = super::head_context::with_ai_candidates(&diff, &config.config, wanted);
+    }
     // Context before the review: every source at once, each time-boxed (never an error).
     let sources = req.context;
     let facts = super::context::pr_facts(req.repo, &pull, &diff);
-    // Context and the incremental decision (a compare request) at once.
+    // Context, the incremental decision (a compare request) and the head files at once.
     let previous = earlier.previous.as_ref();
-    let (gathered, scope) = tokio::join!(
+    let (gathered, scope, fetched) = tokio::join!(
         async {
             match &sources {
                 Some(sources) => context::gather(sources, &config.config, &facts).await,
@@ -335,7 +344,9 @@ async fn review_within(
                 }
             }
         },
+        head_files.prefetch(&wanted),
     );
+    let head = super::HeadTexts::fetched(&diff, fetched);
     let pr_text = super::PrText {
         title: &pull.title,
         body: pull.body.as_deref().unwrap_or(""),
@@ -360,6 +371,7 @@ async fn review_within(
         pr_text,
         model.as_deref(),
         ai_deadline,
+        &head,
     )
     .await;
     let ai_files = ai_diff.as_ref().map_or(diff.files.len(), |d| d.files.len());

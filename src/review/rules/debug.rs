@@ -104,7 +104,9 @@ impl Debug {
                     ));
                 }
             }
-            Lang::Rust if find(&self.rust_dbg).is_some() => {
+            // Examples print what they show by design, and compile tests (trybuild's
+            // `tests/ui/`, `tests/pass/`, `tests/fail/`) only have to compile.
+            Lang::Rust if !example_or_compile_test(file.path) && find(&self.rust_dbg).is_some() => {
                 out.push(hit(
                     Rule::DebugRustDbg,
                     "`dbg!` left in code".into(),
@@ -221,4 +223,19 @@ fn is_python_hook(s: &str) -> bool {
                 || s == format!("__import__(\"{m}\").set_trace()")
         })
         || s == "set_trace()"
+}
+
+/// Rust examples (`examples/`) and compile-test cases (`tests/ui/`, `tests/pass/`,
+/// `tests/fail/`, `tests/compile-fail/`).
+fn example_or_compile_test(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    let dirs = &parts[..parts.len().saturating_sub(1)];
+    dirs.iter().any(|d| matches!(*d, "examples" | "example"))
+        || dirs.windows(2).any(|w| {
+            w[0] == "tests"
+                && matches!(
+                    w[1],
+                    "ui" | "pass" | "fail" | "compile-fail" | "compile-pass"
+                )
+        })
 }

@@ -143,7 +143,7 @@ impl Hygiene {
             ruby_x: re(r"^\s*x(?:it|describe|context|specify)\b"),
             todo: re(r"\b(TODO|FIXME)\b"),
             conditional_cleanup: re(
-                r"(?i)\b(?:once|when|after|until|for|if|before)\b.*(?:\d+\.\d+|\bv\d+\b|\bmsrv\b|\d{4}-\d{2}-\d{2}|[<>]=?\s*v?\d|\b\d+\+|\b(?:python|node|rust|go|java)\s*\d)|(?:\d+\.\d+|\bv\d+\b|\bmsrv\b|\d{4}-\d{2}-\d{2}).*\b(?:remove|drop|delete|revert)\b|\b(?:remove|drop|delete|revert|merge|reinstate)\b.*\b(?:once|when|after|until)\b|\b(?:once|after|until)\b.*\b(?:remove|drop|delete|revert|merge|reinstate)\b|\b(?:removed?|dropped|deleted)\b.*\b(?:version|release|major)\s+v?\d|\b(?:remove|drop|delete)\b.*(?:\bv\d+\b|\d+\.\d+)",
+                r"(?i)\b(?:once|when|after|until|for|if|before)\b.*(?:\d+\.\d+|\bv\d+\b|\bmsrv\b|\d{4}-\d{2}-\d{2}|[<>]=?\s*v?\d|\b\d+\+|\b(?:python|node|rust|go|java)\s*\d)|(?:\d+\.\d+|\bv\d+\b|\bmsrv\b|\d{4}-\d{2}-\d{2}).*\b(?:remove|drop|delete|revert)\b|\b(?:remove|drop|delete|revert|merge|reinstate)\b.*\b(?:once|when|after|until)\b|\b(?:once|after|until)\b.*\b(?:remove|drop|delete|revert|merge|reinstate)\b|\b(?:removed?|dropped|deleted)\b.*\b(?:version|release|major)\s+v?\d|\b(?:remove|drop|delete)\b.*(?:\bv\d+\b|\d+\.\d+)|\bnext\s+major\b|\b(?:in|for|when|once|until|after|before)\b.*\b(?-i:[A-Z][\w.]*)\s+v?\d+\b|\b(?:once|when|until|after)\b.*\b(?:stabili[sz]ed|released|published|is\s+fixed|it'?s\s+fixed|available|implemented|supported|lands|we\s+update|is\s+there)\b",
             ),
         }
     }
@@ -199,9 +199,36 @@ impl Hygiene {
                     .iter()
                     .any(|p| n.starts_with(p))
             });
+            // The rest of the comment block (up to five lines) may carry the issue link
+            // (`… see\n# https://github.com/o/r/issues/3267.`) or the trigger.
+            let block: Vec<&str> = line
+                .rest
+                .iter()
+                .filter(|l| l.kind != crate::diff::LineKind::Removed)
+                .map(|l| l.content.trim_start())
+                .take_while(|t| {
+                    ["//", "#", "*", "/*", "--"]
+                        .iter()
+                        .any(|p| t.starts_with(p))
+                })
+                .take(5)
+                .collect();
+            // The second note of a pair whose first names the trigger
+            // (`# TODO: pass as param when Werkzeug>=1.0.0 is required` /
+            // `# TODO: also remove the note about this from the docs`).
+            let continues_cleanup = line.prev.is_some_and(|p| {
+                let p = p.trim_start();
+                ["//", "#", "*", "/*", "--"]
+                    .iter()
+                    .any(|c| p.starts_with(c))
+                    && self.todo.is_match(p)
+                    && self.conditional_cleanup.is_match(p)
+            });
             if note.is_some()
                 && (tracked(comment)
                     || next_comment.is_some_and(tracked)
+                    || block.iter().any(|c| tracked(c))
+                    || continues_cleanup
                     || self.conditional_cleanup.is_match(comment)
                     || comment.contains("ts-migrate")
                     || comment.contains("@ts-expect-error")
@@ -261,7 +288,17 @@ impl Hygiene {
         ]
         .iter()
         .any(|w| lower.contains(w));
+        // A reason that explains (a few words: `reason="fails under pytest-xdist"`,
+        // `#[ignore = "races with the registry cache"]`) justifies the skip like a comment
+        // above it would; a one-word label (`"broken"`, `"slow"`) does not. JavaScript's
+        // and RSpec's strings are test names, not reasons.
+        let explained = !matches!(file.lang, Lang::JavaScript | Lang::Ruby)
+            && line.lexed.strings.iter().any(|s| {
+                text.get(s.content_start..s.content_end)
+                    .is_some_and(|c| c.split_whitespace().count() >= 3)
+            });
         let tracked = unsupported
+            || explained
             || references_issue(text)
             || text.to_ascii_lowercase().contains("issue")
             || line.prev.map(str::trim_start).is_some_and(|p| {

@@ -142,7 +142,7 @@ impl Lang {
         )
     }
 
-    fn has_block_comments(self) -> bool {
+    pub(crate) fn has_block_comments(self) -> bool {
         self.has_slash_comments() || matches!(self, Lang::Css | Lang::Sql)
     }
 
@@ -232,6 +232,13 @@ pub(crate) fn is_test_path(path: &str) -> bool {
                 | "playwright"
                 | "integration-tests"
                 | "integration_tests"
+                | "test_files"
+                | "test-files"
+                // Benchmarks: measurement code that is not shipped.
+                | "benchmark"
+                | "benchmarks"
+                | "bench"
+                | "benches"
         ) {
             return true;
         }
@@ -299,10 +306,14 @@ pub(crate) fn is_generated_path(path: &str) -> bool {
                 | "third_party"
                 | "third-party"
                 | "generated"
+                | "_vendor"
+                | "vendored"
                 // Sphinx copies these assets (vendored scripts) into the built docs.
                 | "_static"
         )
-    })
+    }) || (name.ends_with(".py") && dirs(&lower).skip(1).any(|d| d == "packages"))
+    // Python's older vendoring convention: a `packages` directory inside a package
+    // (`requests/packages/urllib3/…`). A top-level `packages/` is a monorepo's.
 }
 
 /// Template files whose values are placeholders by design (`.env.example`).
@@ -445,6 +456,11 @@ pub(crate) fn is_throwaway_secret_path(path: &str) -> bool {
                 | "seed"
                 | "seeds"
                 | "demo"
+                // Example apps: their keys are there to be replaced.
+                | "example"
+                | "examples"
+                | "sample"
+                | "samples"
         )
     })
 }
@@ -631,6 +647,14 @@ impl Lexer {
     pub(crate) fn reset(&mut self) {
         self.open = Open::None;
         self.fresh = true;
+    }
+
+    /// A new hunk starts inside a block comment (see [`starts_inside_block_comment`]).
+    pub(crate) fn reset_inside_block_comment(&mut self) {
+        self.reset();
+        if self.lang.has_block_comments() {
+            self.open = Open::Block("*/");
+        }
     }
 
     /// Lex one line into `out` (reusing its buffers).
@@ -1035,6 +1059,23 @@ pub(crate) fn word_at(s: &str, i: usize, word: &str) -> bool {
     b[i..].starts_with(word.as_bytes())
         && (i == 0 || !is_ident_byte(b[i - 1]))
         && b.get(i + word.len()).is_none_or(|&c| !is_ident_byte(c))
+}
+
+/// Do the lines of one side of a hunk start inside a block comment opened above it? Yes
+/// when a line closes one (`*/` at its start or end, as a doc comment's last line does)
+/// before any line opens one: a JSDoc example's code lines (no ` * ` prefix) then stay
+/// comment. A `*/` inside a glob (`"**/*.js"`) is neither at the start nor at the end.
+pub(crate) fn starts_inside_block_comment<'a>(lines: impl Iterator<Item = &'a str>) -> bool {
+    for line in lines {
+        let t = line.trim();
+        if t.contains("/*") {
+            return false;
+        }
+        if t.starts_with("*/") || (t.ends_with("*/") && !t.ends_with("/*/")) {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]

@@ -38,7 +38,12 @@ use crate::diff::{FileDiff, LineKind};
 use crate::review::finding::{Finding, Severity, Side, Source};
 
 use lang::{Lang, Lexed, Lexer};
-pub(crate) use lang::{is_generated_path, is_test_path};
+pub(crate) use lang::{is_generated_path, is_test_path, is_workflow_path};
+
+/// JavaScript or TypeScript (incl. JSX, Vue, Svelte), as the rules see it.
+pub(crate) fn is_javascript_path(path: &str) -> bool {
+    Lang::detect(path) == Lang::JavaScript
+}
 
 /// A rule as users see it: for `rules.disable`, docs and SARIF's rule list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -443,6 +448,77 @@ pub fn builtin_rules() -> Vec<RuleDescriptor> {
         .collect()
 }
 
+/// What the rules may know about a file beyond its diff (PR mode; offline, only what the
+/// diff itself shows). Everything here only adds context: with the default, the rules see
+/// the diff alone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FileContext<'a> {
+    /// The whole file at the head commit: the new side of the diff.
+    pub head: Option<&'a str>,
+    /// The file belongs to a command-line program by its nearest `package.json` (see
+    /// [`package_makes_cli`]): `console.log` is its user interface.
+    pub cli_package: bool,
+}
+
+/// Largest `package.json` read for [`package_makes_cli`].
+pub const MAX_PACKAGE_JSON_BYTES: usize = 256 * 1024;
+
+/// Does the `package.json` at `package_path` (text `package_text`) make `file_path` part
+/// of a command-line program? Yes when its `bin` names the file, or when it has a `bin`
+/// and nothing that makes it a library too (`main`, `exports`, `module`, `browser`): a
+/// CLI package whose modules print by design. A library that also ships a CLI keeps the
+/// rule for its other files. Untrusted text: anything that is not a JSON object, or is
+/// larger than [`MAX_PACKAGE_JSON_BYTES`], says no.
+pub fn package_makes_cli(package_path: &str, package_text: &str, file_path: &str) -> bool {
+    if package_text.len() > MAX_PACKAGE_JSON_BYTES {
+        return false;
+    }
+    let dir = match package_path.rsplit_once('/') {
+        Some((dir, _)) => dir,
+        None => "",
+    };
+    let Some(relative) = (if dir.is_empty() {
+        Some(file_path)
+    } else {
+        file_path
+            .strip_prefix(dir)
+            .and_then(|rest| rest.strip_prefix('/'))
+    }) else {
+        return false;
+    };
+    let Ok(serde_json::Value::Object(pkg)) = serde_json::from_str(package_text) else {
+        return false;
+    };
+    let targets: Vec<&str> = match pkg.get("bin") {
+        Some(serde_json::Value::String(s)) => vec![s.as_str()],
+        Some(serde_json::Value::Object(m)) => m.values().filter_map(|v| v.as_str()).collect(),
+        _ => return false,
+    };
+    if targets.is_empty() {
+        return false;
+    }
+    let normal = |p: &str| {
+        let mut parts: Vec<&str> = Vec::new();
+        for part in p.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                _ => parts.push(part),
+            }
+        }
+        parts.join("/")
+    };
+    let file = normal(relative);
+    if targets.iter().any(|t| normal(t) == file) {
+        return true;
+    }
+    !["main", "exports", "module", "browser"]
+        .iter()
+        .any(|k| pkg.contains_key(*k))
+}
+
 /// What a check found on one line, before severities and enablement are applied.
 pub(crate) struct Hit {
     pub rule: Rule,
@@ -484,6 +560,8 @@ pub(crate) struct LineCtx<'a> {
     /// The previous and next lines of the same side in the hunk.
     pub prev: Option<&'a str>,
     pub next: Option<&'a str>,
+    /// The lines of the hunk after this one (all kinds; empty for removed lines).
+    pub rest: &'a [crate::diff::HunkLine<'a>],
     /// Rust: the line is test code (after `#[cfg(test)]`/`#[test]`/`mod tests {` until
     /// that item ends, or in a hunk whose section header is a test module).
     pub rust_test: bool,
@@ -804,6 +882,18 @@ impl RuleSet {
     /// the top, `#[cfg(test)]` modules opened above a hunk, a `pull_request_target`
     /// trigger. `head` must be the new side of `file`.
     pub fn check_file_with_head(&self, file: &FileDiff<'_>, head: Option<&str>) -> Vec<Finding> {
+        self.check_file_in(
+            file,
+            &FileContext {
+                head,
+                ..FileContext::default()
+            },
+        )
+    }
+
+    /// [`RuleSet::check_file`] with what is known beyond the diff (see [`FileContext`]).
+    pub fn check_file_in(&self, file: &FileDiff<'_>, context: &FileContext<'_>) -> Vec<Finding> {
+        let head = context.head;
         if file.binary || file.new_path.is_none() || file.hunks.is_empty() {
             return Vec::new();
         }
@@ -868,7 +958,7 @@ impl RuleSet {
             test: lang::is_test_path(path),
             generated: generated_marker || lang::is_generated_path(path),
             template: lang::is_template_path(path),
-            script: cli || lang::is_script_path(path),
+            script: cli || context.cli_package || lang::is_script_path(path),
             rust_non_production: lang::is_rust_non_production(path),
             console_in_context,
             workflow,
@@ -901,11 +991,29 @@ impl RuleSet {
         let mut conflict_open = false;
 
         for hunk in &file.hunks {
-            new_side.reset();
-            old_side.reset();
+            // The lines each lexer sees: context and added lines for the new side, removed
+            // lines only for the old one.
+            let side = |removed: bool| {
+                hunk.lines
+                    .iter()
+                    .filter(move |l| (l.kind == LineKind::Removed) == removed)
+                    .map(|l| l.content)
+            };
+            if lang.has_block_comments() && lang::starts_inside_block_comment(side(false)) {
+                new_side.reset_inside_block_comment();
+            } else {
+                new_side.reset();
+            }
+            if lang.has_block_comments() && lang::starts_inside_block_comment(side(true)) {
+                old_side.reset_inside_block_comment();
+            } else {
+                old_side.reset();
+            }
             let mut scope = hygiene::TestScope::new(hunk.section);
             let mut rust_test = false;
             let mut yaml = lang::YamlScript::default();
+            // The old side's, so that an edited `run:` line pairs with the line it edits.
+            let mut yaml_old = lang::YamlScript::default();
             let mut blocks = lang::Blocks::default();
             let in_test_module = |n: Option<u32>| {
                 test_module.is_some_and(|(a, b)| n.is_some_and(|n| a <= n && n <= b))
@@ -922,6 +1030,7 @@ impl RuleSet {
                         rust_test = lang == Lang::Rust && scope.line(text, &lexed);
                         if workflow {
                             yaml.line(text);
+                            yaml_old.line(text);
                         }
                         blocks.opener(text);
                         replaced = [0; RULE_COUNT];
@@ -932,14 +1041,16 @@ impl RuleSet {
                             continue;
                         }
                         old_side.lex(text, &mut lexed);
+                        let yaml_script = workflow && yaml_old.line(text);
                         if any_pairable {
                             let lctx = LineCtx {
                                 text,
                                 lexed: &lexed,
                                 prev: None,
                                 next: None,
+                                rest: &[],
                                 rust_test,
-                                yaml_script: false,
+                                yaml_script,
                                 opener: None,
                             };
                             hits.clear();
@@ -985,6 +1096,7 @@ impl RuleSet {
                             lexed: &lexed,
                             prev: prev_new,
                             next,
+                            rest: &hunk.lines[idx + 1..],
                             rust_test,
                             yaml_script,
                             opener: blocks.opener(text),

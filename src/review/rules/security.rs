@@ -130,24 +130,32 @@ impl Security {
         }
         if mask & P_EVAL != 0 && !file.test {
             let name = file.path.rsplit('/').next().unwrap_or("");
-            let call = if file.lang.has_eval() && global_call(file.lang, line, "eval") {
-                Some("eval")
-            } else if file.lang == Lang::Python
+            // Ruby build files evaluate the repository's own gemspec
+            // (`eval(File.read("x.gemspec"))`), as `setup.py` execs its version file.
+            let ruby_build = file.lang == Lang::Ruby
+                && (name == "Rakefile"
+                    || name == "Gemfile"
+                    || name.ends_with(".rake")
+                    || name.ends_with(".gemspec"));
+            let call =
+                if file.lang.has_eval() && !ruby_build && global_call(file.lang, line, "eval") {
+                    Some("eval")
+                } else if file.lang == Lang::Python
                 // `exec(open("pkg/version.py").read())` in packaging and docs config.
                 && !matches!(name, "setup.py" | "conf.py")
                 && global_call(file.lang, line, "exec")
-            {
-                Some("exec")
-            } else if file.lang == Lang::JavaScript
-                && self
-                    .new_function
-                    .find_iter(line.text)
-                    .any(|m| line.lexed.is_code(m.start()))
-            {
-                Some("new Function")
-            } else {
-                None
-            };
+                {
+                    Some("exec")
+                } else if file.lang == Lang::JavaScript
+                    && self
+                        .new_function
+                        .find_iter(line.text)
+                        .any(|m| line.lexed.is_code(m.start()))
+                {
+                    Some("new Function")
+                } else {
+                    None
+                };
             if let Some(call) = call {
                 out.push(Hit {
                     rule: Rule::SecurityEval,
@@ -188,14 +196,31 @@ impl Security {
             let what: String = m.as_str().split_whitespace().collect::<Vec<_>>().join(" ");
             // The implementation of a caller's own `verify` option (`if not verify:` then
             // `ctx.check_hostname = False`) is not a decision to skip verification.
-            let implements_option = line.opener.is_some_and(|p| {
+            let conditional = |p: &str| {
                 let p = p.trim_start();
-                (p.starts_with("if ") || p.starts_with("elif ") || p.starts_with("else"))
-                    && p.to_ascii_lowercase().contains("verify")
-            });
+                p.starts_with("if ")
+                    || p.starts_with("if(")
+                    || p.starts_with("elif ")
+                    || p.starts_with("else")
+                    // The end of a multi-line condition: `if (\n …\n):`.
+                    || p.starts_with("):")
+            };
+            let implements_option = line
+                .opener
+                .is_some_and(|p| conditional(p) && p.to_ascii_lowercase().contains("verify"));
+            // Python's `ssl` settings assigned under a condition are a TLS library (or a
+            // client) implementing its caller's choice (`if cert_reqs == CERT_NONE:` …
+            // `context.check_hostname = False`), and `self.check_hostname = False` is
+            // the attribute default of an `SSLContext`-like class: not a decision to skip
+            // verification. An unconditional `ctx.check_hostname = False` still is.
+            let setting = what.starts_with("check_hostname") || what.starts_with("cert_reqs");
+            let python_setting = file.lang == Lang::Python
+                && setting
+                && (line.opener.is_some_and(conditional)
+                    || line.text.trim_start().starts_with("self.check_hostname"));
             // `verify=False` only matters where it goes to an HTTP client.
             let http_call = what != "verify=False" || verify_goes_to_http(line.text, m.start());
-            if !implements_option && http_call {
+            if !implements_option && !python_setting && http_call {
                 // `verify=False` as a keyword argument: dropping it restores verification.
                 let suggestion = (file.lang == Lang::Python && what == "verify=False")
                     .then(|| drop_kwarg(line.text, m.start(), m.end()))
@@ -777,7 +802,15 @@ fn unsafe_deserialization(
             Some(("yaml.load", suggestion))
         }
         Lang::Php => {
-            let p = at("unserialize(")?;
+            // PHP's function, not a method of the same name (`$this->unserialize(…)`, a
+            // class's own wrapper) nor its definition (`function unserialize(`).
+            let p = lx.find_code(text, "unserialize(").find(|&p| {
+                let before = text[..p].trim_end();
+                (p == 0 || !is_ident_byte(text.as_bytes()[p - 1]))
+                    && !before.ends_with("->")
+                    && !before.ends_with("::")
+                    && !before.ends_with("function")
+            })?;
             let args = call_args(text, p + "unserialize(".len() - 1);
             (!args.contains("allowed_classes")).then_some(("unserialize", None))
         }
@@ -794,7 +827,12 @@ fn xss_sink(lang: Lang, line: &LineCtx<'_>) -> Option<&'static str> {
     let lx = line.lexed;
     let sanitised = |s: &str| {
         let l = s.to_ascii_lowercase();
-        l.contains("sanitize") || l.contains("purify") || l.contains("escape")
+        l.contains("sanitize")
+            || l.contains("purify")
+            || l.contains("escape")
+            // A Trusted Types policy is the sanctioned way to a sink.
+            || l.contains("trustedhtml")
+            || l.contains("createhtml(")
     };
     // The value starting at `at`: dynamic unless a plain literal or empty.
     let dynamic_value = |at: usize| {
@@ -826,7 +864,15 @@ fn xss_sink(lang: Lang, line: &LineCtx<'_>) -> Option<&'static str> {
                         continue;
                     };
                     let at = text.len() - after.len() + op_len;
-                    if dynamic_value(at) {
+                    // Markup copied from a DOM node (`a.innerHTML = b.outerHTML`) is
+                    // already in the page: nothing is parsed that was not there.
+                    let value = text[at..].trim().trim_end_matches(';');
+                    let copies_markup = (value.ends_with(".outerHTML")
+                        || value.ends_with(".innerHTML"))
+                        && value[..value.len() - ".outerHTML".len()]
+                            .bytes()
+                            .all(|b| is_ident_byte(b) || b == b'.');
+                    if dynamic_value(at) && !copies_markup {
                         return Some(what);
                     }
                 }
