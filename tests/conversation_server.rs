@@ -403,6 +403,50 @@ async fn walk(mock: &MockLlm, db_url: &str) {
         reviews[0].comments
     );
 
+    // `/nectr review` from a maintainer: PR 2 reviewed again on request (its head has no
+    // finding now, so the summary is updated in place) and recorded for the dashboard like
+    // a review a push started: under the comment's event, with its pull request's head.
+    let recorded_before = app
+        .state
+        .store
+        .reviews_for_user(app.user_id, Some(REPO), Some(2), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(recorded_before.len(), 1, "{recorded_before:?}");
+    let asked_review = fake.add_comment_as(REPO, 2, MAINTAINER, "/nectr review");
+    let status = app
+        .handled(
+            "issue_comment",
+            "c-review",
+            &fake.issue_comment_event(REPO, asked_review),
+        )
+        .await;
+    assert_eq!(status, EventStatus::Done);
+    let review_id = fake.reviews(REPO, 2).last().unwrap().id as i64;
+    assert!(
+        app.replies(2)
+            .iter()
+            .any(|r| r.contains(&format!("pullrequestreview-{review_id}"))),
+        "{:?}",
+        app.replies(2)
+    );
+    let recorded = app
+        .state
+        .store
+        .reviews_for_user(app.user_id, Some(REPO), Some(2), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    let requested = recorded
+        .iter()
+        .find(|r| r.record.event_id != recorded_before[0].record.event_id)
+        .expect("a record for the comment's event")
+        .record
+        .clone();
+    assert_eq!(requested.review_id, review_id);
+    assert_eq!(requested.head_sha, head2);
+    assert_eq!(requested.pr_number, 2);
+
     // The dashboard's feed has the comment events.
     let events = app
         .state

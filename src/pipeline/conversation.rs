@@ -55,7 +55,8 @@ use crate::review::render::markdown::{code_span, escape_inline, one_line};
 use crate::review::rules::Redactor;
 
 use super::pr::{
-    ConfigSource, PrReviewRequest, fetch_diff, load_config, parse_pr_diff, review_pull_request_with,
+    ConfigSource, PrReviewOutcome, PrReviewRequest, fetch_diff, load_config, parse_pr_diff,
+    review_pull_request_with,
 };
 
 /// Replies Nectr posts on one pull request per hour at most (answers, refusals, reviews
@@ -335,6 +336,24 @@ pub struct ConversationOutcome {
     /// A finding dismissed in its thread (not in a dry run): what `nectr serve` records for
     /// its dashboard's most-dismissed rules.
     pub dismissed: Option<Dismissed>,
+    /// The review `/nectr review` ran (posted, or planned in a dry run): what `nectr serve`
+    /// records for its dashboard, like a review a push started.
+    pub requested_review: Option<RequestedReview>,
+}
+
+/// The outcome of a review asked for with `/nectr review`, shared (it is large).
+#[derive(Clone)]
+pub struct RequestedReview(pub Arc<PrReviewOutcome>);
+
+impl std::fmt::Debug for RequestedReview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let posted = self.0.publication.as_ref();
+        f.debug_struct("RequestedReview")
+            .field("head", &self.0.pull.head.sha)
+            .field("review_id", &posted.and_then(|p| p.review_id))
+            .field("findings", &self.0.review.findings.len())
+            .finish()
+    }
 }
 
 /// A finding dismissed in one of Nectr's threads.
@@ -358,6 +377,7 @@ impl ConversationOutcome {
             reply_url: None,
             llm_calls: 0,
             dismissed: None,
+            requested_review: None,
         }
     }
 }
@@ -447,6 +467,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
             reply_url: earlier.html_url.clone(),
             llm_calls: 0,
             dismissed: None,
+            requested_review: None,
         });
     }
     let (intent, thread) = match look {
@@ -557,6 +578,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                 reply_url: None,
                 llm_calls: 0,
                 dismissed: None,
+                requested_review: None,
             });
         }
         place.react().await;
@@ -656,11 +678,14 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                 if n == 1 { "finding" } else { "findings" }
             );
             let posted = place.reply(&text, "review").await?;
-            Ok(posted.outcome(
+            let calls = outcome.review.stats.llm_calls;
+            let mut answered = posted.outcome(
                 Status::Answered,
                 format!("reviewed on request: {n} findings"),
-                outcome.review.stats.llm_calls,
-            ))
+                calls,
+            );
+            answered.requested_review = Some(RequestedReview(Arc::new(outcome)));
+            Ok(answered)
         }
         Intent::Command(Command::Ask(question)) => {
             let quoted = quote(&question);
@@ -743,6 +768,7 @@ impl Posted {
             reply_url: self.url,
             llm_calls,
             dismissed: None,
+            requested_review: None,
         }
     }
 }

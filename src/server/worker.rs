@@ -364,11 +364,52 @@ impl Worker {
         findings: i64,
         detail: ReviewDetail,
     ) {
+        let head = event.head_sha.clone().unwrap_or_default();
+        self.record_review_of(event, &head, review_id, url, findings, detail)
+            .await;
+    }
+
+    /// Records the review `/nectr review` posted (a comment event has no head of its own:
+    /// the review's pull request gives it). Nothing when nothing was posted.
+    pub(super) async fn record_requested_review(
+        &self,
+        event: &ClaimedEvent,
+        requested: &crate::pipeline::conversation::RequestedReview,
+    ) {
+        let outcome = &requested.0;
+        let Some(posted) = &outcome.publication else {
+            return;
+        };
+        let Some(review_id) = posted.review_id else {
+            return;
+        };
+        let url = posted.review_url.clone().unwrap_or_default();
+        let findings = outcome.review.findings.len() as i64;
+        self.record_review_of(
+            event,
+            &outcome.pull.head.sha,
+            review_id,
+            &url,
+            findings,
+            detail::of_outcome(outcome),
+        )
+        .await;
+    }
+
+    async fn record_review_of(
+        &self,
+        event: &ClaimedEvent,
+        head_sha: &str,
+        review_id: u64,
+        url: &str,
+        findings: i64,
+        detail: ReviewDetail,
+    ) {
         let record = NewReviewRecord {
             event_id: Some(event.id),
             repo: event.repo.clone(),
             pr_number: event.pr_number.unwrap_or(0),
-            head_sha: event.head_sha.clone().unwrap_or_default(),
+            head_sha: head_sha.to_owned(),
             review_id: review_id as i64,
             review_url: url.to_owned(),
             findings,

@@ -7,7 +7,8 @@
 //! The repository's dashboard settings apply: comment commands turned off since the event
 //! was queued skip it, and the AI switch off means no model call (questions get a reply
 //! saying why). A dismissal is also recorded in the server's database, for the team view's
-//! most-dismissed rules.
+//! most-dismissed rules, and a review `/nectr review` posted is recorded like one a push
+//! started, so the dashboard's pull-request page lists it with its findings.
 
 use super::{Outcome, Worker, settings_ai_off};
 use crate::github::event::CommentEvent;
@@ -69,6 +70,9 @@ impl Worker {
                     if let Err(e) = self.state.store.record_dismissal(&dismissal, now()).await {
                         tracing::error!(error = %e, "cannot record a dismissal for the dashboard");
                     }
+                }
+                if let Some(requested) = &o.requested_review {
+                    self.record_requested_review(event, requested).await;
                 }
                 match o.status {
                     Status::Answered | Status::Refused => Outcome::Answered(o.detail),
