@@ -246,6 +246,9 @@ async fn review_within(
 ) -> Result<PrReviewOutcome> {
     let started = Instant::now();
     let gh = req.gh;
+    // A terminal user sees each step and its time; cleared however this returns.
+    let _clear = crate::progress::Finish;
+    crate::progress::step(&format!("fetching {}#{}", req.repo, req.number));
     let pull = match req.pull {
         Some(p) => p,
         None => gh
@@ -298,6 +301,10 @@ async fn review_within(
     let sources = req.context;
     let facts = super::context::pr_facts(req.repo, &pull, &diff);
     // Context and the incremental decision (a compare request) at once.
+    crate::progress::step(&format!(
+        "reading context and earlier reviews of {}#{}",
+        req.repo, req.number
+    ));
     let previous = earlier.previous.as_ref();
     let (gathered, scope) = tokio::join!(
         async {
@@ -403,12 +410,19 @@ async fn review_within(
         ai_complete,
         on_clean: config.config.review.on_clean,
     };
+    if !req.dry_run {
+        crate::progress::step(&format!(
+            "posting the review on {}#{}",
+            req.repo, req.number
+        ));
+    }
     let publication =
         publish::publish_with(gh, &pr, &review, &diff, earlier, &record, req.dry_run).await?;
     // After posting: index the PR and store what lasts. A dry run changes nothing anywhere.
     if let Some(sources) = sources.as_deref()
         && !req.dry_run
     {
+        crate::progress::step("recording what this review learned");
         for problem in context::learn(sources, &config.config, &facts, &review, &feedback).await {
             crate::error::notice(&format!("nectr: could not record context: {problem}"));
         }
