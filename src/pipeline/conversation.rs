@@ -332,6 +332,8 @@ pub struct ConversationOutcome {
     pub reply: Option<String>,
     pub reply_url: Option<String>,
     pub llm_calls: u32,
+    /// `/nectr review`: the review it posted (`None` otherwise, and in a dry run).
+    pub review: Option<crate::publish::Publication>,
 }
 
 impl ConversationOutcome {
@@ -342,6 +344,7 @@ impl ConversationOutcome {
             reply: None,
             reply_url: None,
             llm_calls: 0,
+            review: None,
         }
     }
 }
@@ -426,6 +429,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
             reply: None,
             reply_url: earlier.html_url.clone(),
             llm_calls: 0,
+            review: None,
         });
     }
     let (intent, thread) = match look {
@@ -535,6 +539,7 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                 reply: None,
                 reply_url: None,
                 llm_calls: 0,
+                review: None,
             });
         }
         place.react().await;
@@ -631,11 +636,14 @@ pub async fn respond(req: ConversationRequest<'_>) -> Result<ConversationOutcome
                 if n == 1 { "finding" } else { "findings" }
             );
             let posted = place.reply(&text, "review").await?;
-            Ok(posted.outcome(
-                Status::Answered,
-                format!("reviewed on request: {n} findings"),
-                outcome.review.stats.llm_calls,
-            ))
+            Ok(ConversationOutcome {
+                review: outcome.publication,
+                ..posted.outcome(
+                    Status::Answered,
+                    format!("reviewed on request: {n} findings"),
+                    outcome.review.stats.llm_calls,
+                )
+            })
         }
         Intent::Command(Command::Ask(question)) => {
             let quoted = quote(&question);
@@ -711,6 +719,7 @@ impl Posted {
             reply: Some(self.body),
             reply_url: self.url,
             llm_calls,
+            review: None,
         }
     }
 }
