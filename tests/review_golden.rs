@@ -450,11 +450,12 @@ fn three_file_diff() -> String {
 }
 
 async fn ai_review(diff: &Diff<'_>, window: usize) -> (Review, u32) {
+    // A model with a list price, at its vendor's endpoint: the footer shows the cost.
     let model = ByFile {
         info: ModelInfo {
             provider: "openai",
-            model: "mock-model".into(),
-            endpoint: "http://model.test".into(),
+            model: "gpt-4o-mini".into(),
+            endpoint: "https://api.openai.com/v1".into(),
             context_window: window,
             limits: Default::default(),
         },
@@ -516,7 +517,13 @@ async fn ai_review_over_three_calls_has_one_overview() {
     }
     // Model, calls and tokens are in the collapsed footer, not in the text.
     let details = summary.rfind("<details>").unwrap();
-    assert!(summary[details..].contains("AI review: `mock-model` · 3 calls"));
+    assert!(summary[details..].contains("AI review: `gpt-4o-mini` · 3 calls"));
+    // … and what they cost, at dated list prices.
+    assert!(
+        summary[details..]
+            .contains("· estimated cost under $0.01 at OpenAI's list prices of 2025-11"),
+        "{summary}"
+    );
     assert!(!summary.contains("To add the AI review"));
     // The model's suggestion is an applicable block on exactly its line.
     let c = plan
@@ -583,6 +590,32 @@ fn re_review_says_what_changed_in_plain_words() {
     ] {
         assert!(!summary.contains(jargon), "{jargon}: {summary}");
     }
+}
+
+/// GitHub Models has no per-token price: the footer says it is part of the GitHub plan.
+#[test]
+fn github_models_footer_names_the_plan_not_a_price() {
+    let diff = nectr::diff::parse(EXAMPLE_DIFF).unwrap();
+    let mut review = rules_review(&diff, "6666666ffff");
+    review.llm_model = Some("openai/gpt-4.1-mini".into());
+    review.stats.llm_calls = 2;
+    review.llm_cost = nectr::llm::price::estimate(
+        &ModelInfo {
+            provider: "github",
+            model: "openai/gpt-4.1-mini".into(),
+            endpoint: "https://models.github.ai".into(),
+            context_window: 8_000,
+            limits: Default::default(),
+        },
+        Usage::default(),
+        |_| None,
+    );
+    let summary = nectr::review::render::markdown::summary(&review);
+    assert!(
+        summary.contains("no per-token cost: GitHub Models usage is included in the GitHub plan"),
+        "{summary}"
+    );
+    assert!(!summary.contains('$'), "{summary}");
 }
 
 #[test]

@@ -86,6 +86,9 @@ pub struct Review {
     pub ai_summary: Option<String>,
     /// The model that reviewed, for the summary's footer (`None` without a model).
     pub llm_model: Option<String>,
+    /// What the model calls cost, estimated (`llm::price`); `None` when Nectr cannot tell
+    /// (no model, or one without a known price).
+    pub llm_cost: Option<crate::llm::price::Cost>,
     /// The AI reviewer ran and produced a usable answer (it may still have skipped files).
     pub ai_reviewed: bool,
     /// What the context sources found, for the summary's "Context" part (already escaped
