@@ -85,6 +85,7 @@ pub fn review_diff(
             skipped_files,
             incremental: None,
             full_review_reason: None,
+            new_commits: None,
         },
         ai_summary: None,
         llm_model: None,

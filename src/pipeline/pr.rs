@@ -306,32 +306,24 @@ async fn review_within(
         req.repo, req.number
     ));
     let previous = earlier.previous.as_ref();
-    let (gathered, scope) = tokio::join!(
+    let (gathered, decision) = tokio::join!(
         async {
             match &sources {
                 Some(sources) => context::gather(sources, &config.config, &facts).await,
                 None => context::Gathered::default(),
             }
         },
-        async {
-            match full_because {
-                Some(reason) if previous.is_some() && model.is_some() => Scope::Full {
-                    reason: Some(reason),
-                },
-                _ => {
-                    incremental::decide(
-                        gh,
-                        req.repo,
-                        &pull,
-                        &config.config,
-                        model.is_some(),
-                        previous.map(|p| &p.marker),
-                    )
-                    .await
-                }
-            }
-        },
+        incremental::decide(
+            gh,
+            req.repo,
+            &pull,
+            &config.config,
+            model.is_some(),
+            previous.map(|p| &p.marker),
+            full_because,
+        ),
     );
+    let scope = decision.scope;
     let pr_text = super::PrText {
         title: &pull.title,
         body: pull.body.as_deref().unwrap_or(""),
@@ -370,6 +362,7 @@ async fn review_within(
         config.config.max_inline_comments,
         ai_files,
     );
+    review.stats.new_commits = decision.new_commits;
     let cap = config.config.max_inline_comments;
     let sentry_notes = gathered.mcp.sentry_line_notes(&diff);
     if !sentry_notes.is_empty() {

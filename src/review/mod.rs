@@ -50,6 +50,11 @@ pub struct Stats {
     /// (an extension; absent when there was no earlier review or the review was incremental).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub full_review_reason: Option<String>,
+    /// On a re-review of a new head: the commits since Nectr's previous review, as
+    /// GitHub's compare API counts them (an extension; absent when there was no earlier
+    /// review of another head, or GitHub could not count them, e.g. after a force-push).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_commits: Option<u64>,
 }
 
 /// `stats.incremental`: what an incremental re-review covered.

@@ -436,7 +436,7 @@ fn footer(review: &Review) -> String {
     if let Some(reason) = &review.stats.full_review_reason {
         // Nectr's own words, with anything from the pull request already in code spans.
         lines.push(format!(
-            "Reviewed the whole pull request again: {}.",
+            "Why the whole pull request was reviewed again: {}.",
             reason.trim_end_matches('.')
         ));
     }
