@@ -108,7 +108,7 @@ pub fn format_usd(dollars: f64) -> String {
 /// (`-2024-08-06`, `-20250514`) or `-latest` — never by prefix, so `gpt-4o-mini` is not
 /// `gpt-4o` and `o3-pro` is not `o3`. Keep this the one place prices live.
 pub const LIST_PRICES: &[(&str, &[&str], f64, f64)] = &[
-    // OpenAI (platform.openai.com pricing).
+    // OpenAI (its published API pricing, standard tier).
     ("OpenAI", &["gpt-4o"], 2.50, 10.00),
     ("OpenAI", &["gpt-4o-mini"], 0.15, 0.60),
     ("OpenAI", &["gpt-4.1"], 2.00, 8.00),
@@ -117,7 +117,7 @@ pub const LIST_PRICES: &[(&str, &[&str], f64, f64)] = &[
     // o3's price since its June 2025 reduction.
     ("OpenAI", &["o3"], 2.00, 8.00),
     ("OpenAI", &["o3-mini", "o4-mini"], 1.10, 4.40),
-    // Anthropic (docs.anthropic.com pricing).
+    // Anthropic (its published API pricing).
     (
         "Anthropic",
         &[
