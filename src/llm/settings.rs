@@ -241,7 +241,7 @@ impl LlmSettings {
     ) -> Result<LlmSettings, InputError> {
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         // The operator's prices for the cost estimate: a typo fails before any model call.
-        super::price::check_env(&env)?;
+        super::price::check_env(env)?;
         let mut warnings = Vec::new();
         let restricted;
         let config = match trust {
