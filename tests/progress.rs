@@ -204,3 +204,51 @@ fn a_terminal_sees_the_steps_with_their_time_then_the_result() {
     assert!(!screen.contains("\x1b[2K"), "{screen:?}");
     assert!(screen.contains("eval on user input"), "{screen:?}");
 }
+
+#[test]
+fn backfill_shows_its_listing_on_a_terminal_only() {
+    let fake = FakeGitHub::start_blocking();
+    fake.add_token("ghp_progress", "nectr-bot", Access::Write, "repo");
+    fake.add_repo("acme/app");
+    let diff = std::fs::read_to_string(root().join("examples/pr.diff")).unwrap();
+    let mut merged = PullSpec::new(1, diff);
+    merged.state = "closed".into();
+    merged.merged = true;
+    fake.add_pull("acme/app", merged);
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("context.db");
+    let env = vec![
+        ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
+        ("GITHUB_TOKEN".to_owned(), "ghp_progress".to_owned()),
+        ("GITHUB_API_URL".to_owned(), fake.url.clone()),
+        ("NECTR_CONTEXT_DB".to_owned(), db.display().to_string()),
+    ];
+    let args = ["backfill", "--repo", "acme/app"];
+    let out = piped(&args, &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
+    assert!(!stderr.contains("listing"), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "only what it indexed: {stderr}");
+
+    if !have_script() {
+        eprintln!("skipped the terminal half: `script` (util-linux) is not installed");
+        return;
+    }
+    let (code, screen) = on_a_terminal(&args, &env);
+    assert_eq!(code, Some(0), "{screen:?}");
+    let step = screen
+        .find("backfill acme/app: listing closed pull requests")
+        .unwrap_or_else(|| panic!("the first step: {screen:?}"));
+    let done = screen
+        .find("nectr: indexed 1 merged pull requests")
+        .unwrap_or_else(|| panic!("the result: {screen:?}"));
+    assert!(step < done, "{screen:?}");
+    assert!(
+        screen[step..done].contains("\x1b[2K"),
+        "cleared: {screen:?}"
+    );
+}
