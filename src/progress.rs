@@ -26,6 +26,14 @@ pub fn enable(on: bool) {
     }
 }
 
+/// Show progress when a person is watching: stderr is a terminal that can redraw a line
+/// (`TERM` is not `dumb`) and `--quiet` was not given.
+pub fn enable_on_terminal(quiet: bool) {
+    use std::io::IsTerminal;
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    enable(!quiet && !dumb && std::io::stderr().is_terminal());
+}
+
 /// Whether progress is shown.
 pub fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)

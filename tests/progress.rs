@@ -203,6 +203,14 @@ fn a_terminal_sees_the_steps_with_their_time_then_the_result() {
     assert!(!screen.contains("AI review ("), "{screen:?}");
     assert!(!screen.contains("\x1b[2K"), "{screen:?}");
     assert!(screen.contains("eval on user input"), "{screen:?}");
+
+    // A terminal that cannot redraw a line (`TERM=dumb`): no progress either.
+    let mut dumb = env(&mock, None);
+    dumb.push(("TERM".into(), "dumb".into()));
+    let (code, screen) = on_a_terminal(&["review", "--diff", "examples/pr.diff"], &dumb);
+    assert_eq!(code, Some(0), "{screen:?}");
+    assert!(!screen.contains("AI review ("), "{screen:?}");
+    assert!(screen.contains("eval on user input"), "{screen:?}");
 }
 
 #[test]
