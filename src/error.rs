@@ -1,6 +1,6 @@
-//! Error classes that decide the process exit code (see `docs/interface.md`), and the
-//! two ways of telling the user something that is not an error: [`notice`] and
-//! [`progress`].
+//! Error classes that decide the process exit code (see `docs/interface.md`), and
+//! [`notice`], the way of telling the user something that is not an error (progress is
+//! [`crate::progress`]).
 //!
 //! Code deep inside returns typed errors (`DiffError`, `ConfigError`) or wraps a message in
 //! [`InputError`] / [`RemoteError`]; `main` walks the error chain once and picks the code.
@@ -66,37 +66,6 @@ pub fn notice(line: &str) {
             .unwrap_or(line);
         tracing::warn!("{message}");
     } else {
-        eprintln!("{line}");
-    }
-}
-
-static PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Show [`progress`] lines from now on. The CLI turns them on only when stderr is a
-/// terminal and `--quiet` was not given; `nectr serve` and pipes never see them.
-pub fn enable_progress(on: bool) {
-    PROGRESS.store(on, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Where a long step is (an AI call, a backfill page), on one self-overwriting stderr line.
-pub fn progress(line: &str) {
-    if PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
-        use std::io::Write;
-        // Untrusted text never reaches here, but a stray control character would still
-        // move the cursor: drop them.
-        let line: String = line.chars().filter(|c| !c.is_control()).collect();
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{line}");
-        let _ = err.flush();
-    }
-}
-
-/// Clear the progress line (before printing the result).
-pub fn progress_done() {
-    if PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
-        use std::io::Write;
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K");
-        let _ = err.flush();
+        crate::progress::suspend(|| eprintln!("{line}"));
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod github;
 pub mod llm;
 pub mod pipeline;
+pub mod progress;
 pub mod publish;
 pub mod review;
 pub mod rotation;

@@ -262,3 +262,55 @@ fn text_format_shows_the_ai_overview() {
         "{text}"
     );
 }
+
+#[test]
+fn the_operator_price_gives_the_cost_and_a_malformed_one_stops_before_any_call() {
+    let mock = MockLlm::start_blocking();
+    mock.set_default(MockReply::text(GOOD));
+    let base = mock.openai_base();
+    let env = |price: &'static str| {
+        vec![
+            ("NECTR_LLM_PROVIDER", "openai"),
+            ("NECTR_LLM_BASE_URL", base.as_str()),
+            ("NECTR_LLM_PRICE", price),
+        ]
+    };
+    let out = nectr(
+        &["review", "--diff", "examples/pr.diff", "--format", "json"],
+        &env("mock-model=1000,2000"),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    let stats = &doc["stats"];
+    let (input, output) = (
+        stats["llm_input_tokens"].as_f64().unwrap(),
+        stats["llm_output_tokens"].as_f64().unwrap(),
+    );
+    let cost = stats["llm_cost_usd"].as_f64().expect("a cost");
+    assert!(
+        (cost - (input * 1000.0 + output * 2000.0) / 1e6).abs() < 1e-9,
+        "{stats}"
+    );
+    let summary = doc["summary"].as_str().unwrap();
+    assert!(summary.contains("at the operator's prices"), "{summary}");
+
+    // No price for this model (a local server, a name Nectr does not know): no cost at all.
+    let out = nectr(
+        &["review", "--diff", "examples/pr.diff", "--format", "json"],
+        &env("other-model=1,2"),
+    );
+    let doc = json(&out);
+    assert!(doc["stats"].get("llm_cost_usd").is_none(), "{doc:#}");
+    assert!(!doc["summary"].as_str().unwrap().contains("estimated cost"));
+
+    // A typo is exit 2 with the fix, before the model is asked.
+    let before = mock.request_count();
+    let out = nectr(&["review", "--diff", "examples/pr.diff"], &env("2.5 10"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("NECTR_LLM_PRICE") && stderr.contains("e.g."),
+        "{stderr}"
+    );
+    assert_eq!(mock.request_count(), before, "no model call");
+}

@@ -173,6 +173,13 @@ fn help_gets_exactly_one_answer_with_a_reaction_even_when_the_event_comes_again(
         "{}",
         run.show()
     );
+    // The log says what was written and where.
+    let url = replied_url(&run, id, "help");
+    assert!(
+        run.output.contains(&format!("reply-url={url}")),
+        "{}",
+        run.show()
+    );
 
     // The same event again (a re-run job, a redelivery): no second answer.
     fake.clear_requests();
@@ -185,6 +192,28 @@ fn help_gets_exactly_one_answer_with_a_reaction_even_when_the_event_comes_again(
         "{}",
         again.show()
     );
+    assert!(
+        !again.stdout.contains("nectr: replied"),
+        "nothing written, nothing claimed: {}",
+        again.show()
+    );
+    assert!(again.stderr.contains(&url), "{}", again.show());
+}
+
+/// The one `nectr: replied to comment ID on REPO#1 (DETAIL): URL` line of a run; its URL.
+fn replied_url(run: &Run, id: u64, detail: &str) -> String {
+    let prefix = format!("nectr: replied to comment {id} on {REPO}#1 ({detail}): ");
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("nectr: replied"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.show());
+    let url = lines[0]
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{prefix}…: {}", run.show()));
+    assert!(url.starts_with("http"), "{}", run.show());
+    url.to_owned()
 }
 
 #[test]
@@ -428,6 +457,23 @@ fn review_command_posts_a_review_and_one_reply_linking_it() {
     assert_eq!(replies.len(), 1, "{}", run.show());
     assert!(replies[0].contains("View the review"), "{}", replies[0]);
     assert!(replies[0].contains("1 finding"), "{}", replies[0]);
+    // Both writes are named with their URLs: the review, then the reply.
+    let posted: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.starts_with(&format!(
+                "nectr: posted a review on {REPO}#1 with 1 inline comment: http"
+            ))
+        })
+        .collect();
+    assert_eq!(posted.len(), 1, "{}", run.show());
+    assert!(
+        posted[0].ends_with(&format!("#pullrequestreview-{}", reviews[0].id)),
+        "{}",
+        run.show()
+    );
+    replied_url(&run, id, "reviewed on request: 1 findings");
 }
 
 #[test]
@@ -458,6 +504,8 @@ fn a_comment_storm_costs_bounded_replies() {
         "{}",
         run.show()
     );
+    // The limit notice is a reply too: said, with its URL.
+    replied_url(&run, first, "the per-PR reply limit is reached");
     // The notice is given once; then silence.
     let second = fake.add_comment_as(REPO, 1, MAINTAINER, "/nectr help");
     let run = action(

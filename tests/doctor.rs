@@ -436,6 +436,15 @@ fn failed_deliveries_are_listed_and_redelivered_on_request() {
     assert_eq!(redelivered.len(), 2, "{stdout}");
     assert!(redelivered[0].contains(&format!("delivery {server_error}")));
     assert!(redelivered[1].contains(&format!("delivery {no_connection}")));
+    // Where to see what it asked for.
+    for line in &redelivered {
+        assert!(
+            line.contains(&format!(
+                "https://github.com/{REPO}/settings/hooks/{hook}?tab=deliveries"
+            )),
+            "{line}"
+        );
+    }
     assert_no_token(&out, TOKEN);
 }
 

@@ -245,11 +245,15 @@ async fn repository_llm_settings_cannot_redirect_the_prompt(db_url: String) {
     operator.set_default(MockReply::text(EMPTY_REVIEW));
     let attacker = MockLlm::start().await;
     attacker.set_default(MockReply::text(LOOT));
-    let serve = Serve::start(&db_url, &operator_llm(&operator)).await;
+    // The operator prices the allowed model (the cost in the footer); nothing else.
+    let mut env = operator_llm(&operator);
+    env.push(("NECTR_LLM_PRICE", "allowed-model=1000,2000".into()));
+    let serve = Serve::start(&db_url, &env).await;
 
     // 1 and 4: another provider, base URL and huge timeouts/retries; an allowed model.
+    // And a price of its own, which only the operator may set.
     let config = format!(
-        "llm:\n  provider: anthropic\n  base_url: {}\n  model: allowed-model\n  timeout_secs: 100000\n  max_retries: 10\n  context_window: 10000000\n",
+        "llm:\n  provider: anthropic\n  base_url: {}\n  model: allowed-model\n  timeout_secs: 100000\n  max_retries: 10\n  context_window: 10000000\n  price: \"0,0\"\n  prices: {{allowed-model: \"0,0\"}}\n",
         attacker.url
     );
     let head = serve.add_pull(1, DIFF, Some(config.as_bytes()));
@@ -270,6 +274,13 @@ async fn repository_llm_settings_cannot_redirect_the_prompt(db_url: String) {
         sent.iter()
             .all(|r| r.header("authorization") == Some(&*format!("Bearer {LLM_KEY}")))
     );
+    // The cost is the operator's price, not the repository's zero.
+    let posted = serve.posted(1);
+    assert!(
+        posted.contains("at the operator's prices"),
+        "the operator's price: {posted}"
+    );
+    assert!(!posted.contains("$0.00"), "{posted}");
 
     // 5: `provider: ollama` (a plain-HTTP local default) and a model not on the list.
     let before = operator.request_count();
@@ -288,6 +299,12 @@ async fn repository_llm_settings_cannot_redirect_the_prompt(db_url: String) {
             .iter()
             .all(|r| r.model() == Some("operator-model")),
         "a model off the allow-list falls back to the operator's"
+    );
+    // The operator priced another model only: no number rather than a wrong one.
+    assert!(
+        !serve.posted(2).contains("estimated cost"),
+        "{}",
+        serve.posted(2)
     );
     assert_eq!(attacker.request_count(), 0);
 

@@ -132,6 +132,11 @@ impl World {
     }
 
     fn run(&self, args: &[&str]) -> Value {
+        self.run_env(args, &[])
+    }
+
+    /// [`World::run`] with `extra` environment variables (which win).
+    fn run_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_nectr"))
             .args(args)
             .current_dir(self.dir.path())
@@ -146,6 +151,7 @@ impl World {
             .env("NECTR_LLM_API_KEY", "sk-incremental-test-key-0000")
             .env("NECTR_LLM_MODEL", "mock-model")
             .env("NECTR_LLM_MAX_RETRIES", "0")
+            .envs(extra.iter().copied())
             .output()
             .expect("run nectr");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -328,13 +334,13 @@ fn a_new_push_is_reviewed_incrementally_and_earlier_findings_carry_forward() {
     assert!(stats.get("full_review_reason").is_none());
     let body = &new.body;
     assert!(
-        body.contains("Reviewed what changed since the last review"),
+        body.contains(&format!(
+            "Reviewed the 1 new commit since the last review (`{}`): the AI reviewer read the 1 changed file",
+            short("head1")
+        )),
         "{body}"
     );
-    assert!(
-        body.contains(&format!("`{}` → `{}`", short("head1"), short("head2"))),
-        "{body}"
-    );
+    assert_eq!(stats["new_commits"], json!(1));
     assert!(body.contains("1 new, 1 still open"), "{body}");
     assert!(body.contains("Fixed since the last review"), "{body}");
     assert!(body.contains("unexplained retry count"), "{body}");
@@ -389,10 +395,17 @@ fn a_force_push_gets_a_full_review_that_says_why() {
         assert!(reason.contains(&short("head1")), "{reason}");
         assert!(doc["stats"].get("incremental").is_none());
         let body = w.reviews().last().unwrap().body.clone();
+        // No number of new commits after a rewrite: GitHub cannot count them (404), or
+        // its count is of a history that no longer exists (diverged).
         assert!(
-            body.contains("Reviewed the whole pull request again"),
+            body.contains(&format!(
+                "Reviewed the whole pull request again since the last review (`{}`).",
+                short("head1")
+            )),
             "{body}"
         );
+        assert!(!body.contains("new commit"), "{body}");
+        assert!(doc["stats"].get("new_commits").is_none(), "{doc:#}");
         assert!(body.contains(says), "{body}");
         assert_eq!(titles(&doc).len(), 2, "{doc:#}");
         assert_eq!(marker(&body)["ai"], json!(true));
@@ -416,7 +429,10 @@ fn the_config_can_turn_incremental_reviews_off() {
     assert!(reason.contains("review.incremental"), "{reason}");
     let new = w.reviews().last().unwrap().clone();
     assert!(
-        new.body.contains("Reviewed the whole pull request again"),
+        new.body.contains(&format!(
+            "Reviewed the whole pull request again, with the 1 new commit since the last review (`{}`).",
+            short("head1")
+        )),
         "{}",
         new.body
     );
@@ -426,5 +442,81 @@ fn the_config_can_turn_incremental_reviews_off() {
         new.body.contains("unexplained retry count"),
         "fixed: {}",
         new.body
+    );
+}
+
+#[test]
+fn the_summary_counts_the_new_commits_with_one_compare_request() {
+    let w = World::new();
+    w.review(&[]);
+    // Two pushes since the review: an import, then the retry count replaced.
+    let mut middle = head1_lines();
+    middle.insert(1, "import os".into());
+    w.push("middle", &["head1"], &middle);
+    w.push("head2", &["middle"], &head2_lines());
+    w.fake.clear_requests();
+    let doc = w.review(&[]);
+    let body = w.reviews().last().unwrap().body.clone();
+    assert!(
+        body.contains(&format!(
+            "Reviewed the 2 new commits since the last review (`{}`)",
+            short("head1")
+        )),
+        "{body}"
+    );
+    assert_eq!(doc["stats"]["new_commits"], json!(2));
+    let compares: Vec<String> = w
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/compare/"))
+        .map(|r| r.line())
+        .collect();
+    assert_eq!(
+        compares.len(),
+        1,
+        "the compare that scopes the AI review also counts the commits: {compares:?}"
+    );
+}
+
+#[test]
+fn a_rules_only_re_review_counts_the_new_commits_too() {
+    let w = World::new();
+    let rules_only = [("NECTR_LLM_PROVIDER", "none")];
+    let pr = NUMBER.to_string();
+    let args = ["review", "--repo", REPO, "--pr", &pr, "--format", "json"];
+    w.run_env(&args, &rules_only);
+    w.push("head2", &["head1"], &head2_lines());
+    w.fake.clear_requests();
+    let doc = w.run_env(&args, &rules_only);
+    assert_eq!(w.mock.request_count(), 0, "no model");
+    let body = w.reviews().last().unwrap().body.clone();
+    assert!(
+        body.contains(&format!(
+            "Reviewed the whole pull request again, with the 1 new commit since the last review (`{}`).",
+            short("head1")
+        )),
+        "{body}"
+    );
+    assert_eq!(doc["stats"]["new_commits"], json!(1));
+    // One compare request, only for the count.
+    let compares = w
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/compare/"))
+        .count();
+    assert_eq!(compares, 1);
+
+    // The same head again: nothing new, no line about commits, no compare request.
+    w.fake.clear_requests();
+    let doc = w.run_env(&args, &rules_only);
+    assert!(doc["stats"].get("new_commits").is_none(), "{doc:#}");
+    assert!(
+        !w.fake
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("/compare/")),
+        "no compare for an unchanged head"
     );
 }

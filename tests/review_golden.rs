@@ -450,11 +450,12 @@ fn three_file_diff() -> String {
 }
 
 async fn ai_review(diff: &Diff<'_>, window: usize) -> (Review, u32) {
+    // A model with a list price, at its vendor's endpoint: the footer shows the cost.
     let model = ByFile {
         info: ModelInfo {
             provider: "openai",
-            model: "mock-model".into(),
-            endpoint: "http://model.test".into(),
+            model: "gpt-4o-mini".into(),
+            endpoint: "https://api.openai.com/v1".into(),
             context_window: window,
             limits: Default::default(),
         },
@@ -516,7 +517,13 @@ async fn ai_review_over_three_calls_has_one_overview() {
     }
     // Model, calls and tokens are in the collapsed footer, not in the text.
     let details = summary.rfind("<details>").unwrap();
-    assert!(summary[details..].contains("AI review: `mock-model` · 3 calls"));
+    assert!(summary[details..].contains("AI review: `gpt-4o-mini` · 3 calls"));
+    // … and what they cost, at dated list prices.
+    assert!(
+        summary[details..]
+            .contains("· estimated cost under $0.01 at OpenAI's list prices of 2025-11"),
+        "{summary}"
+    );
     assert!(!summary.contains("To add the AI review"));
     // The model's suggestion is an applicable block on exactly its line.
     let c = plan
@@ -557,6 +564,8 @@ fn re_review_says_what_changed_in_plain_words() {
         files: 1,
         carried_forward: 0,
     });
+    // Two commits since, as GitHub's compare API counted them.
+    review.stats.new_commits = Some(2);
     let posted_inline: HashSet<String> = first_plan.marker.inline.iter().cloned().collect();
     let plan = plan(
         &review,
@@ -569,9 +578,11 @@ fn re_review_says_what_changed_in_plain_words() {
     check_plan("re_review", &plan, &diff);
     let summary = &plan.body;
     assert!(
-        summary.contains("Reviewed what changed since the last review"),
+        summary.contains("Reviewed the 2 new commits since the last review (`1111111`)"),
         "{summary}"
     );
+    // The commit is named once: the comparison does not repeat it.
+    assert_eq!(summary.matches("`1111111`").count(), 1, "{summary}");
     assert!(summary.contains("1 fixed"), "{summary}");
     assert!(summary.contains("#### Fixed since the last review"));
     assert!(summary.contains("debug.python-breakpoint"));
@@ -583,6 +594,89 @@ fn re_review_says_what_changed_in_plain_words() {
     ] {
         assert!(!summary.contains(jargon), "{jargon}: {summary}");
     }
+}
+
+/// After a force-push GitHub cannot count the new commits: the summary says the whole
+/// pull request was reviewed again, without a number, and why in the footer.
+#[test]
+fn re_review_after_a_force_push_says_so_without_a_count() {
+    let first_diff = nectr::diff::parse(EXAMPLE_DIFF).unwrap();
+    let first = rules_review(&first_diff, "1111111aaaa");
+    let first_plan = plan(
+        &first,
+        &first_diff,
+        "1111111aaaa",
+        None,
+        &HashSet::new(),
+        &record(),
+    );
+    let mut review = rules_review(&first_diff, "5555555eeee");
+    review.llm_model = Some("claude-3-5-haiku-latest".into());
+    review.stats.llm_calls = 1;
+    review.stats.llm_input_tokens = 180_000;
+    review.stats.llm_output_tokens = 2_000;
+    review.llm_cost = Some(nectr::llm::price::Cost::Usd {
+        dollars: 0.152,
+        basis: nectr::llm::price::Basis::ListPrice {
+            vendor: "Anthropic",
+        },
+    });
+    review.stats.full_review_reason = Some(
+        "the head of the previous review (`1111111`) is no longer known to GitHub (a force-push or rebase)".into(),
+    );
+    let posted_inline: HashSet<String> = first_plan.marker.inline.iter().cloned().collect();
+    let plan = plan(
+        &review,
+        &first_diff,
+        "5555555eeee",
+        Some(&first_plan.marker),
+        &posted_inline,
+        &record(),
+    );
+    check_plan("re_review_force_push", &plan, &first_diff);
+    let summary = &plan.body;
+    assert!(
+        summary
+            .contains("Reviewed the whole pull request again since the last review (`1111111`)."),
+        "{summary}"
+    );
+    assert!(!summary.contains("new commit"), "{summary}");
+    assert!(
+        summary.contains(
+            "Why the whole pull request was reviewed again: the head of the previous review"
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("· estimated cost $0.15 at Anthropic's list prices of 2025-11"),
+        "{summary}"
+    );
+}
+
+/// GitHub Models has no per-token price: the footer says it is part of the GitHub plan.
+#[test]
+fn github_models_footer_names_the_plan_not_a_price() {
+    let diff = nectr::diff::parse(EXAMPLE_DIFF).unwrap();
+    let mut review = rules_review(&diff, "6666666ffff");
+    review.llm_model = Some("openai/gpt-4.1-mini".into());
+    review.stats.llm_calls = 2;
+    review.llm_cost = nectr::llm::price::estimate(
+        &ModelInfo {
+            provider: "github",
+            model: "openai/gpt-4.1-mini".into(),
+            endpoint: "https://models.github.ai".into(),
+            context_window: 8_000,
+            limits: Default::default(),
+        },
+        Usage::default(),
+        |_| None,
+    );
+    let summary = nectr::review::render::markdown::summary(&review);
+    assert!(
+        summary.contains("no per-token cost: GitHub Models usage is included in the GitHub plan"),
+        "{summary}"
+    );
+    assert!(!summary.contains('$'), "{summary}");
 }
 
 #[test]

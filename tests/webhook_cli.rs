@@ -94,13 +94,52 @@ fn install_generates_a_secret_and_uninstall_removes_the_hook() {
         &[("GITHUB_TOKEN", TOKEN)],
     );
     assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    let id = hook.id.to_string();
+    let events = "pull_request,issues,issue_comment,pull_request_review_comment";
+    let pad = |s: &str, w: usize| format!("{s:<w$}");
+    let w = id.len().max(2);
     assert_eq!(
         text(&listed.stdout),
         format!(
-            "{}\tactive\tpull_request,issues,issue_comment,pull_request_review_comment\thttps://nectr.example.com/api/v1/webhooks/github\n",
-            hook.id
-        )
+            "{}  STATE   {}  URL\n{}  active  {events}  https://nectr.example.com/api/v1/webhooks/github\n",
+            pad("ID", w),
+            pad("EVENTS", events.len()),
+            pad(&id, w),
+        ),
+        "a header row, columns aligned"
     );
+    // The header's columns start where the row's do.
+    let listed_text = text(&listed.stdout);
+    let lines: Vec<&str> = listed_text.lines().collect();
+    for column in ["STATE", "EVENTS", "URL"] {
+        let at = lines[0].find(column).unwrap();
+        assert_eq!(
+            &lines[1][at - 2..at],
+            "  ",
+            "{column} is aligned:\n{}",
+            lines.join("\n")
+        );
+    }
+
+    // `--json` (the same as `--format json`) for scripts: no secret, the settings page.
+    for flag in [&["--json"][..], &["--format", "json"][..]] {
+        let mut args = vec!["webhook", "list", "--repo", REPO];
+        args.extend_from_slice(flag);
+        let out = nectr(&gh, &args, &[("GITHUB_TOKEN", TOKEN)]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"webhooks": [{
+                "id": hook.id,
+                "active": true,
+                "events": ["pull_request", "issues", "issue_comment", "pull_request_review_comment"],
+                "url": "https://nectr.example.com/api/v1/webhooks/github",
+                "settings_url": format!("https://github.com/{REPO}/settings/hooks/{}", hook.id),
+            }]})
+        );
+        assert!(!text(&out.stdout).contains(&secret));
+    }
 
     // Installing again names the existing hook and how to remove it: exit 2, not a 422.
     let again = nectr(

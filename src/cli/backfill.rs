@@ -31,8 +31,7 @@ pub fn run(args: BackfillArgs) -> Result<u8> {
 }
 
 async fn run_async(args: BackfillArgs) -> Result<u8> {
-    use std::io::IsTerminal;
-    crate::error::enable_progress(!args.quiet && std::io::stderr().is_terminal());
+    crate::progress::enable_on_terminal(args.quiet);
     let repo = parse_repo(&args.repo)?;
     let token = token::resolve(None);
     let gh = connect(&api_url(), token.as_ref().map(|(t, _)| t.as_str()))?;

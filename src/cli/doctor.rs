@@ -910,7 +910,12 @@ async fn check_deliveries(
             match gh.redeliver(repo, hook.id, d.id).await {
                 Ok(()) => report.ok(
                     "redeliver",
-                    format!("asked GitHub to redeliver: {}", describe_delivery(d)),
+                    format!(
+                        "asked GitHub to redeliver: {}; see {}/{repo}/settings/hooks/{}?tab=deliveries",
+                        describe_delivery(d),
+                        server_url().trim_end_matches('/'),
+                        hook.id
+                    ),
                 ),
                 Err(e) => {
                     report.github_error("redeliver", &format!("redelivering delivery {}", d.id), &e)

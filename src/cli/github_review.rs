@@ -186,10 +186,17 @@ pub fn posted_line(outcome: &PrReviewOutcome) -> Option<String> {
             .unwrap_or_default(),
         outcome.pull.number
     );
+    Some(describe_publication(&pr, p, review_url(outcome)))
+}
+
+/// What a publication wrote on `pr` (`OWNER/NAME#N`) and where, in one line.
+pub fn describe_publication(
+    pr: &str,
+    p: &crate::publish::Publication,
+    url: Option<String>,
+) -> String {
     if p.silent {
-        return Some(format!(
-            "no findings on {pr}; nothing posted (`review.on_clean: silent`)"
-        ));
+        return format!("no findings on {pr}; nothing posted (`review.on_clean: silent`)");
     }
     let comments = match p.inline_comments {
         1 => "1 inline comment".to_owned(),
@@ -209,10 +216,10 @@ pub fn posted_line(outcome: &PrReviewOutcome) -> Option<String> {
             p.moved_to_summary
         ));
     }
-    if let Some(url) = review_url(outcome) {
+    if let Some(url) = url {
         line.push_str(&format!(": {url}"));
     }
-    Some(line)
+    line
 }
 
 /// One line saying what a dry run would have posted.

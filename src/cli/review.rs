@@ -177,7 +177,7 @@ fn read_diff(path: &std::path::Path) -> Result<String> {
 
 pub fn run(args: ReviewArgs) -> Result<u8> {
     // Progress (AI calls) only for a person watching a terminal.
-    crate::error::enable_progress(!args.quiet && std::io::stderr().is_terminal());
+    crate::progress::enable_on_terminal(args.quiet);
     if args.diff.is_none() {
         return super::github_review::run(args);
     }

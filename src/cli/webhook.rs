@@ -3,7 +3,7 @@
 //! writes says what it wrote and where to see it.
 
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::github_review::{api_url, connect, no_token_error, parse_repo};
 use crate::error::InputError;
@@ -34,6 +34,13 @@ pub enum WebhookCommand {
     List {
         #[arg(long, value_name = "OWNER/NAME")]
         repo: String,
+        /// Output format: a table with a header row, or
+        /// `{"webhooks": [{"id", "active", "events", "url", "settings_url"}]}`.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        /// The same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
     },
     /// Remove a webhook by id (as printed by `install` and `list`).
     Uninstall {
@@ -42,6 +49,74 @@ pub enum WebhookCommand {
         #[arg(long, value_name = "N")]
         id: u64,
     },
+}
+
+/// How `webhook list` prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `webhook list`'s table: a header row and one row per hook, columns padded to line up
+/// (the URL last, unpadded). Text from GitHub is kept to one line without control
+/// characters.
+pub fn hooks_table(hooks: &[crate::github::types::Hook]) -> String {
+    let rows: Vec<[String; 4]> = hooks
+        .iter()
+        .map(|h| {
+            [
+                h.id.to_string(),
+                if h.active { "active" } else { "inactive" }.to_owned(),
+                crate::progress::sanitize(&h.events.join(",")),
+                crate::progress::sanitize(h.config.url.as_deref().unwrap_or("-")),
+            ]
+        })
+        .collect();
+    let header = ["ID", "STATE", "EVENTS", "URL"].map(str::to_owned);
+    let width = |i: usize| {
+        std::iter::once(&header)
+            .chain(&rows)
+            .map(|r| r[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths = [width(0), width(1), width(2)];
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        out.push_str(&format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}\n",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        ));
+    }
+    out
+}
+
+/// `webhook list --format json`: `{"webhooks": [...]}` (never the secret GitHub masks).
+pub fn hooks_json(repo: &str, hooks: &[crate::github::types::Hook]) -> String {
+    let list: Vec<serde_json::Value> = hooks
+        .iter()
+        .map(|h| {
+            serde_json::json!({
+                "id": h.id,
+                "active": h.active,
+                "events": h.events,
+                "url": h.config.url,
+                "settings_url": settings_url(repo, h.id),
+            })
+        })
+        .collect();
+    let mut out =
+        serde_json::to_string_pretty(&serde_json::json!({ "webhooks": list })).unwrap_or_default();
+    out.push('\n');
+    out
 }
 
 /// 32 random bytes as 64 hex digits, from the operating system's CSPRNG.
@@ -142,24 +217,18 @@ pub fn run(args: WebhookArgs) -> Result<u8> {
                 }
                 Ok(0)
             }
-            WebhookCommand::List { repo } => {
+            WebhookCommand::List { repo, format, json } => {
                 let repo = parse_repo(&repo)?;
                 let hooks = gh.list_hooks(&repo).await?;
+                if json || format == ListFormat::Json {
+                    super::print_stdout(&hooks_json(&repo, &hooks))?;
+                    return Ok(0);
+                }
                 if hooks.is_empty() {
                     eprintln!("nectr: {repo} has no webhooks");
                     return Ok(0);
                 }
-                let mut out = String::new();
-                for h in &hooks {
-                    out.push_str(&format!(
-                        "{}\t{}\t{}\t{}\n",
-                        h.id,
-                        if h.active { "active" } else { "inactive" },
-                        h.events.join(","),
-                        h.config.url.as_deref().unwrap_or("-")
-                    ));
-                }
-                super::print_stdout(&out)?;
+                super::print_stdout(&hooks_table(&hooks))?;
                 Ok(0)
             }
             WebhookCommand::Uninstall { repo, id } => {

@@ -431,6 +431,7 @@ impl GitHub {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut url = Some(self.url(&format!("{path}{separator}per_page={PER_PAGE}")));
         let mut items = Vec::new();
+        let mut pages = 0u32;
         while let Some(current) = url.take() {
             let request = Request::get(current);
             let response = self.request_ok(request.clone()).await?;
@@ -444,6 +445,11 @@ impl GitHub {
             }
             if page_len > 0 {
                 url = response.header("link").and_then(next_link);
+            }
+            pages += 1;
+            if url.is_some() {
+                // Long listings (backfill) show how far they are (silent off a terminal).
+                crate::progress::detail(&format!("page {pages}, {} so far", items.len()));
             }
         }
         Ok(items)

@@ -20,6 +20,7 @@ pub mod anthropic;
 pub mod github_models;
 pub mod http;
 pub mod openai;
+pub mod price;
 pub mod settings;
 
 pub use anthropic::Anthropic;

@@ -240,6 +240,8 @@ impl LlmSettings {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<LlmSettings, InputError> {
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        // The operator's prices for the cost estimate: a typo fails before any model call.
+        super::price::check_env(env)?;
         let mut warnings = Vec::new();
         let restricted;
         let config = match trust {

@@ -28,7 +28,8 @@ pub async fn backfill(
     max_issues: usize,
 ) -> Result<BackfillReport> {
     let mut report = BackfillReport::default();
-    crate::error::progress(&format!("backfill {repo}: listing closed pull requests…"));
+    let _clear = crate::progress::Finish;
+    crate::progress::step(&format!("backfill {repo}: listing closed pull requests"));
     let pulls = gh
         .list_pulls(repo, "closed", max_prs)
         .await
@@ -44,8 +45,8 @@ pub async fn backfill(
             .unwrap_or(0)
     });
     for (i, pull) in merged.iter().enumerate() {
-        crate::error::progress(&format!(
-            "backfill {repo}: pull request {}/{} (#{})…",
+        crate::progress::update(&format!(
+            "backfill {repo}: pull request {}/{} (#{})",
             i + 1,
             merged.len(),
             pull.number
@@ -58,7 +59,7 @@ pub async fn backfill(
         graph.index_pr(&pr_record(repo, pull, paths)).await?;
         report.prs += 1;
     }
-    crate::error::progress(&format!("backfill {repo}: listing open issues…"));
+    crate::progress::step(&format!("backfill {repo}: listing open issues"));
     let issues = gh
         .list_issues(repo, "open", max_issues)
         .await
@@ -67,7 +68,6 @@ pub async fn backfill(
         graph.index_issue(&issue_record(repo, issue)).await?;
         report.issues += 1;
     }
-    crate::error::progress_done();
     Ok(report)
 }
 

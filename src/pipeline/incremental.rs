@@ -244,10 +244,42 @@ fn short(sha: &str) -> String {
     format!("`{}`", sha.chars().take(7).collect::<String>())
 }
 
+/// The decision, and how many commits the pull request gained since Nectr's previous
+/// review (for the summary's first line: "Reviewed the 2 new commits since the last
+/// review").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub scope: Scope,
+    /// Commits on the new head since the previous review's head, as GitHub's compare API
+    /// counts them. `None`: no earlier review on another head, or GitHub could not count
+    /// them (the old head is gone after a force-push, the history diverged, an error).
+    pub new_commits: Option<u64>,
+}
+
+/// The number of new commits a comparison shows, when the old head is an ancestor of
+/// the new one; a rewritten history has no such number.
+pub fn commits_ahead(comparison: Option<&Comparison>) -> Option<u64> {
+    let c = comparison?;
+    (c.status == CompareStatus::Ahead)
+        .then(|| c.total_commits.max(c.ahead_by))
+        .filter(|&n| n > 0)
+}
+
+/// Ask GitHub how many commits `to` has that `from` had not (`None` when it cannot say;
+/// never an error: the summary then says it without a number).
+pub async fn count_new_commits(gh: &GitHub, repo: &str, from: &str, to: &str) -> Option<u64> {
+    if from == to {
+        return None;
+    }
+    commits_ahead(gh.compare(repo, from, to).await.ok()?.as_ref())
+}
+
 /// Decide how much of the pull request the AI reviewer is sent. `previous` is the marker
 /// of Nectr's own latest review; `has_model` whether an AI reviewer runs at all (without
-/// one everything is the rules, which always check the whole pull request). GitHub
-/// failing to compare is not an error: the review is then a full one.
+/// one everything is the rules, which always check the whole pull request);
+/// `full_because`: review everything with the model for this reason (`/nectr review`).
+/// GitHub failing to compare is not an error: the review is then a full one. One compare
+/// request on a re-review of a new head (it also counts the new commits); none otherwise.
 pub async fn decide(
     gh: &GitHub,
     repo: &str,
@@ -255,24 +287,45 @@ pub async fn decide(
     config: &RepoConfig,
     has_model: bool,
     previous: Option<&ReviewMarker>,
-) -> Scope {
-    match precheck(pull, config, has_model, previous) {
-        Precheck::Decided(scope) => scope,
+    full_because: Option<String>,
+) -> Decision {
+    let to = pull.head.sha.as_str();
+    let moved_from = previous.map(|p| p.head.as_str()).filter(|&from| from != to);
+    let precheck = match full_because {
+        Some(reason) if previous.is_some() && has_model => Precheck::Decided(Scope::Full {
+            reason: Some(reason),
+        }),
+        _ => precheck(pull, config, has_model, previous),
+    };
+    match precheck {
+        Precheck::Decided(scope) => Decision {
+            scope,
+            new_commits: match moved_from {
+                Some(from) => count_new_commits(gh, repo, from, to).await,
+                None => None,
+            },
+        },
         Precheck::Compare { from } => {
-            let to = pull.head.sha.as_str();
-            let scope = match gh.compare(repo, &from, to).await {
-                Ok(comparison) => increment_from(&from, to, comparison.as_ref()),
-                Err(e) => Err(format!(
-                    "GitHub could not compare the new commits with the previous review ({})",
-                    crate::review::render::markdown::escape_inline(&e.to_string())
-                )),
+            let (scope, new_commits) = match gh.compare(repo, &from, to).await {
+                Ok(comparison) => (
+                    increment_from(&from, to, comparison.as_ref()),
+                    commits_ahead(comparison.as_ref()),
+                ),
+                Err(e) => (
+                    Err(format!(
+                        "GitHub could not compare the new commits with the previous review ({})",
+                        crate::review::render::markdown::escape_inline(&e.to_string())
+                    )),
+                    None,
+                ),
             };
-            match scope {
+            let scope = match scope {
                 Ok(increment) => Scope::Incremental(increment),
                 Err(reason) => Scope::Full {
                     reason: Some(reason),
                 },
-            }
+            };
+            Decision { scope, new_commits }
         }
     }
 }
@@ -775,6 +828,37 @@ mod tests {
         };
         let same = increment_from(&from, &to, Some(&identical)).unwrap();
         assert!(same.changes.is_empty());
+    }
+
+    #[test]
+    fn new_commits_are_counted_only_on_a_straight_line() {
+        let two = Comparison {
+            ahead_by: 2,
+            total_commits: 2,
+            ..ahead(Vec::new())
+        };
+        assert_eq!(commits_ahead(Some(&two)), Some(2));
+        // A rewritten history: its count is not "new commits since the last review".
+        for status in [
+            CompareStatus::Diverged,
+            CompareStatus::Behind,
+            CompareStatus::Identical,
+            CompareStatus::Unknown,
+        ] {
+            let other = Comparison {
+                status,
+                ..two.clone()
+            };
+            assert_eq!(commits_ahead(Some(&other)), None, "{status:?}");
+        }
+        // Gone (404), or GitHub sent no count.
+        assert_eq!(commits_ahead(None), None);
+        let uncounted = Comparison {
+            ahead_by: 0,
+            total_commits: 0,
+            ..ahead(Vec::new())
+        };
+        assert_eq!(commits_ahead(Some(&uncounted)), None);
     }
 
     #[test]

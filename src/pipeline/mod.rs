@@ -101,9 +101,11 @@ pub fn review_diff_with_head(
             skipped_files,
             incremental: None,
             full_review_reason: None,
+            new_commits: None,
         },
         ai_summary: None,
         llm_model: None,
+        llm_cost: None,
         ai_reviewed: false,
         context: Vec::new(),
     }
@@ -210,6 +212,16 @@ pub async fn review_diff_with_model_scoped(
         diff,
         config.config.max_inline_comments,
     );
+    // Priced from the operator's environment only (`NECTR_LLM_PRICE`), never the config.
+    review.llm_cost = (review.stats.llm_calls > 0)
+        .then(|| {
+            let usage = crate::llm::Usage {
+                input_tokens: review.stats.llm_input_tokens,
+                output_tokens: review.stats.llm_output_tokens,
+            };
+            crate::llm::price::estimate(model.info(), usage, |k| std::env::var(k).ok())
+        })
+        .flatten();
     review.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     review
 }

@@ -256,6 +256,9 @@ async fn review_within(
 ) -> Result<PrReviewOutcome> {
     let started = Instant::now();
     let gh = req.gh;
+    // A terminal user sees each step and its time; cleared however this returns.
+    let _clear = crate::progress::Finish;
+    crate::progress::step(&format!("fetching {}#{}", req.repo, req.number));
     let pull = match req.pull {
         Some(p) => p,
         None => gh
@@ -318,34 +321,30 @@ async fn review_within(
     let sources = req.context;
     let facts = super::context::pr_facts(req.repo, &pull, &diff);
     // Context, the incremental decision (a compare request) and the head files at once.
+    crate::progress::step(&format!(
+        "reading context and earlier reviews of {}#{}",
+        req.repo, req.number
+    ));
     let previous = earlier.previous.as_ref();
-    let (gathered, scope, fetched) = tokio::join!(
+    let (gathered, decision, fetched) = tokio::join!(
         async {
             match &sources {
                 Some(sources) => context::gather(sources, &config.config, &facts).await,
                 None => context::Gathered::default(),
             }
         },
-        async {
-            match full_because {
-                Some(reason) if previous.is_some() && model.is_some() => Scope::Full {
-                    reason: Some(reason),
-                },
-                _ => {
-                    incremental::decide(
-                        gh,
-                        req.repo,
-                        &pull,
-                        &config.config,
-                        model.is_some(),
-                        previous.map(|p| &p.marker),
-                    )
-                    .await
-                }
-            }
-        },
+        incremental::decide(
+            gh,
+            req.repo,
+            &pull,
+            &config.config,
+            model.is_some(),
+            previous.map(|p| &p.marker),
+            full_because,
+        ),
         head_files.prefetch(&wanted),
     );
+    let scope = decision.scope;
     let head = super::HeadTexts::fetched(&diff, fetched);
     let pr_text = super::PrText {
         title: &pull.title,
@@ -386,6 +385,7 @@ async fn review_within(
         config.config.max_inline_comments,
         ai_files,
     );
+    review.stats.new_commits = decision.new_commits;
     let cap = config.config.max_inline_comments;
     let sentry_notes = gathered.mcp.sentry_line_notes(&diff);
     if !sentry_notes.is_empty() {
@@ -427,12 +427,19 @@ async fn review_within(
         on_clean: config.config.review.on_clean,
         run: req.run_id.clone(),
     };
+    if !req.dry_run {
+        crate::progress::step(&format!(
+            "posting the review on {}#{}",
+            req.repo, req.number
+        ));
+    }
     let publication =
         publish::publish_with(gh, &pr, &review, &diff, earlier, &record, req.dry_run).await?;
     // After posting: index the PR and store what lasts. A dry run changes nothing anywhere.
     if let Some(sources) = sources.as_deref()
         && !req.dry_run
     {
+        crate::progress::step("recording what this review learned");
         for problem in context::learn(sources, &config.config, &facts, &review, &feedback).await {
             crate::error::notice(&format!("nectr: could not record context: {problem}"));
         }

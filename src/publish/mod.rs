@@ -283,6 +283,8 @@ pub fn plan(
     let body = with_scope_line(
         strip_markers(&markdown::summary_with(review, &relation)),
         review,
+        previous.map(|p| p.head.as_str()),
+        head_sha,
     );
     Plan {
         body,
@@ -293,23 +295,54 @@ pub fn plan(
     }
 }
 
-/// The summary with a line under its heading saying, in plain words, what a re-review
-/// looked at: the changes since the last review. Why a re-review covered the whole pull
-/// request again is in the summary's collapsed footer (see `markdown::summary`).
-fn with_scope_line(summary: String, review: &Review) -> String {
-    let Some(inc) = review.stats.incremental.as_ref().filter(|i| i.from != i.to) else {
+/// The summary with a line under its heading saying, in plain words, what a re-review of
+/// a new head looked at: "Reviewed the 2 new commits since the last review (`abc1234`)"
+/// when the AI reviewer saw only those, or that the whole pull request was reviewed again
+/// (with the count of new commits when GitHub could give it: not after a force-push). Why
+/// a re-review covered everything is in the summary's collapsed footer (see
+/// `markdown::summary`). `previous_head`: the head of Nectr's previous review.
+fn with_scope_line(
+    summary: String,
+    review: &Review,
+    previous_head: Option<&str>,
+    head_sha: &str,
+) -> String {
+    let incremental = review.stats.incremental.as_ref().filter(|i| i.from != i.to);
+    let Some(from) = incremental
+        .map(|i| i.from.as_str())
+        .or(previous_head.filter(|&p| p != head_sha))
+    else {
         return summary;
     };
-    let line = format!(
-        "Reviewed what changed since the last review ({} → {}): the AI reviewer read {}, the rule checks the whole pull request.\n",
-        markdown::code_span(&short_sha(&inc.from)),
-        markdown::code_span(&short_sha(&inc.to)),
-        match inc.files {
-            0 => "no changed file".to_owned(),
-            1 => "the 1 changed file".to_owned(),
-            n => format!("the {n} changed files"),
+    let since = markdown::code_span(&short_sha(from));
+    let commits = review.stats.new_commits.map(|n| match n {
+        1 => "the 1 new commit".to_owned(),
+        n => format!("the {n} new commits"),
+    });
+    let line = match (incremental, commits) {
+        (Some(inc), commits) => {
+            let files = match inc.files {
+                0 => "no changed file".to_owned(),
+                1 => "the 1 changed file".to_owned(),
+                n => format!("the {n} changed files"),
+            };
+            match commits {
+                Some(commits) => format!(
+                    "Reviewed {commits} since the last review ({since}): the AI reviewer read {files}, the rule checks the whole pull request.\n"
+                ),
+                None => format!(
+                    "Reviewed what changed since the last review ({since} → {}): the AI reviewer read {files}, the rule checks the whole pull request.\n",
+                    markdown::code_span(&short_sha(&inc.to)),
+                ),
+            }
         }
-    );
+        (None, Some(commits)) => format!(
+            "Reviewed the whole pull request again, with {commits} since the last review ({since}).\n"
+        ),
+        (None, None) => {
+            format!("Reviewed the whole pull request again since the last review ({since}).\n")
+        }
+    };
     match summary.split_once("\n\n") {
         Some((heading, rest)) => format!("{heading}\n\n{line}\n{rest}"),
         None => format!("{line}\n{summary}"),
@@ -351,17 +384,9 @@ fn since_previous(previous: &ReviewMarker, current: &ReviewMarker) -> String {
     if open > 0 {
         parts.push(format!("{open} still open"));
     }
-    // On the same commit the short SHA says nothing the reader does not know.
-    let against = if previous.head == current.head {
-        "the last review".to_owned()
-    } else {
-        format!(
-            "the last review ({})",
-            markdown::code_span(&short_sha(&previous.head))
-        )
-    };
+    // The line under the heading names the last review's commit (see `with_scope_line`).
     let mut out = format!(
-        "\nCompared with {against}: {}.\n",
+        "\nCompared with the last review: {}.\n",
         if parts.is_empty() {
             "no findings then or now".to_owned()
         } else {

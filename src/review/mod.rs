@@ -50,6 +50,11 @@ pub struct Stats {
     /// (an extension; absent when there was no earlier review or the review was incremental).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub full_review_reason: Option<String>,
+    /// On a re-review of a new head: the commits since Nectr's previous review, as
+    /// GitHub's compare API counts them (an extension; absent when there was no earlier
+    /// review of another head, or GitHub could not count them, e.g. after a force-push).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_commits: Option<u64>,
 }
 
 /// `stats.incremental`: what an incremental re-review covered.
@@ -86,6 +91,9 @@ pub struct Review {
     pub ai_summary: Option<String>,
     /// The model that reviewed, for the summary's footer (`None` without a model).
     pub llm_model: Option<String>,
+    /// What the model calls cost, estimated (`llm::price`); `None` when Nectr cannot tell
+    /// (no model, or one without a known price).
+    pub llm_cost: Option<crate::llm::price::Cost>,
     /// The AI reviewer ran and produced a usable answer (it may still have skipped files).
     pub ai_reviewed: bool,
     /// What the context sources found, for the summary's "Context" part (already escaped

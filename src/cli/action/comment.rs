@@ -77,16 +77,34 @@ pub(super) async fn run(args: &ActionArgs, event_name: &str) -> Result<u8> {
             }
         ),
     )?;
-    match outcome.status {
-        Status::Ignored | Status::AlreadyAnswered | Status::Limited => {
-            notice(&format!("nothing to do: {}", outcome.detail))
-        }
-        Status::Refused | Status::Answered => {
+    // What was written, and where: the review `/nectr review` posted, then the reply.
+    let pr = format!("{repo}#{}", event.pr_number().unwrap_or_default());
+    if let Some(review) = outcome
+        .requested_review
+        .as_ref()
+        .and_then(|r| r.0.publication.as_ref())
+    {
+        let line =
+            crate::cli::github_review::describe_publication(&pr, review, review.review_url.clone());
+        println!("nectr: {line}");
+    }
+    let detail = crate::progress::sanitize(&outcome.detail);
+    match (&outcome.reply, &outcome.status) {
+        (Some(_), _) => {
             println!("::notice title=Nectr::{}", escape_data(&outcome.detail));
-            if !url.is_empty() {
-                println!("Replied: {url}");
+            let comment = event.comment.id;
+            if url.is_empty() {
+                println!(
+                    "nectr: dry run, nothing was posted: would reply to comment {comment} on {pr} ({detail})"
+                );
+            } else {
+                println!("nectr: replied to comment {comment} on {pr} ({detail}): {url}");
             }
         }
+        (None, Status::AlreadyAnswered) if !url.is_empty() => {
+            notice(&format!("nothing to do: {detail}; the reply: {url}"))
+        }
+        (None, _) => notice(&format!("nothing to do: {detail}")),
     }
     if args.dry_run
         && let Some(reply) = &outcome.reply

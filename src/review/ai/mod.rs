@@ -530,10 +530,16 @@ pub async fn ai_review(
         reply_tokens: reply_tokens as u32,
     };
     let by_index: BTreeMap<usize, &Prepared> = prepared.iter().map(|p| (p.index, p)).collect();
-    // A terminal user sees the calls advance (`error::progress` is silent otherwise).
+    // A terminal user sees the chunks advance (`progress` is silent otherwise).
     let (total, done) = (accepted.len(), &AtomicU32::new(0));
     let (model_name, shared_ref) = (model.info().model.as_str(), &shared);
-    crate::error::progress(&format!("AI review ({model_name}): 0/{total} calls done…"));
+    let chunks = |n: u32| {
+        format!(
+            "AI review ({model_name}): {n}/{total} {} done",
+            if total == 1 { "chunk" } else { "chunks" }
+        )
+    };
+    crate::progress::step(&chunks(0));
     let futures: Vec<BoxFut<'_, ChunkResult>> = accepted
         .iter()
         .zip(&files_blocks)
@@ -553,15 +559,13 @@ pub async fn ai_review(
             Box::pin(async move {
                 let result = run_chunk(shared_ref, system, user).await;
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                crate::error::progress(&format!(
-                    "AI review ({model_name}): {n}/{total} calls done…"
-                ));
+                crate::progress::update(&chunks(n));
                 result
             }) as BoxFut<'_, ChunkResult>
         })
         .collect();
     let results = join_all(futures).await;
-    crate::error::progress_done();
+    crate::progress::finish();
 
     // The replies.
     let sent: HashSet<&str> = prepared

@@ -23,7 +23,16 @@ struct Document<'a> {
     summary: String,
     findings: &'a [Finding],
     posted: Option<&'a Posted>,
+    stats: StatsOut<'a>,
+}
+
+/// `stats`, plus the estimated cost in USD when Nectr knows one (an extension).
+#[derive(Serialize)]
+struct StatsOut<'a> {
+    #[serde(flatten)]
     stats: &'a Stats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    llm_cost_usd: Option<f64>,
 }
 
 pub fn render(review: &Review) -> String {
@@ -38,7 +47,10 @@ pub fn render_with(review: &Review, summary: String, posted: Option<&Posted>) ->
         summary,
         findings: &review.findings,
         posted,
-        stats: &review.stats,
+        stats: StatsOut {
+            stats: &review.stats,
+            llm_cost_usd: review.llm_cost.as_ref().and_then(|c| c.dollars()),
+        },
     };
     // Serialising plain structs of strings and numbers cannot fail.
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();

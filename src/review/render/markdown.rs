@@ -420,18 +420,23 @@ pub fn summary_with(review: &Review, after_counts: &str) -> String {
 fn footer(review: &Review) -> String {
     let mut lines: Vec<String> = Vec::new();
     if let Some(model) = &review.llm_model {
-        lines.push(format!(
+        let mut line = format!(
             "AI review: {} · {} · {} input / {} output tokens",
             code_span(model),
             plural(review.stats.llm_calls as usize, "call", "calls"),
             review.stats.llm_input_tokens,
             review.stats.llm_output_tokens
-        ));
+        );
+        // Nectr's own words (a vendor name, a dollar amount): nothing from the PR.
+        if let Some(cost) = &review.llm_cost {
+            line.push_str(&format!(" · {}", cost.describe()));
+        }
+        lines.push(line);
     }
     if let Some(reason) = &review.stats.full_review_reason {
         // Nectr's own words, with anything from the pull request already in code spans.
         lines.push(format!(
-            "Reviewed the whole pull request again: {}.",
+            "Why the whole pull request was reviewed again: {}.",
             reason.trim_end_matches('.')
         ));
     }
