@@ -21,11 +21,10 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use super::thread_server::ThreadServer;
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -96,8 +95,8 @@ pub struct FakeModels {
     /// `http://127.0.0.1:PORT`: the value of `NECTR_GITHUB_MODELS_URL`.
     pub url: String,
     state: Arc<Mutex<State>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stops the server when dropped.
+    _server: ThreadServer,
 }
 
 /// The catalog entries the fake lists by default: the zero-config model (low tier) and a
@@ -120,9 +119,6 @@ pub fn count_tokens(text: &str) -> usize {
 
 impl FakeModels {
     pub fn start(limits: ModelsLimits) -> FakeModels {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("set_nonblocking");
-        let url = format!("http://{}", listener.local_addr().expect("local_addr"));
         let state = Arc::new(Mutex::new(State {
             limits,
             granted: Vec::new(),
@@ -132,34 +128,13 @@ impl FakeModels {
             minute: VecDeque::new(),
             accepted: 0,
         }));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server_state = state.clone();
-        let thread = std::thread::Builder::new()
-            .name("fake-models".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("fake-models runtime");
-                rt.block_on(async move {
-                    let listener =
-                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                    let app = Router::new().fallback(move |req: Request| {
-                        let state = server_state.clone();
-                        async move { handle(state, req).await }
-                    });
-                    tokio::select! {
-                        _ = axum::serve(listener, app).into_future() => {}
-                        _ = rx => {}
-                    }
-                });
-            })
-            .expect("spawn fake-models thread");
+        let server =
+            ThreadServer::start("fake-models", move |req| handle(server_state.clone(), req));
         FakeModels {
-            url,
+            url: format!("http://{}", server.addr),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -201,17 +176,6 @@ impl FakeModels {
     pub fn clear(&self) {
         let mut s = self.lock();
         s.requests.clear();
-    }
-}
-
-impl Drop for FakeModels {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -22,11 +22,10 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
+use super::thread_server::ThreadServer;
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -221,8 +220,8 @@ pub struct MockLlm {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub url: String,
     state: Arc<Mutex<State>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stops the server when dropped.
+    _server: ThreadServer,
 }
 
 impl MockLlm {
@@ -231,9 +230,6 @@ impl MockLlm {
     }
 
     pub fn start_blocking() -> MockLlm {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("set_nonblocking");
-        let url = format!("http://{}", listener.local_addr().expect("local_addr"));
         let state = Arc::new(Mutex::new(State {
             requests: Vec::new(),
             script: VecDeque::new(),
@@ -244,34 +240,12 @@ impl MockLlm {
             reject_tools: false,
             counter: 0,
         }));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server_state = state.clone();
-        let thread = std::thread::Builder::new()
-            .name("mock-llm".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("mock-llm runtime");
-                rt.block_on(async move {
-                    let listener =
-                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                    let app = Router::new().fallback(move |req: Request| {
-                        let state = server_state.clone();
-                        async move { handle(state, req).await }
-                    });
-                    tokio::select! {
-                        _ = axum::serve(listener, app).into_future() => {}
-                        _ = rx => {}
-                    }
-                });
-            })
-            .expect("spawn mock-llm thread");
+        let server = ThreadServer::start("mock-llm", move |req| handle(server_state.clone(), req));
         MockLlm {
-            url,
+            url: format!("http://{}", server.addr),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -329,17 +303,6 @@ impl MockLlm {
 
     pub fn request_count(&self) -> usize {
         self.lock().requests.len()
-    }
-}
-
-impl Drop for MockLlm {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -18,11 +18,10 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
+use super::thread_server::ThreadServer;
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -82,44 +81,19 @@ pub struct MockMcp {
     /// The endpoint, e.g. `http://127.0.0.1:4321/mcp`.
     pub url: String,
     state: Arc<Mutex<State>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stops the server when dropped.
+    _server: ThreadServer,
 }
 
 impl MockMcp {
     pub fn start() -> MockMcp {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("set_nonblocking");
-        let url = format!("http://{}/mcp", listener.local_addr().expect("local_addr"));
         let state = Arc::new(Mutex::new(State::default()));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server_state = state.clone();
-        let thread = std::thread::Builder::new()
-            .name("mock-mcp".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("mock-mcp runtime");
-                rt.block_on(async move {
-                    let listener =
-                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                    let app = Router::new().fallback(move |req: Request| {
-                        let state = server_state.clone();
-                        async move { handle(state, req).await }
-                    });
-                    tokio::select! {
-                        _ = axum::serve(listener, app).into_future() => {}
-                        _ = rx => {}
-                    }
-                });
-            })
-            .expect("spawn mock-mcp thread");
+        let server = ThreadServer::start("mock-mcp", move |req| handle(server_state.clone(), req));
         MockMcp {
-            url,
+            url: format!("http://{}/mcp", server.addr),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -164,17 +138,6 @@ impl MockMcp {
     /// Protocol mistakes the client made.
     pub fn violations(&self) -> Vec<String> {
         self.lock().violations.clone()
-    }
-}
-
-impl Drop for MockMcp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

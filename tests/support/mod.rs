@@ -11,6 +11,8 @@
 //!   free tiers' per-request token limits, a per-minute rate, a daily quota and 403 for
 //!   accounts without access.
 //! - [`serve`]: the real `nectr serve` binary with the environment every such test needs.
+//! - [`thread_server`]: the loopback server (own thread, own runtime, stops on drop) the
+//!   mock and fake servers above other than `fake_github` run on.
 //! - [`raw_http`]: a minimal HTTP/1.1 client over a TCP socket, for tests that must speak
 //!   to the fake without going through Nectr's client.
 #![allow(dead_code)]
@@ -22,3 +24,4 @@ pub mod mock_llm;
 pub mod mock_mcp;
 pub mod raw_http;
 pub mod serve;
+pub mod thread_server;
