@@ -48,18 +48,34 @@ pub async fn open_context_db(path: &Path) -> anyhow::Result<SqlitePool> {
         .journal_mode(SqliteJournalMode::Wal)
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the context database {}: check the path or set NECTR_CONTEXT_DB",
-                path.display()
-            )
-        })?;
+    // Opened and migrated one at a time in this process: the graph and the memories open
+    // the same file at once, and switching a new file to WAL while another connection
+    // does the same answers SQLITE_BUSY without waiting for the busy timeout. Another
+    // process doing the same is waited out by retrying.
     let _guard = MIGRATING.lock().await;
+    let mut attempt = 0;
+    let pool = loop {
+        attempt += 1;
+        match SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+        {
+            Ok(pool) => break pool,
+            Err(e) if attempt < 20 && is_busy(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot open the context database {}: check the path or set NECTR_CONTEXT_DB",
+                        path.display()
+                    )
+                });
+            }
+        }
+    };
     MIGRATOR.run(&pool).await.with_context(|| {
         format!(
             "cannot migrate the context database {} (made by a newer Nectr?)",
@@ -67,6 +83,15 @@ pub async fn open_context_db(path: &Path) -> anyhow::Result<SqlitePool> {
         )
     })?;
     Ok(pool)
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock for now.
+fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|code| code.parse::<u32>().ok())
+        // Extended codes (SQLITE_BUSY_RECOVERY = 261, …) keep the primary code in the low byte.
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
 /// The embedded graph.
