@@ -13,14 +13,13 @@ use std::time::Duration;
 use nectr::context::ContextSources;
 use nectr::context::memory::embedded::EmbeddedMemories;
 use nectr::crypto::{Keyring, generate_key};
-use nectr::github::webhook::sign;
 use nectr::server::{self, AppState, ServerConfig, WorkerConfig};
 use nectr::store::EventStatus;
 use serde_json::{Value, json};
 use support::db::{Connected, PgDatabase, seed_connected};
 use support::fake_github::{Access, FakeGitHub, PullSpec, sha1_hex};
 use support::mock_llm::{MockLlm, MockReply};
-use support::raw_http::{HttpResponse, send};
+use support::raw_http::{HttpResponse, deliver_signed};
 
 const REPO: &str = "acme/widgets";
 const LOGIN: &str = "alice";
@@ -136,21 +135,7 @@ impl App {
 
     async fn deliver(&self, event: &str, delivery: &str, payload: &Value) -> HttpResponse {
         let body = serde_json::to_vec(payload).unwrap();
-        let signature = sign(SECRET.as_bytes(), &body);
-        let hook = self.hook_id.to_string();
-        send(
-            "POST",
-            &format!("{}/api/v1/webhooks/github", self.url),
-            &[
-                ("X-GitHub-Event", event),
-                ("X-GitHub-Delivery", delivery),
-                ("X-Hub-Signature-256", &signature),
-                ("X-GitHub-Hook-ID", &hook),
-                ("Content-Type", "application/json"),
-            ],
-            Some(&body),
-        )
-        .await
+        deliver_signed(&self.url, SECRET, self.hook_id, event, delivery, &body).await
     }
 
     /// Delivers and waits for the queued event to settle; its final status.

@@ -10,14 +10,13 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use nectr::crypto::{Keyring, generate_key};
-use nectr::github::webhook::sign;
 use nectr::server::session;
 use nectr::store::{DraftsSetting, EventStatus, RepoSettings, Session, Store};
 use serde_json::{Value, json};
 use support::db::{Connected, Db, seed_connected};
 use support::fake_github::{Access, FakeGitHub, PullSpec, sha1_hex};
 use support::mock_llm::{MockLlm, MockReply};
-use support::raw_http::{HttpResponse, send, try_send};
+use support::raw_http::{HttpResponse, deliver_signed, send, try_send};
 use support::serve::serve_command;
 
 const REPO: &str = "acme/settings";
@@ -85,21 +84,7 @@ impl Server {
 
     async fn deliver(&self, event: &str, delivery: &str, payload: &Value) -> HttpResponse {
         let body = serde_json::to_vec(payload).unwrap();
-        let signature = sign(SECRET.as_bytes(), &body);
-        let hook = HOOK_ID.to_string();
-        send(
-            "POST",
-            &format!("{}/api/v1/webhooks/github", self.url),
-            &[
-                ("X-GitHub-Event", event),
-                ("X-GitHub-Delivery", delivery),
-                ("X-Hub-Signature-256", &signature),
-                ("X-GitHub-Hook-ID", &hook),
-                ("Content-Type", "application/json"),
-            ],
-            Some(&body),
-        )
-        .await
+        deliver_signed(&self.url, SECRET, HOOK_ID, event, delivery, &body).await
     }
 
     /// The settings form of the repository page, posted with the session's CSRF token.

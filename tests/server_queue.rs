@@ -21,7 +21,7 @@ use nectr::store::{EventStatus, EventSummary};
 use serde_json::json;
 use support::db::{Connected, seed_connected};
 use support::fake_github::{Access, FakeGitHub, FaultKind, PullSpec, sha1_hex};
-use support::raw_http::{HttpResponse, send};
+use support::raw_http::{HttpResponse, deliver_signed, send};
 
 const REPO: &str = "acme/widgets";
 const LOGIN: &str = "alice";
@@ -173,19 +173,7 @@ impl App {
     }
 
     async fn deliver(&self, event: &str, delivery: &str, body: &[u8]) -> HttpResponse {
-        let signature = sign(SECRET.as_bytes(), body);
-        let hook = self.hook_id.to_string();
-        self.post_webhook(
-            &[
-                ("X-GitHub-Event", event),
-                ("X-GitHub-Delivery", delivery),
-                ("X-Hub-Signature-256", &signature),
-                ("X-GitHub-Hook-ID", &hook),
-                ("Content-Type", "application/json"),
-            ],
-            body,
-        )
-        .await
+        deliver_signed(&self.url, SECRET, self.hook_id, event, delivery, body).await
     }
 
     async fn post_webhook(&self, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {

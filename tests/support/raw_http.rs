@@ -72,6 +72,33 @@ pub async fn send(
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 
+/// A delivery to `server`'s webhook endpoint signed with `secret` as GitHub signs it, from
+/// the webhook `hook_id`.
+pub async fn deliver_signed(
+    server: &str,
+    secret: &str,
+    hook_id: i64,
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+) -> HttpResponse {
+    let signature = nectr::github::webhook::sign(secret.as_bytes(), body);
+    let hook = hook_id.to_string();
+    send(
+        "POST",
+        &format!("{server}/api/v1/webhooks/github"),
+        &[
+            ("X-GitHub-Event", event),
+            ("X-GitHub-Delivery", delivery),
+            ("X-Hub-Signature-256", &signature),
+            ("X-GitHub-Hook-ID", &hook),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body),
+    )
+    .await
+}
+
 /// [`send`] that reports connection failures (refused, reset, timed out, a cut-off answer)
 /// instead of panicking: for tests that kill the server on purpose.
 pub async fn try_send(
